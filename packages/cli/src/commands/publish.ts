@@ -1,0 +1,72 @@
+import { createReadStream } from 'node:fs'
+import { createInterface } from 'node:readline'
+import type { Command } from 'commander'
+import { CONFIG_FLAG } from '../cli.js'
+import { ControlClient } from '../control-client.js'
+import { EVENT_USAGE, eventFromArgs } from '../event-args.js'
+import { UsageError } from '../errors.js'
+import { socketPath } from '../socket-path.js'
+
+/**
+ * `fst publish <fields>`: the hook's twin. `fst publish --stdin` / `--file F`: one event per line
+ * (`action name protocol port ip [duration]`) over one connection, for imports and bursts.
+ */
+export function addPublishCommand (program: Command, emit: (text: string) => void): void {
+  program.command('publish')
+    .description(`hand events to the local node: ${EVENT_USAGE}, or one per line with --stdin/--file`)
+    .argument('[fields...]', 'action name protocol port ip [duration]')
+    .option(...CONFIG_FLAG)
+    .option('--stdin', 'read events from standard input, one per line')
+    .option('--file <path>', 'read events from a file, one per line')
+    .allowUnknownOption(false)
+    .action(async (fields: string[], opts: { config?: string, stdin?: boolean, file?: string }) => {
+      const bulk = opts.stdin === true || opts.file !== undefined
+      if (bulk && fields.length > 0) throw new UsageError('give event fields or --stdin/--file, not both')
+      if (!bulk) {
+        const event = eventFromArgs(fields)
+        const client = await ControlClient.connect(socketPath(opts.config))
+        const answer = await client.request({ op: 'publish', ...event })
+        client.close()
+        if (!answer.ok) throw new UsageError(`refused by the node: ${answer.error}`, 1)
+        return
+      }
+      const input = opts.file === undefined ? process.stdin : createReadStream(opts.file)
+      emit(await publishLines(input, socketPath(opts.config)))
+    })
+}
+
+/** Streams lines to the node, pipelined; reports refused lines on stderr and a summary. */
+async function publishLines (input: NodeJS.ReadableStream, path: string): Promise<string> {
+  const client = await ControlClient.connect(path)
+  const answers: Array<Promise<void>> = []
+  let accepted = 0
+  let refused = 0
+  let lineNo = 0
+  const refuse = (n: number, why: string) => {
+    refused++
+    process.stderr.write(`line ${n}: ${why}\n`)
+  }
+  for await (const line of createInterface({ input, crlfDelay: Infinity })) {
+    const n = ++lineNo
+    const words = line.replace(/#.*/, '').trim().split(/\s+/).filter(Boolean)
+    if (words.length === 0) continue
+    let event
+    try {
+      event = eventFromArgs(words)
+    } catch (err) {
+      refuse(n, (err as Error).message)
+      continue
+    }
+    answers.push(client.request({ op: 'publish', ...event }).then(a => {
+      if (a.ok) accepted++
+      else refuse(n, a.error)
+    }))
+    if (client.congested) await client.drain()
+    // keep the answers list short: settled promises need not be held
+    if (answers.length >= 4096) await Promise.all(answers.splice(0))
+  }
+  await Promise.all(answers)
+  client.close()
+  if (refused > 0) throw new UsageError(`${accepted} accepted, ${refused} refused`, 1)
+  return `${accepted} accepted`
+}

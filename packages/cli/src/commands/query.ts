@@ -1,0 +1,99 @@
+import type { Command } from 'commander'
+import { parseAddress } from '@fst/protocol'
+import { CONFIG_FLAG } from '../cli.js'
+import { ask } from '../control-client.js'
+import { UsageError } from '../errors.js'
+import { socketPath } from '../socket-path.js'
+
+interface Entry { action: string, name: string, protocol: string, port: string, ip: string, time: number, duration: number, origin: string }
+interface PeerRow { entry: string, self: boolean, peerId: string | null, pinned: string, connected: boolean, lastMessage: number | null }
+
+/** `fst status`, `fst peers`, `fst list`, `fst show`, `fst repin`: questions to the running node. */
+export function addQueryCommands (program: Command, emit: (text: string) => void): void {
+  const query = async (config: string | undefined, req: Parameters<typeof ask>[1]) => {
+    const answer = await ask(socketPath(config), req)
+    if (!answer.ok) throw new UsageError(answer.error, 1)
+    const { ok: _ok, ...rest } = answer
+    return rest as Record<string, unknown>
+  }
+
+  program.command('status')
+    .description('show this node\'s peer ID, connected peers and ledger size')
+    .option(...CONFIG_FLAG)
+    .option('--json', 'print one JSON object')
+    .action(async (opts: { config?: string, json?: boolean }) => {
+      const s = await query(opts.config, { op: 'status' })
+      if (opts.json === true) return emit(JSON.stringify(s))
+      const peers = s.peers as string[]
+      const ledger = s.ledger as { entries: number, active: number }
+      emit([
+        `peer ID:  ${String(s.peerId)}`,
+        `listen:   ${(s.listen as string[]).join(' ')}`,
+        `peers:    ${peers.length} connected${peers.length > 0 ? `\n          ${peers.join('\n          ')}` : ''}`,
+        `ledger:   ${ledger.active} active of ${ledger.entries} entries`,
+        `queue:    ${String(s.queue)} events waiting for scripts`
+      ].join('\n'))
+    })
+
+  program.command('peers')
+    .description('list configured peers, their pinned IDs, connection state and last message')
+    .option(...CONFIG_FLAG)
+    .option('--json', 'print JSON')
+    .action(async (opts: { config?: string, json?: boolean }) => {
+      const { peers } = await query(opts.config, { op: 'peers' }) as { peers: PeerRow[] }
+      if (opts.json === true) return emit(JSON.stringify(peers))
+      emit(peers.map(p => [
+        p.entry.padEnd(28),
+        p.self ? 'self'.padEnd(12) : (p.connected ? 'connected' : 'down').padEnd(12),
+        `${p.pinned}:${p.peerId ?? '-'}`,
+        p.lastMessage === null ? '' : `last ${new Date(p.lastMessage).toISOString()}`
+      ].join(' ')).join('\n'))
+    })
+
+  const list = async (config: string | undefined, filter: { action?: string, name?: string, ip?: string }, json: boolean) => {
+    const { entries } = await query(config, { op: 'list', ...filter }) as { entries: Entry[] }
+    if (json) return JSON.stringify(entries)
+    if (entries.length === 0) return 'no active entries'
+    return entries.map(e => [
+      e.action, e.name, e.protocol, e.port, e.ip,
+      new Date(e.time).toISOString(),
+      e.duration === 0 ? 'permanent' : `expires ${new Date(e.time + e.duration * 1000).toISOString()}`,
+      `from ${e.origin}`
+    ].join(' ')).join('\n')
+  }
+
+  program.command('list')
+    .description('list active entries of the ledger')
+    .option(...CONFIG_FLAG)
+    .option('--action <action>', 'only this action')
+    .option('--name <name>', 'only this name (jail)')
+    .option('--ip <address>', 'only this address or CIDR')
+    .option('--json', 'print JSON')
+    .action(async (opts: { config?: string, action?: string, name?: string, ip?: string, json?: boolean }) => {
+      emit(await list(opts.config, { action: opts.action, name: opts.name, ip: opts.ip === undefined ? undefined : canonical(opts.ip) }, opts.json === true))
+    })
+
+  program.command('show')
+    .description('show every active entry for one address')
+    .argument('<ip>', 'address or CIDR')
+    .option(...CONFIG_FLAG)
+    .option('--json', 'print JSON')
+    .action(async (ip: string, opts: { config?: string, json?: boolean }) => {
+      emit(await list(opts.config, { ip: canonical(ip) }, opts.json === true))
+    })
+
+  program.command('repin')
+    .description('forget the first-use pin of a peer whose key was legitimately replaced')
+    .argument('<entry>', 'the entry exactly as written in sync-peers.txt')
+    .option(...CONFIG_FLAG)
+    .action(async (entry: string, opts: { config?: string }) => {
+      await query(opts.config, { op: 'repin', peer: entry })
+      emit(`forgot the pin of ${entry}; the next connection pins its current key`)
+    })
+}
+
+function canonical (ip: string): string {
+  const parsed = parseAddress(ip)
+  if (!parsed.valid) throw new UsageError(parsed.error)
+  return parsed.value.text
+}

@@ -1,0 +1,51 @@
+import { encodedEventSize, type FstEvent, MAX_MESSAGE_BYTES } from '@fst/protocol'
+
+export interface BatcherInit {
+  /** Longest an event waits for company before its message is signed. */
+  maxDelayMs: number
+  maxEvents: number
+  /** Publishes one batch; errors are the caller's to log (the ledger already holds the events). */
+  publish: (events: FstEvent[]) => Promise<void>
+}
+
+/** Leaves headroom under MAX_MESSAGE_BYTES for the JSON envelope. */
+const MAX_BATCH_BYTES = MAX_MESSAGE_BYTES - 1024
+
+/**
+ * Coalesces events published within a few milliseconds into one signed message: gossipsub pays a signature
+ * check per message on every node, so at attack-wave rates many events per message is what keeps up.
+ */
+export class Batcher {
+  private pending: FstEvent[] = []
+  private bytes = 0
+  private timer: NodeJS.Timeout | null = null
+  private inFlight = new Set<Promise<void>>()
+
+  constructor (private readonly init: BatcherInit) {}
+
+  add (event: FstEvent): void {
+    const size = encodedEventSize(event)
+    if (this.bytes + size > MAX_BATCH_BYTES) this.flush()
+    this.pending.push(event)
+    this.bytes += size
+    if (this.pending.length >= this.init.maxEvents) this.flush()
+    else this.timer ??= setTimeout(() => this.flush(), this.init.maxDelayMs)
+  }
+
+  flush (): void {
+    if (this.timer !== null) clearTimeout(this.timer)
+    this.timer = null
+    if (this.pending.length === 0) return
+    const batch = this.pending
+    this.pending = []
+    this.bytes = 0
+    const done = this.init.publish(batch).finally(() => this.inFlight.delete(done))
+    this.inFlight.add(done)
+  }
+
+  /** Publishes what is pending and waits for every publish under way. */
+  async drain (): Promise<void> {
+    this.flush()
+    await Promise.allSettled([...this.inFlight])
+  }
+}

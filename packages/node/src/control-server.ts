@@ -1,0 +1,121 @@
+import { execFileSync } from 'node:child_process'
+import { chmodSync, chownSync, existsSync, readFileSync, unlinkSync } from 'node:fs'
+import { createConnection, createServer, type Server, type Socket } from 'node:net'
+import { type ControlRequest, type ControlResponse, MAX_CONTROL_LINE } from '@fst/protocol'
+import type { Logger } from 'pino'
+
+export type ControlHandler = (request: ControlRequest) => Promise<ControlResponse>
+
+/** Requests one connection may have in flight before the node stops reading from it (backpressure). */
+const MAX_IN_FLIGHT = 2048
+
+/**
+ * The local control socket. Requests are handled concurrently but answered in order, so a bulk client can
+ * pipeline; past MAX_IN_FLIGHT unanswered requests the socket is paused until answers drain.
+ */
+export class ControlServer {
+  private server: Server | null = null
+  private readonly sockets = new Set<Socket>()
+
+  constructor (
+    private readonly path: string,
+    private readonly group: string | null,
+    private readonly handle: ControlHandler,
+    private readonly log: Logger
+  ) {}
+
+  async start (): Promise<void> {
+    await removeStaleSocket(this.path)
+    const server = createServer(socket => this.serve(socket))
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(this.path, () => { server.off('error', reject); resolve() })
+    })
+    this.server = server
+    if (!isPipe(this.path)) {
+      chmodSync(this.path, 0o660)
+      if (this.group !== null) chownSync(this.path, process.getuid?.() ?? 0, groupId(this.group))
+    }
+  }
+
+  async stop (): Promise<void> {
+    for (const s of this.sockets) s.destroy()
+    await new Promise<void>(resolve => (this.server === null ? resolve() : this.server.close(() => resolve())))
+    this.server = null
+  }
+
+  private serve (socket: Socket): void {
+    this.sockets.add(socket)
+    socket.on('close', () => this.sockets.delete(socket))
+    socket.on('error', () => socket.destroy())
+    socket.setEncoding('utf8')
+    let buffer = ''
+    let inFlight = 0
+    let answered: Promise<void> = Promise.resolve()
+    socket.on('data', (chunk: string) => {
+      buffer += chunk
+      let nl = buffer.indexOf('\n')
+      while (nl !== -1) {
+        const line = buffer.slice(0, nl)
+        buffer = buffer.slice(nl + 1)
+        nl = buffer.indexOf('\n')
+        if (line.trim() === '') continue
+        inFlight++
+        if (inFlight >= MAX_IN_FLIGHT) socket.pause()
+        const reply = this.answer(line)
+        answered = answered.then(async () => {
+          const response = await reply
+          if (!socket.destroyed) socket.write(`${JSON.stringify(response)}\n`)
+          inFlight--
+          if (inFlight < MAX_IN_FLIGHT / 2 && socket.isPaused()) socket.resume()
+        })
+      }
+      if (buffer.length > MAX_CONTROL_LINE) {
+        socket.end(`${JSON.stringify({ ok: false, code: 'too_large', error: `request line over ${MAX_CONTROL_LINE} bytes` })}\n`)
+      }
+    })
+  }
+
+  private async answer (line: string): Promise<ControlResponse> {
+    let request: unknown
+    try {
+      request = JSON.parse(line)
+    } catch {
+      return { ok: false, code: 'bad_request', error: 'request is not JSON' }
+    }
+    if (typeof request !== 'object' || request === null || typeof (request as { op?: unknown }).op !== 'string') {
+      return { ok: false, code: 'bad_request', error: 'request needs an "op"' }
+    }
+    try {
+      return await this.handle(request as ControlRequest)
+    } catch (err) {
+      this.log.error({ err }, 'control request failed')
+      return { ok: false, code: 'internal', error: (err as Error).message }
+    }
+  }
+}
+
+function isPipe (path: string): boolean {
+  return path.startsWith('\\\\.\\pipe\\')
+}
+
+/** A socket file left by a crashed node is removed; one a live node answers on is an error. */
+async function removeStaleSocket (path: string): Promise<void> {
+  if (isPipe(path) || !existsSync(path)) return
+  const alive = await new Promise<boolean>(resolve => {
+    const probe = createConnection(path)
+    probe.once('connect', () => { probe.destroy(); resolve(true) })
+    probe.once('error', () => resolve(false))
+  })
+  if (alive) throw new Error(`another node is already listening on ${path}`)
+  unlinkSync(path)
+}
+
+function groupId (group: string): number {
+  if (/^\d+$/.test(group)) return Number(group)
+  const line = readFileSync('/etc/group', 'utf8').split('\n').find(l => l.split(':')[0] === group)
+  if (line !== undefined) return Number(line.split(':')[2])
+  // groups from NSS (LDAP, sssd) are not in /etc/group
+  const out = execFileSync('getent', ['group', group], { encoding: 'utf8' })
+  return Number(out.split(':')[2])
+}

@@ -1,0 +1,76 @@
+import type { Logger } from 'pino'
+import type { Member, Membership } from './membership.js'
+import { resolveEntry, tcpAddr } from './peers-file.js'
+import { multiaddr } from '@multiformats/multiaddr'
+import type { Host } from './host.js'
+
+export interface DialerInit {
+  host: Host
+  membership: Membership
+  minMs: number
+  maxMs: number
+  log: Logger
+}
+
+/**
+ * Keeps a connection to every other member: dials at start, redials lost peers with exponential backoff
+ * (re-resolving hostnames each time), and gives up on nobody.
+ */
+export class Dialer {
+  private readonly timers = new Map<Member, NodeJS.Timeout>()
+  private readonly delays = new Map<Member, number>()
+  private stopped = false
+
+  constructor (private readonly init: DialerInit) {
+    init.host.addEventListener('peer:disconnect', evt => {
+      const member = this.init.membership.others().find(m => m.peerId === evt.detail.toString())
+      if (member !== undefined) this.schedule(member, this.init.minMs)
+    })
+  }
+
+  /** Dials every member now (start and after SIGHUP). */
+  dialAll (): void {
+    for (const timer of this.timers.values()) clearTimeout(timer)
+    this.timers.clear()
+    for (const member of this.init.membership.others()) void this.dial(member)
+  }
+
+  stop (): void {
+    this.stopped = true
+    for (const timer of this.timers.values()) clearTimeout(timer)
+    this.timers.clear()
+  }
+
+  private connected (member: Member): boolean {
+    return member.peerId !== undefined && this.init.host.getConnections().some(c => c.remotePeer.toString() === member.peerId)
+  }
+
+  private schedule (member: Member, delay: number): void {
+    if (this.stopped || this.timers.has(member)) return
+    const jittered = delay * (0.8 + Math.random() * 0.4)
+    this.timers.set(member, setTimeout(() => { this.timers.delete(member); void this.dial(member) }, jittered))
+  }
+
+  private async dial (member: Member): Promise<void> {
+    if (this.stopped || this.connected(member)) return
+    try {
+      member.addresses = await resolveEntry(member.entry)
+    } catch (err) {
+      this.init.log.debug({ entry: member.entry.text, err: (err as Error).message }, 'resolve failed')
+    }
+    for (const ip of member.addresses) {
+      const addr = tcpAddr(ip, member.entry.port) + (member.peerId === undefined ? '' : `/p2p/${member.peerId}`)
+      try {
+        await this.init.host.dial(multiaddr(addr), { signal: AbortSignal.timeout(10_000) })
+        this.delays.delete(member)
+        this.init.log.info({ entry: member.entry.text, peerId: member.peerId }, 'connected to peer')
+        return
+      } catch (err) {
+        this.init.log.debug({ addr, err: (err as Error).message }, 'dial failed')
+      }
+    }
+    const delay = Math.min(this.init.maxMs, (this.delays.get(member) ?? this.init.minMs / 2) * 2)
+    this.delays.set(member, delay)
+    this.schedule(member, delay)
+  }
+}

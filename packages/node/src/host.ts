@@ -1,0 +1,44 @@
+import { readFileSync } from 'node:fs'
+import { gossipsub, StrictSign } from '@libp2p/gossipsub'
+import { identify } from '@libp2p/identify'
+import type { ConnectionGater, PrivateKey } from '@libp2p/interface'
+import { mplex } from '@libp2p/mplex'
+import { noise } from '@libp2p/noise'
+import { preSharedKey } from '@libp2p/pnet'
+import { tcp } from '@libp2p/tcp'
+import { yamux } from '@libp2p/yamux'
+import { createLibp2p } from 'libp2p'
+import { gossipOptions } from './gossip-params.js'
+
+export interface HostInit {
+  privateKey: PrivateKey
+  listen: string[]
+  muxers: Array<'yamux' | 'mplex'>
+  gater: ConnectionGater
+  /** Contents of a libp2p swarm.key file, or null for an open network. */
+  networkKey: Uint8Array | null
+}
+
+/** Builds the libp2p host: TCP, Noise, yamux/mplex, identify and a StrictSign gossipsub. */
+export async function createHost (init: HostInit) {
+  const muxers = { yamux: () => yamux(), mplex: () => mplex() }
+  return createLibp2p({
+    privateKey: init.privateKey,
+    addresses: { listen: init.listen },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: init.muxers.map(m => muxers[m]()),
+    connectionGater: init.gater,
+    ...(init.networkKey === null ? {} : { connectionProtector: preSharedKey({ psk: init.networkKey }) }),
+    services: {
+      identify: identify(),
+      pubsub: gossipsub({ ...gossipOptions(), globalSignaturePolicy: StrictSign })
+    }
+  })
+}
+
+export type Host = Awaited<ReturnType<typeof createHost>>
+
+export function readNetworkKey (file: string | null): Uint8Array | null {
+  return file === null ? null : readFileSync(file)
+}

@@ -1,0 +1,23 @@
+/**
+ * @packageDocumentation
+ * The FST node daemon. `runDaemon(loadConfig(path))` starts a node; the parts are exported for the metrics
+ * service and for tests.
+ */
+import './polyfill.js'
+
+export { ConfigError, PeersFileError, PinMismatchError } from './errors.js'
+export { configPathFrom, configSchema, defaultConfig, loadConfig, type Config, type NodeConfig } from './config.js'
+export { createLogger, runDaemon } from './daemon.js'
+export { createHost, readNetworkKey, type Host } from './host.js'
+export { IDENTITY_FILE, loadOrCreateIdentity } from './identity.js'
+export { isActive, Ledger, ledgerKey, newer, type LedgerEntry } from './ledger.js'
+export { Membership } from './membership.js'
+export { createNodeMetrics } from './metrics.js'
+export { FstNode, TOPIC } from './node.js'
+export { listenAddr, parseEntry, parsePeersFile, type PeerEntry } from './peers-file.js'
+export { PinStore } from './pins.js'
+export { RateLimiter } from './rate-limit.js'
+export { ActionRunner, batchInput, scriptEnv, type Job, type Outcome } from './runner.js'
+export { listScripts, selectScript, type Script } from './scripts.js'
+export { createMessageValidator, type MessageVerdict } from './validator.js'
+export { writeNetworkKey } from './network-key.js'

@@ -1,0 +1,115 @@
+import { networkInterfaces } from 'node:os'
+import type { ConnectionGater, MultiaddrConnection, PeerId } from '@libp2p/interface'
+import type { Logger } from 'pino'
+import { type PeerEntry, resolveEntry } from './peers-file.js'
+import type { PinStore } from './pins.js'
+
+/** A peers-file entry with what we learned about it. */
+export interface Member {
+  entry: PeerEntry
+  /** Resolved IP addresses (refreshed before each dial). */
+  addresses: string[]
+  /** The ID this entry accepts: pinned in the file, or first seen (TOFU). */
+  peerId?: string
+  /** True for the entry naming this very server. */
+  self: boolean
+}
+
+/**
+ * Who may speak on the mesh: the servers in sync-peers.txt, each held to one peer ID.
+ * Also the connection gater: inbound and outbound connections from any other ID are refused.
+ */
+export class Membership {
+  private members: Member[] = []
+
+  constructor (
+    private readonly ownId: string,
+    private readonly pins: PinStore,
+    private readonly log: Logger
+  ) {}
+
+  /** Replaces the member list (start and SIGHUP); `listenPorts` are the ports this node listens on. */
+  async load (entries: PeerEntry[], listenPorts: number[]): Promise<Member[]> {
+    const local = localAddresses()
+    this.members = await Promise.all(entries.map(async entry => {
+      const addresses = await resolveEntry(entry).catch(err => {
+        this.log.warn({ entry: entry.text, err: (err as Error).message }, 'cannot resolve peer; will retry')
+        return [] as string[]
+      })
+      const peerId = entry.peerId ?? this.pins.get(entry.text)
+      const self = peerId === this.ownId ||
+        (entry.peerId === undefined && listenPorts.includes(entry.port) && addresses.some(a => local.has(a)))
+      return { entry, addresses, self, ...(peerId === undefined ? {} : { peerId }) }
+    }))
+    return this.members
+  }
+
+  list (): readonly Member[] {
+    return this.members
+  }
+
+  /** Members other than this server. */
+  others (): Member[] {
+    return this.members.filter(m => !m.self)
+  }
+
+  /** True when a peer ID belongs to a listed server (pinned or first-use pinned). */
+  isMember (peerId: string): boolean {
+    return this.members.some(m => !m.self && m.peerId === peerId)
+  }
+
+  /** Every resolved address of every member, this server's too: none of them may ever be banned. */
+  protectedAddresses (): string[] {
+    return this.members.flatMap(m => m.addresses)
+  }
+
+  /**
+   * Decides an outbound connection once the remote key is known. An entry without a pin takes the first ID
+   * seen (recorded like known_hosts); a different ID later is refused loudly.
+   */
+  checkOutbound (peerId: string, remote: string): boolean {
+    const member = this.members.find(m => !m.self && m.addresses.some(a => remote.includes(`/${a}/tcp/${m.entry.port}`)))
+    if (member === undefined) return this.isMember(peerId)
+    if (member.peerId === undefined) {
+      member.peerId = peerId
+      this.pins.pin(member.entry.text, peerId)
+      this.log.info({ entry: member.entry.text, peerId }, 'pinned peer ID on first use')
+      return true
+    }
+    if (member.peerId !== peerId) {
+      this.log.error({ entry: member.entry.text, expected: member.peerId, got: peerId },
+        'PEER KEY CHANGED: refusing connection. If the key was legitimately replaced, run `fst repin <entry>`')
+      return false
+    }
+    return true
+  }
+
+  /** Forgets the first-use pin of an entry so the next dial pins afresh. */
+  repin (text: string): boolean {
+    const member = this.members.find(m => m.entry.text === text)
+    if (member === undefined || member.entry.peerId !== undefined) return false
+    delete member.peerId
+    return this.pins.unpin(text)
+  }
+
+  gater (): ConnectionGater {
+    return {
+      denyDialPeer: (peerId: PeerId) => !this.isMember(peerId.toString()),
+      denyInboundEncryptedConnection: (peerId: PeerId, conn: MultiaddrConnection) => {
+        const allowed = this.isMember(peerId.toString())
+        if (!allowed) this.log.warn({ peerId: peerId.toString(), remote: conn.remoteAddr.toString() }, 'refused inbound connection from unlisted peer')
+        return !allowed
+      },
+      denyOutboundEncryptedConnection: (peerId: PeerId, conn: MultiaddrConnection) =>
+        !this.checkOutbound(peerId.toString(), conn.remoteAddr.toString())
+    }
+  }
+}
+
+function localAddresses (): Set<string> {
+  const out = new Set<string>(['127.0.0.1', '::1', '0.0.0.0', '::'])
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) out.add(a.address)
+  }
+  return out
+}

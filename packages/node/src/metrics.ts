@@ -1,0 +1,21 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
+
+/** Node-level metrics, on a registry the caller owns. Labels come from bounded sets only. */
+export function createNodeMetrics (registry: Registry) {
+  const registers = [registry]
+  return {
+    published: new Counter({ name: 'fst_node_events_published_total', help: 'Events this node accepted from its hook and published', labelNames: ['action'], registers }),
+    suppressed: new Counter({ name: 'fst_node_events_suppressed_total', help: 'Hook calls that changed nothing (echo of a received event, or a repeat)', labelNames: ['action'], registers }),
+    refused: new Counter({ name: 'fst_node_hook_refused_total', help: 'Hook calls refused, by reason', labelNames: ['reason'], registers }),
+    messages: new Counter({ name: 'fst_node_messages_total', help: 'Mesh messages received, by outcome', labelNames: ['outcome'], registers }),
+    rejected: new Counter({ name: 'fst_node_messages_rejected_total', help: 'Mesh messages rejected or ignored, by reason', labelNames: ['reason'], registers }),
+    received: new Counter({ name: 'fst_node_events_received_total', help: 'Events received from the mesh that changed the ledger', labelNames: ['action'], registers }),
+    runs: new Counter({ name: 'fst_node_script_runs_total', help: 'Script executions, by action and outcome', labelNames: ['action', 'outcome'], registers }),
+    runSeconds: new Histogram({ name: 'fst_node_script_duration_seconds', help: 'Script run time', labelNames: ['action'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers }),
+    queueDepth: new Gauge({ name: 'fst_node_runner_queue_events', help: 'Events waiting for the runner', registers }),
+    peers: new Gauge({ name: 'fst_node_peers_connected', help: 'Connected mesh peers', registers }),
+    activeEntries: new Gauge({ name: 'fst_node_ledger_active_entries', help: 'Active entries in the ledger', registers })
+  }
+}
+
+export type NodeMetrics = ReturnType<typeof createNodeMetrics>

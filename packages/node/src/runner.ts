@@ -1,0 +1,193 @@
+import { spawn } from 'node:child_process'
+import { join } from 'node:path'
+import { NAME_PATTERN, type FstEvent } from '@fst/protocol'
+import type { Logger } from 'pino'
+import { listScripts, type Script } from './scripts.js'
+
+/** Events of one action from one origin, run together. */
+export interface Job {
+  action: string
+  events: FstEvent[]
+  origin: string
+}
+
+/** What a script run ended as; a bounded label for metrics. */
+export type Outcome = 'ok' | 'failed' | 'timeout' | 'error'
+
+export interface RunnerInit {
+  actionsDir: string
+  timeoutMs: number
+  log: Logger
+  /** Called after every script run (metrics). */
+  onRun?: (action: string, outcome: Outcome, seconds: number) => void
+  platform?: NodeJS.Platform
+}
+
+/** Bytes of a script's stdout/stderr kept for the log. */
+export const MAX_SCRIPT_OUTPUT = 4096
+/** Grace between SIGTERM and SIGKILL for a script past its timeout. */
+const KILL_GRACE_MS = 1000
+
+/**
+ * Runs `<actionsDir>/<action>.d/*` for received events, one script at a time, in lexical order.
+ * Scripts get argv and a fixed minimal environment, never a shell. A batch script runs once per job with
+ * the events on stdin; any other script runs once per event.
+ */
+export class ActionRunner {
+  private readonly queue: Job[] = []
+  private running: Promise<void> | null = null
+  private stopped = false
+  private current: { kill: () => void } | null = null
+  /** Events waiting to run, for the queue-depth gauge. */
+  pending = 0
+
+  constructor (private readonly init: RunnerInit) {}
+
+  enqueue (job: Job): void {
+    if (this.stopped || job.events.length === 0) return
+    this.queue.push(job)
+    this.pending += job.events.length
+    this.running ??= this.drain().finally(() => { this.running = null })
+  }
+
+  /** Resolves when the queue is empty. */
+  async idle (): Promise<void> {
+    while (this.running !== null) await this.running
+  }
+
+  /** Stops taking jobs; waits up to `drainMs` for the queue, then kills the running script. */
+  async stop (drainMs: number): Promise<void> {
+    this.stopped = true
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<void>(resolve => { timer = setTimeout(resolve, drainMs) })
+    await Promise.race([this.idle(), timeout])
+    clearTimeout(timer)
+    this.queue.length = 0
+    this.current?.kill()
+    await this.idle()
+  }
+
+  private async drain (): Promise<void> {
+    for (let job = this.queue.shift(); job !== undefined; job = this.queue.shift()) {
+      try {
+        await this.runJob(job)
+      } catch (err) {
+        this.init.log.error({ err, action: job.action }, 'runner failed on a job')
+      }
+      this.pending -= job.events.length
+    }
+  }
+
+  private async runJob (job: Job): Promise<void> {
+    // the action was validated on receipt; re-check because it becomes a path
+    if (!NAME_PATTERN.test(job.action)) return
+    const dir = join(this.init.actionsDir, `${job.action}.d`)
+    const scripts = listScripts(dir, this.init.platform)
+    if (scripts.length === 0) {
+      this.init.log.debug({ action: job.action }, 'no scripts for action; ignored')
+      return
+    }
+    for (const script of scripts) {
+      if (script.batch) {
+        await this.runScript(script, job, job.events)
+      } else {
+        for (const event of job.events) await this.runScript(script, job, [event])
+      }
+    }
+  }
+
+  private async runScript (script: Script, job: Job, events: FstEvent[]): Promise<void> {
+    const first = events[0]!
+    const args = script.batch ? [] : [first.name, first.protocol, first.port, first.ip]
+    const env = scriptEnv(job, events, script.batch)
+    const started = performance.now()
+    const outcome = await this.spawnScript(script, args, env, script.batch ? batchInput(events) : null)
+    const seconds = (performance.now() - started) / 1000
+    this.init.onRun?.(job.action, outcome.outcome, seconds)
+    const fields = { action: job.action, script: script.name, events: events.length, ip: script.batch ? undefined : first.ip, ms: Math.round(seconds * 1000), code: outcome.code, stdout: outcome.stdout || undefined, stderr: outcome.stderr || undefined }
+    if (outcome.outcome === 'ok') this.init.log.info(fields, 'script ran')
+    else this.init.log.warn({ ...fields, outcome: outcome.outcome }, 'script did not succeed')
+  }
+
+  private spawnScript (script: Script, args: string[], env: NodeJS.ProcessEnv, input: string | null) {
+    const [command, ...lead] = script.interpreter.length > 0 ? [...script.interpreter, script.path] : [script.path]
+    return new Promise<{ outcome: Outcome, code: number | null, stdout: string, stderr: string }>(resolve => {
+      const child = spawn(command!, [...lead, ...args], {
+        cwd: join(script.path, '..'),
+        env,
+        stdio: [input === null ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+        shell: false,
+        windowsHide: true
+      })
+      const stdout = capture(child.stdout)
+      const stderr = capture(child.stderr)
+      let timedOut = false
+      let killTimer: NodeJS.Timeout | undefined
+      const kill = () => {
+        child.kill('SIGTERM')
+        killTimer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS)
+      }
+      const timer = setTimeout(() => { timedOut = true; kill() }, this.init.timeoutMs)
+      this.current = { kill }
+      if (input !== null) {
+        child.stdin?.on('error', () => {}) // a script that exits without reading is its own business
+        child.stdin?.end(input)
+      }
+      let settled = false
+      const finish = (outcome: Outcome, code: number | null) => {
+        if (settled) return
+        settled = true
+        clearTimeout(timer)
+        clearTimeout(killTimer)
+        this.current = null
+        resolve({ outcome, code, stdout: stdout(), stderr: stderr() })
+      }
+      child.on('error', err => { stderr.append(err.message); finish('error', null) })
+      child.on('close', code => finish(timedOut ? 'timeout' : code === 0 ? 'ok' : 'failed', code))
+    })
+  }
+}
+
+/** The whole environment a script sees: nothing inherited from the daemon. */
+export function scriptEnv (job: Job, events: FstEvent[], batch: boolean): NodeJS.ProcessEnv {
+  const first = events[0]!
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.platform === 'win32' ? (process.env.PATH ?? '') : '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    LANG: 'C',
+    LC_ALL: 'C',
+    FST_ACTION: job.action,
+    FST_ORIGIN: job.origin,
+    FST_COUNT: String(events.length)
+  }
+  if (process.platform === 'win32' && process.env.SystemRoot !== undefined) env.SystemRoot = process.env.SystemRoot
+  if (!batch) {
+    Object.assign(env, {
+      FST_NAME: first.name,
+      FST_PROTOCOL: first.protocol,
+      FST_PORT: first.port,
+      FST_IP: first.ip,
+      FST_TIME: String(first.time),
+      FST_DURATION: String(first.duration)
+    })
+  }
+  return env
+}
+
+/** Stdin of a batch script: `name protocol port ip duration` per line. */
+export function batchInput (events: FstEvent[]): string {
+  return events.map(e => `${e.name} ${e.protocol} ${e.port} ${e.ip} ${e.duration}\n`).join('')
+}
+
+function capture (stream: NodeJS.ReadableStream | null) {
+  let text = ''
+  let dropped = 0
+  const get = () => (dropped > 0 ? `${text}…[${dropped} bytes dropped]` : text).trim()
+  get.append = (s: string) => { text += s }
+  stream?.setEncoding('utf8')
+  stream?.on('data', (chunk: string) => {
+    const room = MAX_SCRIPT_OUTPUT - text.length
+    if (room > 0) text += chunk.slice(0, room)
+    dropped += Math.max(0, chunk.length - Math.max(room, 0))
+  })
+  return get
+}

@@ -1,0 +1,51 @@
+import { actionFamily, type AddressGuard, decodeMessage, type FstEvent } from '@fst/protocol'
+import type { RateLimiter } from './rate-limit.js'
+
+/** Why a mesh message was not accepted; bounded label values for the `rejected` counter. */
+export type MessageVerdict =
+  | { result: 'accept', origin: string, events: FstEvent[] }
+  | { result: 'reject' | 'ignore', reason: string, error: string }
+
+/** The parts of a gossipsub message the checks need. */
+export interface ReceivedMessage {
+  type: 'signed' | 'unsigned'
+  from?: { toString(): string }
+  data: Uint8Array
+}
+
+export interface ValidatorInit {
+  isMember: (peerId: string) => boolean
+  guard: () => AddressGuard
+  freshness: { maxAgeS: number, maxSkewS: number }
+  rateLimiter: RateLimiter
+  now?: () => number
+}
+
+/**
+ * Every received message is hostile until this says otherwise: signed by a listed peer, well formed,
+ * fresh, within the origin's rate, and naming no protected address. Reject penalises the forwarder in
+ * gossipsub's peer score; Ignore drops quietly (stale or over rate, which an honest peer can cause).
+ */
+export function createMessageValidator (init: ValidatorInit) {
+  const now = init.now ?? Date.now
+  return (msg: ReceivedMessage): MessageVerdict => {
+    if (msg.type !== 'signed' || msg.from === undefined) return { result: 'reject', reason: 'unsigned', error: 'message is not signed' }
+    const origin = msg.from.toString()
+    if (!init.isMember(origin)) return { result: 'reject', reason: 'unlisted_signer', error: `signer ${origin} is not a listed peer` }
+    const decoded = decodeMessage(msg.data)
+    if (!decoded.valid) return { result: 'reject', reason: decoded.reason, error: decoded.error }
+    const events = decoded.value
+    const t = now()
+    const guard = init.guard()
+    for (const event of events) {
+      if (event.time < t - init.freshness.maxAgeS * 1000) return { result: 'ignore', reason: 'stale', error: `event from ${new Date(event.time).toISOString()} is older than ${init.freshness.maxAgeS}s` }
+      if (event.time > t + init.freshness.maxSkewS * 1000) return { result: 'ignore', reason: 'future', error: 'event is from the future beyond the allowed clock skew' }
+      if (!actionFamily(event.action).removes) {
+        const checked = guard.check(event.ip)
+        if (!checked.valid) return { result: 'reject', reason: checked.reason, error: checked.error }
+      }
+    }
+    if (!init.rateLimiter.take(origin, events.length)) return { result: 'ignore', reason: 'rate_limited', error: `origin ${origin} is over its rate limit` }
+    return { result: 'accept', origin, events }
+  }
+}

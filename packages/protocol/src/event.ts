@@ -1,0 +1,101 @@
+import { parseAddress } from './address.js'
+import { fail, ok, RejectReason, type Result } from './errors.js'
+
+/**
+ * One firewall event as it travels the mesh. Nothing in it is specific to a server:
+ * the origin is the signer of the message that carries it.
+ */
+export interface FstEvent {
+  /** What to do: `ban`, `unban` or a custom action such as `nullroute`. Names a folder `actions/<action>.d`. */
+  action: string
+  /** The jail or rule that reported it, e.g. `sshd`. */
+  name: string
+  /** Protocol(s) as fail2ban passes them, e.g. `tcp` or `tcp,udp`. */
+  protocol: string
+  /** Port(s) as fail2ban passes them, e.g. `22`, `http,https`, `1000:2000`. */
+  port: string
+  /** Canonical IPv4/IPv6 address or CIDR. */
+  ip: string
+  /** Issue time at the origin, milliseconds since the Unix epoch. */
+  time: number
+  /** Ban length in seconds; 0 means until unbanned. */
+  duration: number
+}
+
+/** What a hook call carries: an event before the node stamps its issue time. */
+export type EventInput = Omit<FstEvent, 'time' | 'duration'> & { duration?: number }
+
+/**
+ * Action and name: a letter or digit, then letters, digits, `_`, `.`, `-`; at most 64 characters.
+ * This rules out path separators, leading dots (`..`), whitespace and every shell metacharacter.
+ */
+export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/
+/** Protocol: up to 8 comma-separated lowercase words such as `tcp`, `udp`, `all`, `icmp`. */
+export const PROTOCOL_PATTERN = /^[a-z0-9]{1,16}(,[a-z0-9]{1,16}){0,7}$/
+/** One port item: a number, a range `a:b` or `a-b`, or a service name such as `ssh` or `imap3`. */
+const PORT_ITEM = /^(?:(\d{1,5})(?:[:-](\d{1,5}))?|[a-z][a-z0-9-]{0,31})$/
+const MAX_PORT_ITEMS = 32
+/** Ten years: longer bans should be permanent (duration 0). */
+export const MAX_DURATION_S = 10 * 365 * 24 * 3600
+
+export function validatePort (port: unknown): Result<string> {
+  if (typeof port !== 'string' || port.length === 0 || port.length > 256) {
+    return fail(RejectReason.badPort, 'port must be 1-256 characters')
+  }
+  const items = port.split(',')
+  if (items.length > MAX_PORT_ITEMS) return fail(RejectReason.badPort, `at most ${MAX_PORT_ITEMS} ports`)
+  for (const item of items) {
+    const m = PORT_ITEM.exec(item)
+    if (m === null) return fail(RejectReason.badPort, `bad port ${JSON.stringify(item)}: use numbers, a:b ranges or service names`)
+    const low = m[1] === undefined ? 0 : Number(m[1])
+    const high = m[2] === undefined ? low : Number(m[2])
+    if (low > 65535 || high > 65535 || high < low) return fail(RejectReason.badPort, `bad port range ${JSON.stringify(item)}`)
+  }
+  return ok(port)
+}
+
+function checkName (value: unknown, reason: RejectReason, field: string): Result<string> {
+  if (typeof value === 'string' && NAME_PATTERN.test(value)) return ok(value)
+  return fail(reason, `${field} must match ${NAME_PATTERN.source}, got ${JSON.stringify(String(value).slice(0, 80))}`)
+}
+
+/** Validates the five hook fields (and an optional duration) and normalises the address. */
+export function validateInput (input: Record<string, unknown>): Result<EventInput & { duration: number }> {
+  const action = checkName(input.action, RejectReason.badAction, 'action')
+  if (!action.valid) return action
+  const name = checkName(input.name, RejectReason.badName, 'name')
+  if (!name.valid) return name
+  if (typeof input.protocol !== 'string' || !PROTOCOL_PATTERN.test(input.protocol)) {
+    return fail(RejectReason.badProtocol, `protocol must match ${PROTOCOL_PATTERN.source}, got ${JSON.stringify(String(input.protocol).slice(0, 80))}`)
+  }
+  const port = validatePort(input.port)
+  if (!port.valid) return port
+  const ip = parseAddress(input.ip as string)
+  if (!ip.valid) return ip
+  const duration = input.duration ?? 0
+  if (typeof duration !== 'number' || !Number.isSafeInteger(duration) || duration < 0 || duration > MAX_DURATION_S) {
+    return fail(RejectReason.badDuration, `duration must be whole seconds from 0 to ${MAX_DURATION_S}`)
+  }
+  return ok({ action: action.value, name: name.value, protocol: input.protocol, port: port.value, ip: ip.value.text, duration })
+}
+
+/** Validates a full event (as received from the mesh or a ledger). */
+export function validateEvent (input: Record<string, unknown>): Result<FstEvent> {
+  const base = validateInput(input)
+  if (!base.valid) return base
+  if (base.value.ip !== input.ip) return fail(RejectReason.badAddress, 'address is not in canonical form')
+  const time = input.time
+  if (typeof time !== 'number' || !Number.isSafeInteger(time) || time <= 0) {
+    return fail(RejectReason.badTime, 'time must be a positive integer (ms since epoch)')
+  }
+  return ok({ ...base.value, time })
+}
+
+/**
+ * The ledger key family of an action: `unX` undoes `X` (`unban` undoes `ban`).
+ * Returns the family and whether the action removes.
+ */
+export function actionFamily (action: string): { family: string, removes: boolean } {
+  if (action.length > 2 && action.startsWith('un')) return { family: action.slice(2), removes: true }
+  return { family: action, removes: false }
+}
