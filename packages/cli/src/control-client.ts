@@ -1,5 +1,5 @@
 import { createConnection, type Socket } from 'node:net'
-import { type ControlRequest, type ControlResponse } from '@fst/protocol'
+import type { ControlRequest, ControlResponse } from '@fst/protocol'
 import { UsageError } from './errors.js'
 
 /**

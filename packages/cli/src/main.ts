@@ -1,7 +1,7 @@
 import { UsageError } from './errors.js'
 
 /** Runs a bin entry: prints its output, turns user errors into one stderr line and an exit code. */
-export function main (run: () => Promise<string | undefined | void>, prefix: string): void {
+export function main (run: () => Promise<string | undefined | undefined>, prefix: string): void {
   run().then(out => {
     if (typeof out === 'string' && out !== '') process.stdout.write(out.endsWith('\n') ? out : `${out}\n`)
   }, (err: unknown) => {

@@ -67,7 +67,7 @@ export function parseEntry (word: string, defaultPort: number): PeerEntry {
 }
 
 function parseMultiaddrEntry (word: string): PeerEntry {
-  let ma
+  let ma: ReturnType<typeof multiaddr>
   try {
     ma = multiaddr(word)
   } catch (err) {
@@ -115,7 +115,7 @@ export function tcpAddr (ip: string, port: number): string {
 /** Turns a `listen` item (`host:port`, `[v6]:port` or multiaddr) into a multiaddr string. Port 0 picks a free port. */
 export function listenAddr (item: string): string {
   if (item.startsWith('/')) return item
-  const m = /^(?:\[([^\]]+)\]|([^:\[\]]+)):(\d{1,5})$/.exec(item)
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(item)
   const host = m?.[1] ?? m?.[2]
   if (m === null || host === undefined || isIP(host) === 0 || Number(m[3]) > 65535) {
     throw new Error(`${JSON.stringify(item)}: listen entries are IP:port, [IPv6]:port or a multiaddr`)

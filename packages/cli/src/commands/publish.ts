@@ -50,7 +50,7 @@ async function publishLines (input: NodeJS.ReadableStream, path: string): Promis
     const n = ++lineNo
     const words = line.replace(/#.*/, '').trim().split(/\s+/).filter(Boolean)
     if (words.length === 0) continue
-    let event
+    let event: ReturnType<typeof eventFromArgs>
     try {
       event = eventFromArgs(words)
     } catch (err) {

@@ -1,0 +1,209 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process'
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { stringify } from 'yaml'
+import pWaitFor from 'p-wait-for'
+
+export const ROOT = resolve(import.meta.dirname, '../..')
+export const FST = join(ROOT, 'packages/cli/bin/fst.js')
+export const FST_ACTION = join(ROOT, 'packages/cli/bin/fst-action.js')
+
+/** A script that records each run as one line `<action> <argv…>` in `<node>/runs.log`. */
+const RECORD_SCRIPT = `#!/bin/sh
+printf '%s %s\\n' "$FST_ACTION" "$*" >> ../../runs.log
+`
+/** A batch script: one line per stdin line, prefixed by the action. */
+const RECORD_BATCH_SCRIPT = `#!/bin/sh
+while read -r line; do printf '%s %s\\n' "$FST_ACTION" "$line" >> ../../runs.log; done
+`
+
+export interface TestNode {
+  index: number
+  dir: string
+  configFile: string
+  port: number
+  process: ChildProcess | null
+  /** stdout+stderr of the node, for diagnostics. */
+  log: () => string
+}
+
+export interface MeshOptions {
+  nodes: number
+  /** Actions each node gets a recording script for; per node index when a function. */
+  actions?: string[] | ((index: number) => string[])
+  /** Use a batch recording script instead of a per-event one. */
+  batchScripts?: boolean
+  /** Extra config keys per node. */
+  config?: (index: number) => Record<string, unknown>
+  /** Lines of sync-peers.txt; defaults to every node as 127.0.0.1:port. */
+  peersFile?: (nodes: TestNode[]) => string
+  /** Start the nodes (default true). */
+  start?: boolean
+}
+
+/** Returns a free TCP port on 127.0.0.1. */
+export async function freePort (): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolvePort(port))
+    })
+  })
+}
+
+export interface RunResult { code: number, stdout: string, stderr: string }
+
+/** Runs a bin (fst or fst-action) to completion. */
+export function runBin (bin: string, args: string[], input?: string): Promise<RunResult> {
+  return new Promise(resolveRun => {
+    const child = execFile(process.execPath, [bin, ...args], { timeout: 30_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      const code = err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1
+      resolveRun({ code, stdout, stderr })
+    })
+    if (input !== undefined) child.stdin?.end(input)
+  })
+}
+
+/**
+ * A mesh of `fst start` processes on 127.0.0.1, each in its own temp dir with config, state, actions
+ * and the shared sync-peers.txt. `stop()` kills them and removes the dirs.
+ */
+export class Mesh {
+  readonly nodes: TestNode[] = []
+  readonly root: string
+
+  private constructor (readonly options: MeshOptions) {
+    this.root = mkdtempSync(join(tmpdir(), 'fst-mesh-'))
+  }
+
+  static async create (options: MeshOptions): Promise<Mesh> {
+    const mesh = new Mesh(options)
+    try {
+      await mesh.setup()
+      if (options.start !== false) await mesh.startAll()
+    } catch (err) {
+      await mesh.stop()
+      throw err
+    }
+    return mesh
+  }
+
+  private async setup (): Promise<void> {
+    for (let i = 0; i < this.options.nodes; i++) {
+      const dir = join(this.root, `node${i}`)
+      mkdirSync(join(dir, 'actions'), { recursive: true })
+      this.nodes.push({ index: i, dir, configFile: join(dir, 'config.yml'), port: await freePort(), process: null, log: () => '' })
+    }
+    const peers = this.options.peersFile?.(this.nodes) ?? this.nodes.map(n => `127.0.0.1:${n.port}`).join('\n')
+    writeFileSync(join(this.root, 'sync-peers.txt'), `${peers}\n`)
+    for (const node of this.nodes) {
+      const actions = typeof this.options.actions === 'function' ? this.options.actions(node.index) : (this.options.actions ?? ['ban', 'unban'])
+      for (const action of actions) this.addScript(node.index, action)
+      writeFileSync(node.configFile, stringify({
+        listen: [`127.0.0.1:${node.port}`],
+        peersFile: '../sync-peers.txt',
+        actionsDir: 'actions',
+        stateDir: 'state',
+        controlSocket: 'state/fst.sock',
+        redial: { minMs: 100, maxMs: 1000 },
+        logLevel: 'info',
+        ...this.options.config?.(node.index)
+      }))
+    }
+  }
+
+  /** Adds the recording script for an action on one node. */
+  addScript (index: number, action: string, name = '50-record', body?: string): void {
+    const dir = join(this.nodes[index]!.dir, 'actions', `${action}.d`)
+    mkdirSync(dir, { recursive: true })
+    const file = join(dir, this.options.batchScripts === true ? `${name}.batch` : name)
+    writeFileSync(file, body ?? (this.options.batchScripts === true ? RECORD_BATCH_SCRIPT : RECORD_SCRIPT))
+    chmodSync(file, 0o755)
+  }
+
+  async startAll (): Promise<void> {
+    await Promise.all(this.nodes.map(n => this.startNode(n.index)))
+    await this.waitConnected()
+  }
+
+  /** Starts one node and waits until its control socket answers. */
+  async startNode (index: number): Promise<void> {
+    const node = this.nodes[index]!
+    let output = ''
+    const child = spawn(process.execPath, [FST, 'start', '--config', node.configFile], { cwd: node.dir, stdio: ['ignore', 'pipe', 'pipe'] })
+    child.stdout.on('data', (d: Buffer) => { output += d.toString() })
+    child.stderr.on('data', (d: Buffer) => { output += d.toString() })
+    node.process = child
+    node.log = () => output
+    let exited = false
+    child.once('exit', () => { exited = true })
+    await pWaitFor(async () => {
+      if (exited) throw new Error(`node ${index} exited during start:\n${output}`)
+      return (await this.fst(index, ['status', '--json'])).code === 0
+    }, { interval: 50, timeout: 20_000 })
+  }
+
+  /** Stops one node with SIGTERM (or SIGKILL) and waits for it to exit. */
+  async stopNode (index: number, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    const child = this.nodes[index]!.process
+    if (child === null || child.exitCode !== null || child.signalCode !== null) return
+    const exited = new Promise(resolveExit => child.once('exit', resolveExit))
+    child.kill(signal)
+    await exited
+    this.nodes[index]!.process = null
+  }
+
+  /** Status of one node, parsed from `fst status --json`. */
+  async status (index: number): Promise<{ peerId: string, peers: string[], meshPeers: string[], ledger: { entries: number, active: number }, queue: number }> {
+    const out = await this.fst(index, ['status', '--json'])
+    if (out.code !== 0) throw new Error(`status ${index} failed: ${out.stderr}`)
+    return JSON.parse(out.stdout)
+  }
+
+  /** Waits until every running node has every other running node as a gossipsub mesh subscriber. */
+  async waitConnected (timeout = 20_000): Promise<void> {
+    const running = this.nodes.filter(n => n.process !== null)
+    await pWaitFor(async () => {
+      const statuses = await Promise.all(running.map(n => this.status(n.index)))
+      return statuses.every(s => s.meshPeers.length >= running.length - 1)
+    }, { interval: 50, timeout })
+  }
+
+  fst (index: number, args: string[], input?: string): Promise<RunResult> {
+    return runBin(FST, [...args, '--config', this.nodes[index]!.configFile], input)
+  }
+
+  hook (index: number, args: string[]): Promise<RunResult> {
+    return runBin(FST_ACTION, ['--config', this.nodes[index]!.configFile, ...args])
+  }
+
+  /** Lines the recording scripts wrote on one node. */
+  runs (index: number): string[] {
+    const file = join(this.nodes[index]!.dir, 'runs.log')
+    return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : []
+  }
+
+  async waitForRuns (index: number, count: number, timeout = 10_000): Promise<string[]> {
+    await pWaitFor(() => this.runs(index).length >= count, { interval: 20, timeout }).catch(err => {
+      throw new Error(`node ${index}: expected ${count} runs, saw ${this.runs(index).length}: ${(err as Error).message}\n${this.nodes[index]!.log().slice(-3000)}`)
+    })
+    return this.runs(index)
+  }
+
+  /** Waits until every running node's queue is empty and ledgers stop changing. */
+  async settle (): Promise<void> {
+    await pWaitFor(async () => {
+      const s = await Promise.all(this.nodes.filter(n => n.process !== null).map(n => this.status(n.index)))
+      return s.every(x => x.queue === 0)
+    }, { interval: 50, timeout: 20_000 })
+  }
+
+  async stop (): Promise<void> {
+    await Promise.all(this.nodes.map(n => this.stopNode(n.index, 'SIGKILL')))
+    rmSync(this.root, { recursive: true, force: true })
+  }
+}
