@@ -49,6 +49,8 @@ export class FstNode {
   private sweeper: NodeJS.Timeout | null = null
   private readonly verdicts = new WeakMap<object, MessageVerdict>()
   private readonly lastHeard = new Map<string, number>()
+  /** Mesh messages this node signed and sent, and valid ones it accepted from others (status, echo checks). */
+  private readonly messageCounts = { published: 0, accepted: 0 }
 
   constructor (readonly config: NodeConfig, private readonly log: Logger) {}
 
@@ -81,6 +83,7 @@ export class FstNode {
       publish: async events => {
         try {
           await this.host.services.pubsub.publish(TOPIC, encodeMessage(events))
+          this.messageCounts.published++
         } catch (err) {
           // the ledger holds the events; catch-up delivers them when peers return
           log.warn({ err: (err as Error).message, events: events.length }, 'publish failed')
@@ -134,6 +137,7 @@ export class FstNode {
       this.metrics.messages.inc({ outcome: verdict.result })
       if (verdict.result === 'accept') {
         this.verdicts.set(msg, verdict)
+        this.messageCounts.accepted++
         return TopicValidatorResult.Accept
       }
       this.metrics.rejected.inc({ reason: verdict.reason })
@@ -245,7 +249,8 @@ export class FstNode {
       meshPeers: this.host.services.pubsub.getSubscribers(TOPIC).map(String),
       listen: this.host.getMultiaddrs().map(String),
       ledger: { entries: this.ledger.size, active: this.ledger.active().length },
-      queue: this.runner.pending
+      queue: this.runner.pending,
+      messages: { ...this.messageCounts }
     }
   }
 
