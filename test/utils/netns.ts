@@ -234,7 +234,7 @@ export class NetnsMesh {
     return this.exec(index, process.execPath, [FST_ACTION, '--config', this.host(index).configFile, ...args])
   }
 
-  async status (index: number): Promise<{ peerId: string, peers: string[], meshPeers: string[], ledger: { entries: number, active: number }, queue: number, messages: { published: number, accepted: number } }> {
+  async status (index: number): Promise<{ peerId: string, peers: string[], meshPeers: string[], ledger: { entries: number, active: number }, queue: number, messages: { published: number, accepted: number, suppressed: number } }> {
     const out = await this.fst(index, ['status', '--json'])
     if (out.code !== 0) throw new Error(`status of host ${index} failed: ${out.stderr}`)
     return JSON.parse(out.stdout)

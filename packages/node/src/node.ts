@@ -49,8 +49,8 @@ export class FstNode {
   private sweeper: NodeJS.Timeout | null = null
   private readonly verdicts = new WeakMap<object, MessageVerdict>()
   private readonly lastHeard = new Map<string, number>()
-  /** Mesh messages this node signed and sent, and valid ones it accepted from others (status, echo checks). */
-  private readonly messageCounts = { published: 0, accepted: 0 }
+  /** Mesh messages this node signed and sent, valid ones accepted from others, and hook calls that changed nothing (echoes). */
+  private readonly messageCounts = { published: 0, accepted: 0, suppressed: 0 }
 
   constructor (readonly config: NodeConfig, private readonly log: Logger) {}
 
@@ -191,6 +191,7 @@ export class FstNode {
     // Echo suppression: a ban we applied for the mesh comes back through fail2ban's hook; it changes nothing.
     if (existing !== undefined && isActive(existing) === !removes) {
       this.metrics.suppressed.inc({ action: event.action })
+      this.messageCounts.suppressed++
       return { ok: true, published: false }
     }
     const change = this.ledger.apply(event, this.peerId)
