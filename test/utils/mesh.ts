@@ -194,6 +194,11 @@ export class Mesh {
     return this.runs(index)
   }
 
+  /** Waits until a node's ledger holds at least `count` entries; false on timeout. */
+  async waitForLedger (index: number, count: number, timeout = 20_000): Promise<boolean> {
+    return pWaitFor(async () => (await this.status(index)).ledger.entries >= count, { interval: 50, timeout }).then(() => true, () => false)
+  }
+
   /** Waits until every running node's queue is empty and ledgers stop changing. */
   async settle (): Promise<void> {
     await pWaitFor(async () => {
