@@ -86,5 +86,5 @@ export async function waitForLines (mesh: Mesh, receivers: number[], count: numb
 }
 
 export function socketOf (mesh: Mesh, index: number): string {
-  return join(mesh.nodes[index]!.dir, 'state', 'fst.sock')
+  return mesh.socket(index)
 }

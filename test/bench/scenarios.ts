@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process'
 import { Mesh, FST_ACTION } from '../utils/mesh.js'
 import { feed, readLatencies, socketOf, waitForLines } from './load.js'
 import { LATENCY_BATCH_SCRIPT, LATENCY_SCRIPT } from './scripts.js'
-import { median, percentile, progress, round, rssMb } from './stats.js'
+import { median, percentile, round, rssMb } from './stats.js'
 
 const QUIET = { logLevel: 'warn' }
 
