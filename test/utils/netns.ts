@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pWaitFor from 'p-wait-for'
 import { stringify } from 'yaml'
-import { FST, FST_ACTION, type RunResult } from './mesh.js'
+import { ask } from '@fst/cli'
+import { FST, FST_ACTION, type NodeStatus, type RunResult } from './mesh.js'
 
 /**
  * Test hosts as network namespaces on one bridge: a switch namespace holds `br0`, every host namespace
@@ -215,7 +216,7 @@ export class NetnsMesh {
     child.once('exit', () => { exited = true })
     await pWaitFor(async () => {
       if (exited) throw new Error(`node on host ${index} exited during start:\n${child.output()}`)
-      return (await this.fst(index, ['status', '--json'])).code === 0
+      return this.status(index).then(() => true, () => false)
     }, { interval: 50, timeout: 20_000 })
   }
 
@@ -234,10 +235,11 @@ export class NetnsMesh {
     return this.exec(index, process.execPath, [FST_ACTION, '--config', this.host(index).configFile, ...args])
   }
 
-  async status (index: number): Promise<{ peerId: string, peers: string[], meshPeers: string[], ledger: { entries: number, active: number }, queue: number, messages: { published: number, accepted: number, suppressed: number } }> {
-    const out = await this.fst(index, ['status', '--json'])
-    if (out.code !== 0) throw new Error(`status of host ${index} failed: ${out.stderr}`)
-    return JSON.parse(out.stdout)
+  /** Status of a node, asked over its control socket in-process (what `fst status --json` prints). */
+  async status (index: number): Promise<NodeStatus & { messages: { published: number, accepted: number, suppressed: number } }> {
+    const answer = await ask(join(this.host(index).dir, 'state', 'fst.sock'), { op: 'status' })
+    if (!answer.ok) throw new Error(`status of host ${index} failed: ${answer.error}`)
+    return answer as unknown as NodeStatus & { messages: { published: number, accepted: number, suppressed: number } }
   }
 
   /** Waits until every running node has every other running node as a gossipsub topic peer. */
