@@ -29,13 +29,14 @@ describe('fail2ban end to end in namespaces', () => {
     mesh = await NetnsMesh.create({ hosts: 3, start: false })
     for (const host of mesh.hosts) {
       const fstAction = `${process.execPath} ${FST_ACTION} --config ${host.configFile}`
-      const jail = f2b[host.index - 1] = await Fail2ban.start(mesh, host.index, ACTION_CONF, [{
+      const jail = await Fail2ban.start(mesh, host.index, ACTION_CONF, [{
         name: JAIL,
         bantime: BANTIME,
         port: '22',
         protocol: 'tcp',
         action: `fst[port="%(port)s", protocol="%(protocol)s", fst_action="${fstAction}"]`
       }])
+      f2b.push(jail)
       mesh.installScript(host.index, 'ban', '50-fail2ban', { body: clientScript(jail.sock, 'banip') })
       mesh.installScript(host.index, 'unban', '50-fail2ban', { body: clientScript(jail.sock, 'unbanip') })
     }

@@ -37,7 +37,8 @@ describe('sshguard wrapper backend in namespaces', () => {
       }
     })
     for (const i of [1, 2, 3]) {
-      const log = logs[i] = join(mesh.host(i).dir, 'auth.log')
+      const log = join(mesh.host(i).dir, 'auth.log')
+      logs[i] = log
       writeFileSync(log, '')
       // spawnIn puts the pipeline in its own process group: the mesh teardown kills all of it
       const pipeline = `exec ${LIBEXEC}/sshg-logtail "$LOG" | ${LIBEXEC}/sshg-parser | ${LIBEXEC}/sshg-blocker -a 30 -p ${BLOCK_TIME} -s 1800 | ${WRAPPER}`
