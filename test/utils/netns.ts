@@ -1,7 +1,7 @@
 import { type ChildProcess, execFile, execFileSync, spawn, type SpawnOptions } from 'node:child_process'
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import pWaitFor from 'p-wait-for'
 import { stringify } from 'yaml'
 import { ask } from '@fst/cli'
@@ -24,6 +24,8 @@ export interface NetnsHost {
   addr: string
   dir: string
   configFile: string
+  /** The node's control socket (config `controlSocket`, relative to dir). */
+  socket: string
   /** Whether an FST node is configured on this host. */
   fst: boolean
   process: ChildProcess | null
@@ -139,7 +141,8 @@ export class NetnsMesh {
       const dir = join(this.root, `h${i}`)
       mkdirSync(join(dir, 'actions'), { recursive: true })
       const fst = this.options.fstHosts?.includes(i) ?? true
-      this.hosts.push({ index: i, ns, addr: this.addr(i), dir, configFile: join(dir, 'config.yml'), fst, process: null, log: () => '' })
+      const socket = resolve(dir, String(this.options.config?.(i).controlSocket ?? 'state/fst.sock'))
+      this.hosts.push({ index: i, ns, addr: this.addr(i), dir, configFile: join(dir, 'config.yml'), socket, fst, process: null, log: () => '' })
     }
   }
 
@@ -237,7 +240,7 @@ export class NetnsMesh {
 
   /** Status of a node, asked over its control socket in-process (what `fst status --json` prints). */
   async status (index: number): Promise<NodeStatus & { messages: { published: number, accepted: number, suppressed: number } }> {
-    const answer = await ask(join(this.host(index).dir, 'state', 'fst.sock'), { op: 'status' })
+    const answer = await ask(this.host(index).socket, { op: 'status' })
     if (!answer.ok) throw new Error(`status of host ${index} failed: ${answer.error}`)
     return answer as unknown as NodeStatus & { messages: { published: number, accepted: number, suppressed: number } }
   }
