@@ -7,6 +7,16 @@ import { ConfigError } from './errors.js'
 const durationMs = z.number().int().min(0)
 const cidrList = z.array(z.string().min(1).max(64))
 
+/** Variables the runner sets itself; `scriptEnv` may not replace them. */
+export const RESERVED_SCRIPT_ENV = [
+  'PATH', 'LANG', 'LC_ALL', 'FST_ACTION', 'FST_ORIGIN', 'FST_COUNT',
+  'FST_NAME', 'FST_PROTOCOL', 'FST_PORT', 'FST_IP', 'FST_TIME', 'FST_DURATION'
+]
+const scriptEnvName = z.string()
+  .regex(/^[A-Z][A-Z0-9_]{0,63}$/, 'variable names must match ^[A-Z][A-Z0-9_]{0,63}$')
+  .refine(name => !RESERVED_SCRIPT_ENV.includes(name), 'this variable is set by the runner itself')
+const scriptEnvValue = z.string().max(4096).refine(v => !v.includes('\0'), 'values may not contain NUL')
+
 /**
  * The node's configuration. `config.yml.dist` documents every key; `config.yml` overrides it.
  * Relative paths are resolved against the directory of the config file.
@@ -34,6 +44,8 @@ export const configSchema = z.strictObject({
   runOwnEvents: z.boolean(),
   /** Longest a script may run before it is killed. */
   scriptTimeoutMs: durationMs.min(100),
+  /** Extra environment variables for every action script (the rest of the daemon's environment is not passed). */
+  scriptEnv: z.record(scriptEnvName, scriptEnvValue),
   /** Addresses and CIDRs that are never banned. */
   ignore: cidrList,
   /** Shortest prefix allowed for an IPv4 CIDR ban. */
@@ -85,6 +97,7 @@ export const defaultConfig: Config = {
   networkKeyFile: null,
   runOwnEvents: false,
   scriptTimeoutMs: 10_000,
+  scriptEnv: {},
   ignore: [],
   minPrefixV4: 16,
   minPrefixV6: 32,
@@ -144,6 +157,10 @@ export function validateConfig (doc: Record<string, unknown>, source: string): C
   if (issue.code === 'unrecognized_keys') {
     const where = key === '' ? '' : `${key}.`
     throw new ConfigError(`${source}: unknown key ${issue.keys.map(k => where + k).join(', ')}`)
+  }
+  if (issue.code === 'invalid_key') {
+    // a bad key of a map such as scriptEnv: report the inner rule, not zod's generic "Invalid key in record"
+    throw new ConfigError(`${source}: ${key}: ${issue.issues[0]?.message ?? issue.message} (bad key ${JSON.stringify(issue.path.at(-1))})`)
   }
   const value = issue.path.reduce<unknown>((v, k) => (v as Record<PropertyKey, unknown> | undefined)?.[k], doc)
   throw new ConfigError(`${source}: ${key}: ${issue.message} (got ${JSON.stringify(value)})`)

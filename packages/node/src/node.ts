@@ -70,6 +70,7 @@ export class FstNode {
     this.runner = new ActionRunner({
       actionsDir: config.actionsDir,
       timeoutMs: config.scriptTimeoutMs,
+      extraEnv: config.scriptEnv,
       log: log.child({ component: 'runner' }),
       onRun: (action, outcome, seconds) => {
         this.metrics.runs.inc({ action, outcome })
@@ -254,7 +255,8 @@ export class FstNode {
     return this.membership.list().map(m => ({
       entry: m.entry.text,
       self: m.self,
-      peerId: m.peerId ?? null,
+      // the self row shows this node's own ID even when the entry pins none
+      peerId: m.self ? this.peerId : (m.peerId ?? null),
       pinned: m.entry.peerId !== undefined ? 'file' : m.peerId !== undefined ? 'first-use' : 'none',
       addresses: m.addresses,
       connected: m.peerId !== undefined && connected.has(m.peerId),

@@ -17,6 +17,8 @@ export type Outcome = 'ok' | 'failed' | 'timeout' | 'error'
 export interface RunnerInit {
   actionsDir: string
   timeoutMs: number
+  /** Extra variables every script gets (config `scriptEnv`), e.g. the fail2ban socket. */
+  extraEnv?: Readonly<Record<string, string>>
   log: Logger
   /** Called after every script run (metrics). */
   onRun?: (action: string, outcome: Outcome, seconds: number) => void
@@ -99,7 +101,7 @@ export class ActionRunner {
   private async runScript (script: Script, job: Job, events: FstEvent[]): Promise<void> {
     const first = events[0]!
     const args = script.batch ? [] : [first.name, first.protocol, first.port, first.ip]
-    const env = scriptEnv(job, events, script.batch)
+    const env = scriptEnv(job, events, script.batch, this.init.extraEnv)
     const started = performance.now()
     const outcome = await this.spawnScript(script, args, env, script.batch ? batchInput(events) : null)
     const seconds = (performance.now() - started) / 1000
@@ -148,10 +150,11 @@ export class ActionRunner {
   }
 }
 
-/** The whole environment a script sees: nothing inherited from the daemon. */
-export function scriptEnv (job: Job, events: FstEvent[], batch: boolean): NodeJS.ProcessEnv {
+/** The whole environment a script sees: nothing inherited from the daemon, plus the configured `scriptEnv`. */
+export function scriptEnv (job: Job, events: FstEvent[], batch: boolean, extra: Readonly<Record<string, string>> = {}): NodeJS.ProcessEnv {
   const first = events[0]!
   const env: NodeJS.ProcessEnv = {
+    ...extra,
     PATH: process.platform === 'win32' ? (process.env.PATH ?? '') : '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
     LANG: 'C',
     LC_ALL: 'C',
