@@ -257,7 +257,7 @@ export class FstNode {
       self: m.self,
       // the self row shows this node's own ID even when the entry pins none
       peerId: m.self ? this.peerId : (m.peerId ?? null),
-      pinned: m.entry.peerId !== undefined ? 'file' : m.peerId !== undefined ? 'first-use' : 'none',
+      pinned: m.entry.peerId !== undefined ? 'file' : m.self ? 'self' : m.peerId !== undefined ? 'first-use' : 'none',
       addresses: m.addresses,
       connected: m.peerId !== undefined && connected.has(m.peerId),
       lastMessage: m.peerId === undefined ? null : (this.lastHeard.get(m.peerId) ?? null)
