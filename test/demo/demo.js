@@ -127,13 +127,15 @@ async function main () {
       })
     }
     const ids = []
+    let progress = 'no status yet'
     await until('the mesh to connect', async () => {
       const statuses = await Promise.all(nodes.map(n => run(FST, ['status', '--json', '--config', n.config])))
       if (statuses.some(s => s.code !== 0)) return false
       const parsed = statuses.map(s => JSON.parse(s.stdout))
       ids.splice(0, ids.length, ...parsed.map(s => s.peerId))
+      progress = parsed.map((s, i) => `node ${i + 1}: ${s.peers.length} connected, ${s.meshPeers.length} subscribed`).join('; ')
       return parsed.every(s => s.meshPeers.length >= NODES - 1)
-    })
+    }, 90_000).catch(err => { throw new Error(`${err.message} (${progress})`) })
     for (const node of nodes) say(`  node ${node.i}  ${ids[node.i - 1]}  listening on 127.0.0.1:${node.port}`)
     say('Mesh connected: every node has the other two as gossipsub peers.\n')
 

@@ -10,9 +10,9 @@ describe('pnpm demo --once', () => {
   const dir = mkdtempSync(join(tmpdir(), 'fst-demo-'))
   afterAll(() => { rmSync(dir, { recursive: true, force: true }) })
 
-  it('starts three nodes, publishes one ban through the hook and shows nodes 2 and 3 running their scripts', async () => {
+  it('starts three nodes, publishes one ban through the hook and shows nodes 2 and 3 running their scripts', { timeout: 160_000 }, async () => {
     const result = await new Promise<{ code: number, stdout: string }>(resolve => {
-      execFile(process.execPath, [join(ROOT, 'test/demo/demo.js'), '--once', '--dir', join(dir, 'demo')], { timeout: 90_000 }, (err, stdout, stderr) => {
+      execFile(process.execPath, [join(ROOT, 'test/demo/demo.js'), '--once', '--dir', join(dir, 'demo')], { timeout: 150_000 }, (err, stdout, stderr) => {
         resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, stdout: stdout + stderr })
       })
     })

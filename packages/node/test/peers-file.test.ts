@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { beforeAll, describe, expect, it } from 'vitest'
@@ -86,6 +88,13 @@ describe('parsePeersFile', () => {
     expect(error).toBeInstanceOf(PeersFileError)
     expect((error as Error).name).toBe('PeersFileError')
     expect((error as Error).message).toMatch(/^line 3: "bad_host:1": not a hostname or IP address/)
+  })
+})
+
+describe('the shipped sync-peers.txt.dist', () => {
+  it('parses: its documentation is all comments, its example entries are valid', () => {
+    const text = readFileSync(join(import.meta.dirname, '../../../sync-peers.txt.dist'), 'utf8')
+    expect(parsePeersFile(text, 4242).map(e => e.text)).toEqual(['fw1.example.org', 'fw2.example.org:4242', '[2001:db8::3]:4242'])
   })
 })
 
