@@ -15,7 +15,8 @@ const FST_ACTION = join(ROOT, 'packages/cli/bin/fst-action.js')
 const NODES = 3
 const BAN = ['ban', 'sshd', 'tcp', '22', '203.0.113.7']
 
-const { values: opts } = parseArgs({ options: { once: { type: 'boolean', default: false }, dir: { type: 'string', default: join(ROOT, '.demo') } } })
+// `pnpm demo -- --once` passes the `--` along: drop it
+const { values: opts } = parseArgs({ args: process.argv.slice(2).filter(arg => arg !== '--'), options: { once: { type: 'boolean', default: false }, dir: { type: 'string', default: join(ROOT, '.demo') } } })
 const dir = resolve(opts.dir)
 const shown = path => relative(process.cwd(), path) || '.'
 const say = line => process.stdout.write(`${line}\n`)
