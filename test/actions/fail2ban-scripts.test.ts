@@ -75,14 +75,14 @@ beforeAll(async () => {
   ].join('\n'))
   // stands in for fst-action: records its argv and FST_CONFIG
   const hook = join(dir, 'hook')
-  writeFileSync(hook, `#!/bin/sh\nprintf '%s %s\\n' "$FST_CONFIG" "$*" >> '${join(dir, 'hook.log')}'\n`)
+  writeFileSync(hook, `#!/bin/sh\nprintf '%s [%s] %s\\n' "$FST_CONFIG" "$FST_SOCKET" "$*" >> '${join(dir, 'hook.log')}'\n`)
   chmodSync(hook, 0o755)
   writeFileSync(join(dir, 'jail.conf'), [
     '[DEFAULT]', 'backend = polling', 'usedns = no', 'ignoreself = false', 'filter =', 'logpath = /dev/null', 'bantime = 600', '',
     '[sshd]', 'enabled = true', 'port = ssh', 'protocol = tcp', 'action = record', '',
     '[fst]', 'enabled = true', 'action = record', '',
     '[reporter]', 'enabled = true', 'port = 22,2222', 'protocol = tcp', 'bantime = 3600',
-    `action = record\n         fst[port="%(port)s", protocol="%(protocol)s", fst_action="${hook}", fst_config="/etc/fst/test.yml"]`, '',
+    `action = record\n         fst[port="%(port)s", protocol="%(protocol)s", fst_action="${hook}", fst_config="/etc/fst/test.yml", fst_socket="/run/fst/test.sock"]`, '',
     '[bare]', 'enabled = true', 'bantime = -1', `action = fst[fst_action="${hook}"]`, ''
   ].join('\n'))
   // cwd: the server keeps the caller's working directory
@@ -150,18 +150,18 @@ describe('shipped actions/ban.d and unban.d with a real fail2ban', () => {
 describe('contrib/fail2ban/action.d/fst.conf in a real jail', () => {
   const hookLines = () => readFileSync(join(dir, 'hook.log'), 'utf8').split('\n').filter(Boolean)
 
-  it('calls the hook with the jail name, protocol, port, ip and bantime, and FST_CONFIG', async () => {
+  it('calls the hook with the jail name, protocol, port, ip and bantime, and FST_CONFIG and FST_SOCKET', async () => {
     expect((await client(['set', 'reporter', 'banip', '203.0.113.20'])).code).toBe(0)
     expect((await client(['set', 'reporter', 'unbanip', '203.0.113.20'])).code).toBe(0)
     expect(hookLines()).toEqual([
-      '/etc/fst/test.yml ban reporter tcp 22,2222 203.0.113.20 3600',
-      '/etc/fst/test.yml unban reporter tcp 22,2222 203.0.113.20'
+      '/etc/fst/test.yml [/run/fst/test.sock] ban reporter tcp 22,2222 203.0.113.20 3600',
+      '/etc/fst/test.yml [/run/fst/test.sock] unban reporter tcp 22,2222 203.0.113.20'
     ])
     expect(firewall()).toContain('reporter ban 203.0.113.20')
   })
 
   it('uses the [Init] defaults for a jail listing fst without arguments, and passes bantime -1', async () => {
     expect((await client(['set', 'bare', 'banip', '203.0.113.21'])).code).toBe(0)
-    expect(hookLines().at(-1)).toBe('/etc/fst/config.yml ban bare tcp 0:65535 203.0.113.21 -1')
+    expect(hookLines().at(-1)).toBe('/etc/fst/config.yml [] ban bare tcp 0:65535 203.0.113.21 -1')
   })
 })
