@@ -64,11 +64,12 @@ export class HttpEndpoint {
   }
 }
 
-/** Serves a registry's text exposition at GET /metrics. */
-export function metricsRoute (registry: Registry): RouteHandler {
+/** Serves a registry's text exposition at GET /metrics; `refresh` updates sampled gauges first. */
+export function metricsRoute (registry: Registry, refresh: () => void = () => {}): RouteHandler {
   return async (req, res) => {
     const path = (req.url ?? '').split('?')[0]
     if (path !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) return false
+    refresh()
     const body = await registry.metrics()
     res.writeHead(200, { 'content-type': registry.contentType })
     res.end(req.method === 'HEAD' ? undefined : body)

@@ -100,7 +100,7 @@ export class FstNode {
     this.host.addEventListener('connection:open', () => this.metrics.peers.set(this.connectedPeers().length))
     this.host.addEventListener('connection:close', () => this.metrics.peers.set(this.connectedPeers().length))
     if (config.metricsListen !== null) {
-      this.metricsEndpoint = new HttpEndpoint(config.metricsListen, 'metricsListen', metricsRoute(this.registry), log.child({ component: 'metrics' }))
+      this.metricsEndpoint = new HttpEndpoint(config.metricsListen, 'metricsListen', metricsRoute(this.registry, () => this.sampleGauges()), log.child({ component: 'metrics' }))
       await this.metricsEndpoint.start()
     }
     log.info({ peerId: this.peerId, listen: this.host.getMultiaddrs().map(String), peers: this.membership.others().length }, 'node started')
@@ -239,6 +239,12 @@ export class FstNode {
       byAction.set(entry.action, list)
     }
     for (const [action, events] of byAction) this.runner.enqueue({ action, events, origin: this.peerId })
+  }
+
+  /** Gauges read at scrape time rather than kept up to date on every change. */
+  private sampleGauges (): void {
+    this.metrics.queueDepth.set(this.runner.pending)
+    this.metrics.activeEntries.set(this.ledger.active().length)
   }
 
   connectedPeers (): string[] {
