@@ -1,6 +1,5 @@
 // FST dashboard: renders the summary the metrics service streams over server-sent events.
 // Every value from the mesh is written with textContent or setAttribute, never parsed as HTML.
-'use strict'
 
 const SVG = 'http://www.w3.org/2000/svg'
 const $ = id => document.getElementById(id)
@@ -46,14 +45,16 @@ function renderRanked (list, items) {
 }
 
 function renderChart (minutes) {
-  const width = 600
+  // drawn at the container's pixel width so text is not stretched; redrawn on resize
+  const width = Math.max(200, $('chart').clientWidth || 600)
   const height = 180
   const pad = { left: 28, bottom: 18, top: 6 }
   const max = Math.max(1, ...minutes.map(m => Math.max(m.bans, m.unbans)))
   const slot = (width - pad.left) / minutes.length
   const bar = Math.max(1, slot / 2 - 0.5)
+  const labelEvery = width < 500 ? 20 : 15
   const scale = v => (v / max) * (height - pad.top - pad.bottom)
-  const root = svg('svg', { viewBox: `0 0 ${width} ${height}`, preserveAspectRatio: 'none' })
+  const root = svg('svg', { viewBox: `0 0 ${width} ${height}` })
   root.append(svg('line', { x1: pad.left, x2: width, y1: height - pad.bottom, y2: height - pad.bottom, class: 'axis' }))
   const top = svg('text', { x: 0, y: pad.top + 8 })
   top.textContent = String(max)
@@ -68,8 +69,9 @@ function renderChart (minutes) {
       rect.append(title)
       root.append(rect)
     }
-    if (i % 15 === 0 || i === minutes.length - 1) {
-      const label = svg('text', { x, y: height - 4 })
+    const lastOne = i === minutes.length - 1
+    if ((i % labelEvery === 0 && i < minutes.length - 12) || lastOne) {
+      const label = svg('text', lastOne ? { x: width, y: height - 4, 'text-anchor': 'end' } : { x, y: height - 4 })
       label.textContent = new Date(m.minute).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
       root.append(label)
     }
@@ -148,5 +150,11 @@ function connect () {
     }
   }
 }
+
+let resizeTimer = null
+window.addEventListener('resize', () => {
+  clearTimeout(resizeTimer)
+  resizeTimer = setTimeout(() => { if (last !== null) renderChart(last.minutes) }, 150)
+})
 
 connect()

@@ -48,8 +48,10 @@ export interface AggregatorInit {
   feedSize?: number
   /** Distinct keys kept per top list before the smallest are dropped. @default 5000 */
   topCap?: number
-  /** Active bans tracked; beyond this the oldest are forgotten. @default 200000 */
+  /** Keys (bans and unban tombstones) tracked; beyond this the oldest are forgotten. @default 200000 */
   activeCap?: number
+  /** An inactive key is forgotten this long after its last event (events older than the validator's freshness window never arrive). @default 86400000 */
+  forgetAfterMs?: number
   /** Entries returned per top list. @default 10 */
   topK?: number
   now?: () => number
@@ -69,14 +71,14 @@ export class Aggregator {
   private readonly actions: TopCounter
   private readonly addresses: TopCounter
   private readonly networks: TopCounter
-  /** key → issue time and expiry (Infinity: until unbanned). */
+  /** key → issue time and expiry (Infinity: until unbanned; 0: unbanned, kept so a late older ban loses). */
   private readonly active = new Map<string, { time: number, expires: number }>()
   private readonly totals = { events: 0, bans: 0, unbans: 0 }
   private readonly now: () => number
   private readonly opts: Required<Omit<AggregatorInit, 'now'>>
 
   constructor (init: AggregatorInit = {}) {
-    this.opts = { minutes: 60, feedSize: 200, topCap: 5000, activeCap: 200_000, topK: 10, ...init }
+    this.opts = { minutes: 60, feedSize: 200, topCap: 5000, activeCap: 200_000, topK: 10, forgetAfterMs: 24 * 3600_000, ...init }
     this.now = init.now ?? Date.now
     this.names = new TopCounter(this.opts.topCap)
     this.actions = new TopCounter(this.opts.topCap)
@@ -110,8 +112,12 @@ export class Aggregator {
   /** Bans in force now. */
   activeBans (): number {
     const now = this.now()
-    for (const [key, entry] of this.active) if (entry.expires <= now) this.active.delete(key)
-    return this.active.size
+    let count = 0
+    for (const [key, entry] of this.active) {
+      if (entry.expires > now) count++
+      else if (entry.time < now - this.opts.forgetAfterMs) this.active.delete(key)
+    }
+    return count
   }
 
   summary (feedItems = 50): Summary {
@@ -157,11 +163,8 @@ export class Aggregator {
     const prev = this.active.get(key)
     // last writer wins, as in the ledger: an older event arriving late changes nothing
     if (prev !== undefined && prev.time > event.time) return
-    if (removes) {
-      this.active.delete(key)
-      return
-    }
-    const expires = event.duration === 0 ? Infinity : event.time + event.duration * 1000
+    const expires = removes ? 0 : event.duration === 0 ? Infinity : event.time + event.duration * 1000
+    // re-inserted so that Map order is oldest-first for eviction
     this.active.delete(key)
     this.active.set(key, { time: event.time, expires })
     if (this.active.size > this.opts.activeCap) this.active.delete(this.active.keys().next().value!)
