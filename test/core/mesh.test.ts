@@ -79,7 +79,11 @@ describe('three-node mesh on loopback', () => {
   })
 
   it('reports its peer ID and connected peers in fst status --json', async () => {
-    const statuses = await Promise.all([0, 1, 2].map(i => mesh.status(i)))
+    const statuses = await Promise.all([0, 1, 2].map(async i => {
+      const out = await mesh.fst(i, ['status', '--json'])
+      expect(out.code).toBe(0)
+      return JSON.parse(out.stdout) as { peerId: string, peers: string[] }
+    }))
     for (const [i, s] of statuses.entries()) {
       expect(s.peerId).toMatch(/^12D3KooW/)
       expect(new Set(s.peers)).toEqual(new Set(statuses.filter((_, j) => j !== i).map(o => o.peerId)))

@@ -1,7 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs'
-import { dirname, isAbsolute, resolve } from 'node:path'
-import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
+import { configPathFrom, DEFAULT_CONTROL_SOCKET, merge, readConfigDocument, resolveConfigPath } from './config-file.js'
 import { ConfigError } from './errors.js'
 
 const durationMs = z.number().int().min(0)
@@ -87,7 +85,7 @@ export const defaultConfig: Config = {
   peersFile: 'sync-peers.txt',
   actionsDir: 'actions',
   stateDir: 'state',
-  controlSocket: 'state/fst.sock',
+  controlSocket: DEFAULT_CONTROL_SOCKET,
   controlGroup: null,
   defaultPort: 4242,
   muxers: ['yamux', 'mplex'],
@@ -108,37 +106,6 @@ export const defaultConfig: Config = {
 }
 
 const PATH_KEYS = ['peersFile', 'actionsDir', 'stateDir', 'controlSocket', 'networkKeyFile'] as const
-
-function readYaml (file: string): Record<string, unknown> {
-  let text: string
-  try {
-    text = readFileSync(file, 'utf8')
-  } catch (err) {
-    throw new ConfigError(`${file}: cannot read: ${(err as Error).message}`)
-  }
-  let doc: unknown
-  try {
-    doc = parseYaml(text)
-  } catch (err) {
-    throw new ConfigError(`${file}: not valid YAML: ${(err as Error).message.split('\n')[0]}`)
-  }
-  if (doc === null || doc === undefined) return {}
-  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`${file}: must be a mapping of keys to values`)
-  return doc as Record<string, unknown>
-}
-
-function merge (base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...base }
-  for (const [key, value] of Object.entries(over)) {
-    const prev = out[key]
-    out[key] = isPlainObject(prev) && isPlainObject(value) ? merge(prev, value) : value
-  }
-  return out
-}
-
-function isPlainObject (v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v)
-}
 
 /** Validates a merged document; errors name the key, the value and the rule. */
 export function validateConfig (doc: Record<string, unknown>, source: string): Config {
@@ -164,27 +131,13 @@ export function validateConfig (doc: Record<string, unknown>, source: string): C
  * With no file, defaults apply relative to the current directory.
  */
 export function loadConfig (file?: string | null): NodeConfig {
-  let doc: Record<string, unknown> = { ...defaultConfig }
-  let base = process.cwd()
-  let configFile: string | null = null
-  if (file != null) {
-    configFile = resolve(file)
-    base = dirname(configFile)
-    const dist = configFile.endsWith('.dist') ? null : resolve(base, 'config.yml.dist')
-    if (dist !== null && existsSync(dist)) doc = merge(doc, readYaml(dist))
-    doc = merge(doc, readYaml(configFile))
-  }
-  const config = validateConfig(doc, configFile ?? 'defaults')
+  const { doc, base, configFile } = readConfigDocument(file ?? null)
+  const config = validateConfig(merge({ ...defaultConfig }, doc), configFile ?? 'defaults')
   for (const key of PATH_KEYS) {
     const value = config[key]
-    if (typeof value === 'string' && !(key === 'controlSocket' && value.startsWith('\\\\.\\pipe\\'))) {
-      (config as Record<string, unknown>)[key] = isAbsolute(value) ? value : resolve(base, value)
-    }
+    if (typeof value === 'string') (config as Record<string, unknown>)[key] = resolveConfigPath(value, base)
   }
   return { ...config, configFile }
 }
 
-/** The config file to use: an explicit path, then $FST_CONFIG, then none (defaults). */
-export function configPathFrom (explicit?: string): string | null {
-  return explicit ?? process.env.FST_CONFIG ?? null
-}
+export { configPathFrom }

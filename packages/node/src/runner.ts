@@ -25,6 +25,8 @@ export interface RunnerInit {
 
 /** Bytes of a script's stdout/stderr kept for the log. */
 export const MAX_SCRIPT_OUTPUT = 4096
+/** Most events merged into one job. */
+const MAX_MERGED_EVENTS = 20_000
 /** Grace between SIGTERM and SIGKILL for a script past its timeout. */
 const KILL_GRACE_MS = 1000
 
@@ -67,8 +69,25 @@ export class ActionRunner {
     await this.idle()
   }
 
+  /**
+   * Takes the next job, merged with the jobs queued right behind it for the same action and origin: under an
+   * attack wave the queue grows, and a batch script then runs once for thousands of events instead of once per
+   * message.
+   */
+  private next (): Job | undefined {
+    const job = this.queue.shift()
+    if (job === undefined) return undefined
+    const events = [...job.events]
+    for (let following = this.queue[0]; following !== undefined && events.length < MAX_MERGED_EVENTS; following = this.queue[0]) {
+      if (following.action !== job.action || following.origin !== job.origin) break
+      events.push(...following.events)
+      this.queue.shift()
+    }
+    return { ...job, events }
+  }
+
   private async drain (): Promise<void> {
-    for (let job = this.queue.shift(); job !== undefined; job = this.queue.shift()) {
+    for (let job = this.next(); job !== undefined; job = this.next()) {
       try {
         await this.runJob(job)
       } catch (err) {
