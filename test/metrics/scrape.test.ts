@@ -1,6 +1,9 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import pWaitFor from 'p-wait-for'
+import { parse as parseYaml } from 'yaml'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { freePort, type Mesh } from '../utils/mesh.js'
+import { freePort, type Mesh, ROOT } from '../utils/mesh.js'
 import { MetricsProcess, sample } from '../utils/metrics-service.js'
 
 /**
@@ -75,6 +78,23 @@ describe('Prometheus /metrics after known traffic', () => {
     expect(text).toMatch(/^libp2p_\w+/m)
     expect(text).not.toMatch(/203\.0\.113|198\.51\.100|12D3KooW/)
     expect((await fetch(`http://127.0.0.1:${nodeMetricsPort}/nope`)).status).toBe(404)
+  })
+
+  it('documents every fst_ metric both endpoints expose, and contrib uses only those', async () => {
+    const families = (text: string) => [...text.matchAll(/^# TYPE (fst_\w+) /gm)].map(m => m[1]!)
+    const exposed = [
+      ...families(await metrics.scrape()),
+      ...families(await (await fetch(`http://127.0.0.1:${nodeMetricsPort}/metrics`)).text())
+    ]
+    expect(exposed.length).toBeGreaterThan(15)
+    const docs = readFileSync(join(ROOT, 'docs/metrics.md'), 'utf8')
+    const documented = new Set([...docs.matchAll(/^\| `(fst_\w+)` \|/gm)].map(m => m[1]!))
+    expect(new Set(exposed)).toEqual(documented)
+    const grafana = readFileSync(join(ROOT, 'contrib/grafana/fst-mesh.json'), 'utf8')
+    const used = new Set([...grafana.matchAll(/\b(fst_\w+?)(?:_bucket)?\b/g)].map(m => m[1]!))
+    expect([...used].filter(name => !documented.has(name))).toEqual([])
+    const prometheus = parseYaml(readFileSync(join(ROOT, 'contrib/prometheus/prometheus.yml'), 'utf8'))
+    expect(prometheus.scrape_configs.map((c: { job_name: string }) => c.job_name)).toEqual(['fst-mesh', 'fst-node'])
   })
 
   it('answers 404 for unknown paths on the metrics service', async () => {

@@ -1,5 +1,6 @@
 import { ConfigError, createLogger, HttpEndpoint, isLoopback, type NodeConfig, parseHostPort } from '@fst/node'
 import type { Logger } from 'pino'
+import { collectDefaultMetrics } from 'prom-client'
 import { Aggregator } from './aggregator.js'
 import { dashboardRoutes, EventStreams } from './http.js'
 import { MeshObserver } from './service.js'
@@ -26,6 +27,8 @@ export class MetricsService {
       throw new ConfigError(`metrics.token: required when metrics.listen is not a loopback address (got ${JSON.stringify(config.metrics.listen)})`)
     }
     this.observer = new MeshObserver(config, log, new Aggregator(), () => this.streams.size)
+    // process figures (memory, CPU, event-loop lag) on the service's own registry
+    collectDefaultMetrics({ register: this.observer.registry })
     this.http = new HttpEndpoint(config.metrics.listen, 'metrics.listen', dashboardRoutes({
       registry: this.observer.registry,
       dashboard: config.metrics.dashboard,
