@@ -22,23 +22,33 @@ const SECURITY_HEADERS = {
 
 /** How often an idle event stream gets a comment line, so proxies and browsers keep it open. */
 const KEEPALIVE_MS = 15_000
+/** Open dashboards at once; a few admins need a handful, more is a leak or abuse. */
+export const MAX_STREAMS = 64
 
 /** Open server-sent-event streams; `broadcast` writes one `data:` frame to each. */
 export class EventStreams {
   private readonly clients = new Set<ServerResponse>()
   private keepalive: NodeJS.Timeout | null = null
 
+  constructor (private readonly max = MAX_STREAMS) {}
+
   get size (): number {
     return this.clients.size
   }
 
-  open (res: ServerResponse, first: unknown): void {
+  /** Starts a stream with `first` as its first frame; false (503 sent) when too many are open. */
+  open (res: ServerResponse, first: unknown): boolean {
+    if (this.clients.size >= this.max) {
+      res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'retry-after': '30' }).end('too many open dashboards\n')
+      return false
+    }
     res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/event-stream; charset=utf-8', connection: 'keep-alive' })
     res.write(`retry: 2000\ndata: ${JSON.stringify(first)}\n\n`)
     this.clients.add(res)
     res.on('close', () => this.clients.delete(res))
     this.keepalive ??= setInterval(() => { for (const c of this.clients) c.write(': keepalive\n\n') }, KEEPALIVE_MS)
     this.keepalive.unref()
+    return true
   }
 
   broadcast (data: unknown): void {

@@ -9,7 +9,7 @@ import { type AddressGuard, addressGuard, actionFamily, decodeMessage, type FstE
 import type { Logger } from 'pino'
 import { Registry } from 'prom-client'
 import { Aggregator } from './aggregator.js'
-import { LabelCap, } from './labels.js'
+import { LabelCap } from './labels.js'
 import { createMetrics, LABEL_CAP, type MeshMetrics } from './metrics.js'
 
 /** A listed mesh peer as the dashboard shows it. */

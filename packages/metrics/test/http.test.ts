@@ -10,9 +10,9 @@ const log = createLogger('silent')
 const TOKEN = 'correct-horse-battery-staple'
 
 /** The HTTP side alone, on an ephemeral loopback port. */
-async function serve (token: string | null, dashboard = true) {
+async function serve (token: string | null, dashboard = true, maxStreams = 8) {
   const registry = new Registry()
-  const streams = new EventStreams()
+  const streams = new EventStreams(maxStreams)
   const agg = new Aggregator()
   const endpoint = new HttpEndpoint('127.0.0.1:0', 'metrics.listen', dashboardRoutes({
     registry, dashboard, token, streams, snapshot: () => agg.summary(), assetsDir: new URL('../public/', import.meta.url)
@@ -62,6 +62,17 @@ describe('metrics service HTTP', () => {
     expect(body).toMatch(/^retry: 2000\ndata: \{"now":/)
     await vi.waitFor(() => expect(streams.size).toBe(0))
     streams.close()
+  })
+
+  it('caps the number of open event streams (503 beyond)', async () => {
+    const { endpoint, streams, base } = await serve(null, true, 2)
+    const aborts = [new AbortController(), new AbortController()]
+    cleanup.push(async () => { for (const a of aborts) a.abort(); streams.close(); await endpoint.stop() })
+    for (const a of aborts) expect((await fetch(`${base}/events`, { signal: a.signal })).status).toBe(200)
+    expect(streams.size).toBe(2)
+    const third = await fetch(`${base}/events`)
+    expect(third.status).toBe(503)
+    expect(third.headers.get('retry-after')).toBe('30')
   })
 
   it('refuses to listen beyond loopback without a token', () => {
