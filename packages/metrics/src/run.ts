@@ -5,7 +5,7 @@ import { Aggregator } from './aggregator.js'
 import { dashboardRoutes, EventStreams } from './http.js'
 import { MeshObserver } from './service.js'
 
-/** Pushes to dashboards are coalesced to at most one per this interval. */
+/** Pushes to dashboards: the first change goes out at once, later ones are coalesced to one per interval. */
 const PUSH_MS = 250
 /** A push also happens this often when nothing changed, so "last heard" and the chart keep moving. */
 const REFRESH_MS = 5_000
@@ -20,6 +20,7 @@ export class MetricsService {
   private readonly http: HttpEndpoint
   private pending: NodeJS.Timeout | null = null
   private refresher: NodeJS.Timeout | null = null
+  private lastPush = 0
 
   constructor (readonly config: NodeConfig, private readonly log: Logger) {
     const { host } = parseHostPort(config.metrics.listen, 'metrics.listen')
@@ -60,10 +61,12 @@ export class MetricsService {
 
   private schedulePush (): void {
     if (this.pending !== null || this.streams.size === 0) return
+    const wait = Math.max(0, this.lastPush + PUSH_MS - Date.now())
     this.pending = setTimeout(() => {
       this.pending = null
+      this.lastPush = Date.now()
       this.streams.broadcast(this.snapshot())
-    }, PUSH_MS)
+    }, wait)
   }
 
   async stop (): Promise<void> {
