@@ -16,17 +16,23 @@ export class MetricsProcess {
 
   private constructor (readonly mesh: Mesh, readonly dir: string, readonly p2pPort: number, readonly httpPort: number) {}
 
-  /** Creates a mesh whose sync-peers.txt lists a metrics peer too, then starts the metrics service. */
+  /**
+   * Creates a mesh whose sync-peers.txt lists a metrics peer too, starts the metrics service (first, so its
+   * port is bound moments after it was picked), then the nodes.
+   */
   static async withMesh (options: MeshOptions, config: Record<string, unknown> = {}): Promise<{ mesh: Mesh, metrics: MetricsProcess }> {
     const p2pPort = await freePort()
     const httpPort = await freePort()
     const mesh = await Mesh.create({
       ...options,
+      start: false,
       peersFile: nodes => [...nodes.map(n => `127.0.0.1:${n.port}`), `127.0.0.1:${p2pPort}`].join('\n')
     })
     const metrics = new MetricsProcess(mesh, join(mesh.root, 'metrics'), p2pPort, httpPort)
     try {
       await metrics.start(config)
+      await mesh.startAll()
+      await metrics.waitSubscribed()
     } catch (err) {
       await metrics.stop()
       await mesh.stop()
@@ -67,7 +73,6 @@ export class MetricsProcess {
       this.peerId = ((await res.json()) as { self: string }).self
       return true
     }, { interval: 50, timeout: 20_000 })
-    await this.waitSubscribed()
   }
 
   private authHeaders (config: Record<string, unknown>): Record<string, string> {
