@@ -1,4 +1,5 @@
 import { actionFamily, type FstEvent } from '@fst/protocol'
+import { ActiveSet } from './active-set.js'
 import { TopCounter } from './labels.js'
 import { networkOf } from './network.js'
 
@@ -71,8 +72,7 @@ export class Aggregator {
   private readonly actions: TopCounter
   private readonly addresses: TopCounter
   private readonly networks: TopCounter
-  /** key → issue time and expiry (Infinity: until unbanned; 0: unbanned, kept so a late older ban loses). */
-  private readonly active = new Map<string, { time: number, expires: number }>()
+  private readonly active: ActiveSet
   private readonly totals = { events: 0, bans: 0, unbans: 0 }
   private readonly now: () => number
   private readonly opts: Required<Omit<AggregatorInit, 'now'>>
@@ -84,6 +84,7 @@ export class Aggregator {
     this.actions = new TopCounter(this.opts.topCap)
     this.addresses = new TopCounter(this.opts.topCap)
     this.networks = new TopCounter(this.opts.topCap)
+    this.active = new ActiveSet(this.opts.activeCap, this.opts.forgetAfterMs, this.now)
   }
 
   /** Records one accepted event signed by `origin`. */
@@ -104,20 +105,15 @@ export class Aggregator {
       const net = networkOf(event.ip)
       if (net !== null) this.networks.add(net)
     }
-    this.track(`${family}|${event.name}|${event.ip}`, event, removes)
+    const expires = removes ? 0 : event.duration === 0 ? Infinity : event.time + event.duration * 1000
+    this.active.apply(`${family}|${event.name}|${event.ip}`, event.time, expires)
     this.feed.unshift({ received, origin, ...event })
     if (this.feed.length > this.opts.feedSize) this.feed.length = this.opts.feedSize
   }
 
   /** Bans in force now. */
   activeBans (): number {
-    const now = this.now()
-    let count = 0
-    for (const [key, entry] of this.active) {
-      if (entry.expires > now) count++
-      else if (entry.time < now - this.opts.forgetAfterMs) this.active.delete(key)
-    }
-    return count
+    return this.active.count()
   }
 
   summary (feedItems = 50): Summary {
@@ -157,16 +153,5 @@ export class Aggregator {
     const oldest = minute - (this.opts.minutes - 1) * MINUTE
     while (this.buckets.length > 0 && this.buckets[0]!.minute < oldest) this.buckets.shift()
     return fresh
-  }
-
-  private track (key: string, event: FstEvent, removes: boolean): void {
-    const prev = this.active.get(key)
-    // last writer wins, as in the ledger: an older event arriving late changes nothing
-    if (prev !== undefined && prev.time > event.time) return
-    const expires = removes ? 0 : event.duration === 0 ? Infinity : event.time + event.duration * 1000
-    // re-inserted so that Map order is oldest-first for eviction
-    this.active.delete(key)
-    this.active.set(key, { time: event.time, expires })
-    if (this.active.size > this.opts.activeCap) this.active.delete(this.active.keys().next().value!)
   }
 }
