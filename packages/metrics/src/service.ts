@@ -87,6 +87,7 @@ export class MeshObserver {
       if (!this.membership.isMember(conn.remotePeer.toString())) await conn.close()
     }
     this.dialer.dialAll()
+    this.log.info({ peers: this.membership.others().length }, 'peers file reloaded')
     this.changed()
   }
 
