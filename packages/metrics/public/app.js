@@ -79,12 +79,14 @@ function renderChart (minutes) {
   $('chart').replaceChildren(root)
 }
 
-function renderFeed (feed, previous) {
+function renderFeed (feed, previous, peers) {
+  // show the origin as its sync-peers.txt entry when known: easier to read than a peer ID
+  const entries = new Map(peers.filter(p => p.peerId !== null).map(p => [p.peerId, p.entry]))
   const seen = new Set((previous ?? []).map(e => `${e.received}|${e.origin}|${e.action}|${e.name}|${e.ip}`))
   const rows = feed.map(e => {
     const tr = el('tr')
     if (previous !== null && !seen.has(`${e.received}|${e.origin}|${e.action}|${e.name}|${e.ip}`)) tr.className = 'fresh'
-    const origin = el('td', shortId(e.origin), 'mono')
+    const origin = el('td', entries.get(e.origin) ?? shortId(e.origin), 'mono')
     origin.title = e.origin
     tr.append(
       el('td', clock(e.time)),
@@ -131,7 +133,7 @@ function render (s) {
   renderRanked($('top-actions'), s.topActions)
   renderRanked($('top-addresses'), s.topAddresses)
   renderRanked($('top-networks'), s.topNetworks)
-  renderFeed(s.feed, last === null ? null : last.feed)
+  renderFeed(s.feed, last === null ? null : last.feed, s.peers)
   renderPeers(s.peers, s.now)
   last = s
 }
