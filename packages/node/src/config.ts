@@ -71,6 +71,15 @@ export const configSchema = z.strictObject({
   redial: z.strictObject({ minMs: durationMs.min(10), maxMs: durationMs.min(10) }),
   /** Optional node-level Prometheus endpoint, `host:port`; null for off. */
   metricsListen: z.string().min(1).nullable(),
+  /** The metrics service (`fst metrics`): its HTTP endpoint for /metrics and the dashboard. */
+  metrics: z.strictObject({
+    /** `host:port` of the HTTP endpoint; anything but loopback requires `token`. */
+    listen: z.string().min(1),
+    /** Serve the live dashboard at `/` (off: only /metrics). */
+    dashboard: z.boolean(),
+    /** Secret for HTTP access (bearer token, or basic auth password); null for none. */
+    token: z.string().min(16).max(256).nullable()
+  }),
   /** Log level. */
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
 })
@@ -105,6 +114,7 @@ export const defaultConfig: Config = {
   reapplyOnStart: true,
   redial: { minMs: 500, maxMs: 30_000 },
   metricsListen: null,
+  metrics: { listen: '127.0.0.1:9464', dashboard: true, token: null },
   logLevel: 'info'
 }
 
