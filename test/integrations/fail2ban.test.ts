@@ -1,3 +1,4 @@
+import { copyFileSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import pWaitFor from 'p-wait-for'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -8,12 +9,9 @@ import { leftoverNamespaces, NetnsMesh } from '../utils/netns.js'
 const JAIL = 'sshd'
 // long enough that the ban is still standing everywhere when the counters are read after it
 const BANTIME = 5
-const ACTION_CONF = join(ROOT, 'test/integrations/fixtures/fail2ban/action.d/fst.conf')
-
-/** Test-local ban.d/unban.d: fail2ban-client on this host's socket, jail = the event's name. */
-function clientScript (sock: string, verb: 'banip' | 'unbanip'): string {
-  return `#!/bin/sh\nexec fail2ban-client -s '${sock}' set "$1" ${verb} "$4"\n`
-}
+// the shipped files: fail2ban action, and the ban.d/unban.d scripts with their helper in actions/lib
+const ACTION_CONF = join(ROOT, 'contrib/fail2ban/action.d/fst.conf')
+const ACTIONS = join(ROOT, 'actions')
 
 /**
  * Issue 5: three hosts, each with an FST node and its own fail2ban whose sshd jail carries the fst action.
@@ -26,19 +24,25 @@ describe('fail2ban end to end in namespaces', () => {
   const f2b: Fail2ban[] = []
 
   beforeAll(async () => {
-    mesh = await NetnsMesh.create({ hosts: 3, start: false })
+    mesh = await NetnsMesh.create({
+      hosts: 3,
+      start: false,
+      // the shipped scripts find this host's fail2ban through scriptEnv; the jail is the event's name (sshd)
+      config: (_i, dir) => ({ scriptEnv: { FST_FAIL2BAN_SOCKET: join(Fail2ban.dirOf(dir), 'f2b.sock') } })
+    })
     for (const host of mesh.hosts) {
-      const fstAction = `${process.execPath} ${FST_ACTION} --config ${host.configFile}`
       const jail = await Fail2ban.start(mesh, host.index, ACTION_CONF, [{
         name: JAIL,
         bantime: BANTIME,
         port: '22',
         protocol: 'tcp',
-        action: `fst[port="%(port)s", protocol="%(protocol)s", fst_action="${fstAction}"]`
+        action: `fst[port="%(port)s", protocol="%(protocol)s", fst_action="${process.execPath} ${FST_ACTION}", fst_config="${host.configFile}", fst_socket="${host.socket}"]`
       }])
       f2b.push(jail)
-      mesh.installScript(host.index, 'ban', '50-fail2ban', { body: clientScript(jail.sock, 'banip') })
-      mesh.installScript(host.index, 'unban', '50-fail2ban', { body: clientScript(jail.sock, 'unbanip') })
+      mesh.installScript(host.index, 'ban', '50-fail2ban', { file: join(ACTIONS, 'ban.d/50-fail2ban') })
+      mesh.installScript(host.index, 'unban', '50-fail2ban', { file: join(ACTIONS, 'unban.d/50-fail2ban') })
+      mkdirSync(join(host.dir, 'actions/lib'), { recursive: true })
+      copyFileSync(join(ACTIONS, 'lib/fst-fail2ban'), join(host.dir, 'actions/lib/fst-fail2ban'))
     }
     await mesh.startAll()
   })
@@ -67,6 +71,6 @@ describe('fail2ban end to end in namespaces', () => {
     // one ban report and one unban report from host 1; the echoes of hosts 2 and 3 published nothing
     expect(afterUnban.map(s => s.messages.published)).toEqual([2, 0, 0])
     expect(afterUnban.map(s => s.messages.accepted)).toEqual([0, 2, 2])
-    console.log(`fail2ban: ${attacker} banned by host 1's jail reached hosts 2 and 3 (fail2ban banned=1), 1 message per report, unban after ${BANTIME}s reached all three`)
+    console.log(`fail2ban (shipped fst.conf, ban.d, unban.d): ${attacker} banned by host 1's jail reached hosts 2 and 3 (fail2ban banned=1), 1 message per report, unban after ${BANTIME}s reached all three`)
   })
 })

@@ -24,8 +24,13 @@ export class Fail2ban {
   readonly sock: string
   readonly logFile: string
 
+  /** Where a host's fail2ban keeps config, socket and log, given the host's folder. */
+  static dirOf (hostDir: string): string {
+    return join(hostDir, 'fail2ban')
+  }
+
   private constructor (readonly mesh: NetnsMesh, readonly index: number) {
-    this.dir = join(mesh.host(index).dir, 'fail2ban')
+    this.dir = Fail2ban.dirOf(mesh.host(index).dir)
     this.sock = join(this.dir, 'f2b.sock')
     this.logFile = join(this.dir, 'auth.log')
   }

@@ -36,8 +36,8 @@ export interface NetnsOptions {
   hosts: number
   /** Hosts (1-based) that run an FST node; default all. Others are plain hosts (e.g. an attacker). */
   fstHosts?: number[]
-  /** Extra config keys per host. */
-  config?: (index: number) => Record<string, unknown>
+  /** Extra config keys per host (dir: the host's folder, where its config.yml lives). */
+  config?: (index: number, dir: string) => Record<string, unknown>
   /** Called after a host's folders exist and before its node starts (install scripts, fail2ban, …). */
   prepare?: (host: NetnsHost, mesh: NetnsMesh) => void | Promise<void>
   /** Start the nodes (default true). */
@@ -141,7 +141,7 @@ export class NetnsMesh {
       const dir = join(this.root, `h${i}`)
       mkdirSync(join(dir, 'actions'), { recursive: true })
       const fst = this.options.fstHosts?.includes(i) ?? true
-      const socket = resolve(dir, String(this.options.config?.(i).controlSocket ?? 'state/fst.sock'))
+      const socket = resolve(dir, String(this.options.config?.(i, dir).controlSocket ?? 'state/fst.sock'))
       this.hosts.push({ index: i, ns, addr: this.addr(i), dir, configFile: join(dir, 'config.yml'), socket, fst, process: null, log: () => '' })
     }
   }
@@ -159,7 +159,7 @@ export class NetnsMesh {
           controlSocket: 'state/fst.sock',
           redial: { minMs: 100, maxMs: 1000 },
           logLevel: 'info',
-          ...this.options.config?.(host.index)
+          ...this.options.config?.(host.index, host.dir)
         }))
       }
       await this.options.prepare?.(host, this)

@@ -5,6 +5,16 @@ import { ConfigError } from './errors.js'
 const durationMs = z.number().int().min(0)
 const cidrList = z.array(z.string().min(1).max(64))
 
+/** Variables the runner sets itself; `scriptEnv` may not replace them. */
+export const RESERVED_SCRIPT_ENV = [
+  'PATH', 'LANG', 'LC_ALL', 'FST_ACTION', 'FST_ORIGIN', 'FST_COUNT',
+  'FST_NAME', 'FST_PROTOCOL', 'FST_PORT', 'FST_IP', 'FST_TIME', 'FST_DURATION'
+]
+const scriptEnvName = z.string()
+  .regex(/^[A-Z][A-Z0-9_]{0,63}$/, 'variable names must match ^[A-Z][A-Z0-9_]{0,63}$')
+  .refine(name => !RESERVED_SCRIPT_ENV.includes(name), 'this variable is set by the runner itself')
+const scriptEnvValue = z.string().max(4096).refine(v => !v.includes('\0'), 'values may not contain NUL')
+
 /**
  * The node's configuration. `config.yml.dist` documents every key; `config.yml` overrides it.
  * Relative paths are resolved against the directory of the config file.
@@ -32,6 +42,8 @@ export const configSchema = z.strictObject({
   runOwnEvents: z.boolean(),
   /** Longest a script may run before it is killed. */
   scriptTimeoutMs: durationMs.min(100),
+  /** Extra environment variables for every action script (the rest of the daemon's environment is not passed). */
+  scriptEnv: z.record(scriptEnvName, scriptEnvValue),
   /** Addresses and CIDRs that are never banned. */
   ignore: cidrList,
   /** Shortest prefix allowed for an IPv4 CIDR ban. */
@@ -59,6 +71,15 @@ export const configSchema = z.strictObject({
   redial: z.strictObject({ minMs: durationMs.min(10), maxMs: durationMs.min(10) }),
   /** Optional node-level Prometheus endpoint, `host:port`; null for off. */
   metricsListen: z.string().min(1).nullable(),
+  /** The metrics service (`fst metrics`): its HTTP endpoint for /metrics and the dashboard. */
+  metrics: z.strictObject({
+    /** `host:port` of the HTTP endpoint; anything but loopback requires `token`. */
+    listen: z.string().min(1),
+    /** Serve the live dashboard at `/` (off: only /metrics). */
+    dashboard: z.boolean(),
+    /** Secret for HTTP access (bearer token, or basic auth password); null for none. */
+    token: z.string().min(16).max(256).nullable()
+  }),
   /** Log level. */
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
 })
@@ -83,6 +104,7 @@ export const defaultConfig: Config = {
   networkKeyFile: null,
   runOwnEvents: false,
   scriptTimeoutMs: 10_000,
+  scriptEnv: {},
   ignore: [],
   minPrefixV4: 16,
   minPrefixV6: 32,
@@ -92,6 +114,7 @@ export const defaultConfig: Config = {
   reapplyOnStart: true,
   redial: { minMs: 500, maxMs: 30_000 },
   metricsListen: null,
+  metrics: { listen: '127.0.0.1:9464', dashboard: true, token: null },
   logLevel: 'info'
 }
 
@@ -111,6 +134,10 @@ export function validateConfig (doc: Record<string, unknown>, source: string): C
   if (issue.code === 'unrecognized_keys') {
     const where = key === '' ? '' : `${key}.`
     throw new ConfigError(`${source}: unknown key ${issue.keys.map(k => where + k).join(', ')}`)
+  }
+  if (issue.code === 'invalid_key') {
+    // a bad key of a map such as scriptEnv: report the inner rule, not zod's generic "Invalid key in record"
+    throw new ConfigError(`${source}: ${key}: ${issue.issues[0]?.message ?? issue.message} (bad key ${JSON.stringify(issue.path.at(-1))})`)
   }
   const value = issue.path.reduce<unknown>((v, k) => (v as Record<PropertyKey, unknown> | undefined)?.[k], doc)
   throw new ConfigError(`${source}: ${key}: ${issue.message} (got ${JSON.stringify(value)})`)

@@ -25,13 +25,19 @@ export function ledgerKey (event: Pick<FstEvent, 'action' | 'name' | 'ip'>): str
 
 /**
  * The convergence rule: per key, the event with the later issue time wins; equal times are ordered by origin
- * peer ID, then by action so that `unban` beats `ban`. Every node applying the same set of events in any order
- * ends with the same ledger.
+ * peer ID, then by action so that `unban` beats `ban`, then by the remaining fields so that the order is total.
+ * Every node applying the same set of events in any order ends with the same ledger.
  */
 export function newer (a: LedgerEntry, b: LedgerEntry): boolean {
   if (a.time !== b.time) return a.time > b.time
   if (a.origin !== b.origin) return a.origin > b.origin
-  return actionFamily(a.action).removes && !actionFamily(b.action).removes
+  const removesA = actionFamily(a.action).removes
+  if (removesA !== actionFamily(b.action).removes) return removesA
+  return tieBreak(a) > tieBreak(b)
+}
+
+function tieBreak (e: LedgerEntry): string {
+  return `${e.protocol}|${e.port}|${String(e.duration).padStart(10, '0')}`
 }
 
 /** Whether an entry bans right now: not removed and not expired. */

@@ -16,6 +16,7 @@ import { loadOrCreateIdentity } from './identity.js'
 import { type Change, isActive, Ledger, type LedgerEntry, ledgerKey } from './ledger.js'
 import { Membership } from './membership.js'
 import { createNodeMetrics, type NodeMetrics } from './metrics.js'
+import { HttpEndpoint, metricsRoute } from './metrics-server.js'
 import { listenAddr, parsePeersFile } from './peers-file.js'
 import { PinStore } from './pins.js'
 import { RateLimiter } from './rate-limit.js'
@@ -47,6 +48,7 @@ export class FstNode {
   private dialer!: Dialer
   private guard!: AddressGuard
   private sweeper: NodeJS.Timeout | null = null
+  private metricsEndpoint: HttpEndpoint | null = null
   private readonly verdicts = new WeakMap<object, MessageVerdict>()
   private readonly lastHeard = new Map<string, number>()
   /** Mesh messages this node signed and sent, valid ones accepted from others, and hook calls that changed nothing (echoes). */
@@ -65,13 +67,15 @@ export class FstNode {
       listen: config.listen.map(listenAddr),
       muxers: config.muxers,
       gater: this.membership.gater(),
-      networkKey: readNetworkKey(config.networkKeyFile)
+      networkKey: readNetworkKey(config.networkKeyFile),
+      metricsRegistry: config.metricsListen === null ? null : this.registry
     })
     await this.loadPeers()
 
     this.runner = new ActionRunner({
       actionsDir: config.actionsDir,
       timeoutMs: config.scriptTimeoutMs,
+      extraEnv: config.scriptEnv,
       log: log.child({ component: 'runner' }),
       onRun: (action, outcome, seconds) => {
         this.metrics.runs.inc({ action, outcome })
@@ -99,6 +103,10 @@ export class FstNode {
     if (config.reapplyOnStart) this.reapply()
     this.host.addEventListener('connection:open', () => this.metrics.peers.set(this.connectedPeers().length))
     this.host.addEventListener('connection:close', () => this.metrics.peers.set(this.connectedPeers().length))
+    if (config.metricsListen !== null) {
+      this.metricsEndpoint = new HttpEndpoint(config.metricsListen, 'metricsListen', metricsRoute(this.registry, () => this.sampleGauges()), log.child({ component: 'metrics' }))
+      await this.metricsEndpoint.start()
+    }
     log.info({ peerId: this.peerId, listen: this.host.getMultiaddrs().map(String), peers: this.membership.others().length }, 'node started')
   }
 
@@ -239,6 +247,12 @@ export class FstNode {
     for (const [action, events] of byAction) this.runner.enqueue({ action, events, origin: this.peerId })
   }
 
+  /** Gauges read at scrape time rather than kept up to date on every change. */
+  private sampleGauges (): void {
+    this.metrics.queueDepth.set(this.runner.pending)
+    this.metrics.activeEntries.set(this.ledger.active().length)
+  }
+
   connectedPeers (): string[] {
     return [...new Set(this.host.getConnections().map(c => c.remotePeer.toString()))]
   }
@@ -260,8 +274,9 @@ export class FstNode {
     return this.membership.list().map(m => ({
       entry: m.entry.text,
       self: m.self,
-      peerId: m.peerId ?? null,
-      pinned: m.entry.peerId !== undefined ? 'file' : m.peerId !== undefined ? 'first-use' : 'none',
+      // the self row shows this node's own ID even when the entry pins none
+      peerId: m.self ? this.peerId : (m.peerId ?? null),
+      pinned: m.entry.peerId !== undefined ? 'file' : m.self ? 'self' : m.peerId !== undefined ? 'first-use' : 'none',
       addresses: m.addresses,
       connected: m.peerId !== undefined && connected.has(m.peerId),
       lastMessage: m.peerId === undefined ? null : (this.lastHeard.get(m.peerId) ?? null)
@@ -293,6 +308,7 @@ export class FstNode {
     if (this.sweeper !== null) clearInterval(this.sweeper)
     this.sweeper = null
     await this.control?.stop()
+    await this.metricsEndpoint?.stop()
     this.dialer?.stop()
     await this.batcher?.drain()
     await this.runner?.stop(DRAIN_MS)
