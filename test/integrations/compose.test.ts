@@ -36,10 +36,13 @@ describe('docker-compose mesh (validated, not run)', () => {
     console.log('compose: docker-compose config accepts contrib/docker-compose/docker-compose.yml (3 nodes + metrics); validated, not run')
   })
 
-  it('mounts a node config that fst start accepts and builds from files that exist', () => {
+  it('mounts node and metrics configs that FST accepts and builds from files that exist', () => {
     const config = loadConfig(join(DIR, 'fst/config.yml'))
     expect(config.stateDir).toBe('/var/lib/fst')
     expect(config.actionsDir).toBe('/etc/fst/actions')
+    const metrics = loadConfig(join(DIR, 'fst/metrics.yml'))
+    expect(metrics.metrics.listen).toBe('0.0.0.0:9464')
+    expect(metrics.metrics.token?.length).toBeGreaterThanOrEqual(16)
     const dockerfile = readFileSync(join(DIR, 'Dockerfile'), 'utf8')
     const sources = [...dockerfile.matchAll(/\/opt\/fst\/([\w./-]+)/g)].map(m => m[1]!)
     expect(sources).toContain('contrib/nftables/fst-nft.batch')
