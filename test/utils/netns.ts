@@ -45,6 +45,8 @@ export interface NetnsOptions {
 }
 
 const live = new Set<NetnsMesh>()
+/** Run numbers taken in this process: namespace names must not repeat while a mesh lives. */
+const runsInUse = new Set<number>()
 let exitHooked = false
 
 /** Last-resort teardown when the test process exits without afterAll (crash, signal). */
@@ -88,7 +90,11 @@ export class NetnsMesh {
   private readonly namespaces: string[] = []
 
   private constructor (readonly options: NetnsOptions) {
-    this.run = 1 + Math.floor(Math.random() * 254)
+    let run: number
+    do run = 1 + Math.floor(Math.random() * 254)
+    while (runsInUse.has(run))
+    runsInUse.add(run)
+    this.run = run
     this.prefix = `fst${process.pid}r${this.run}`
     this.switchNs = `${this.prefix}-sw`
     this.root = mkdtempSync(join(tmpdir(), 'fst-netns-'))
@@ -288,6 +294,7 @@ export class NetnsMesh {
     for (const ns of this.namespaces.splice(0).reverse()) await run('ip', ['netns', 'del', ns])
     rmSync(this.root, { recursive: true, force: true })
     live.delete(this)
+    runsInUse.delete(this.run)
   }
 
   /** Synchronous variant for process exit handlers. */
