@@ -82,6 +82,18 @@ describe('nftables action set in namespaces', () => {
     const scriptMs = bulkRuns.reduce((sum, r) => sum + r.ms, 0)
     expect(bulkRuns.reduce((sum, r) => sum + r.events, 0)).toBe(BULK)
     expect((await setElements(mesh, 3, 'banned4')).length).toBe(BULK)
+    // the script alone, fed the same 10,000 lines on host 4 (no FST there): the nft part of the cost
+    const lines = bulkLines(BULK).replaceAll(/^ban /gm, '')
+    const env = { PATH: process.env.PATH, FST_ACTION: 'ban' }
+    const t0 = performance.now()
+    expect((await mesh.exec(4, SCRIPT, [], { input: lines, env })).code).toBe(0)
+    const scriptBan = performance.now() - t0
+    expect(await setElements(mesh, 4, 'banned4')).toHaveLength(BULK)
+    const t1 = performance.now()
+    expect((await mesh.exec(4, SCRIPT, [], { input: lines, env: { ...env, FST_ACTION: 'unban' } })).code).toBe(0)
+    const scriptUnban = performance.now() - t1
+    expect(await setElements(mesh, 4, 'banned4')).toHaveLength(0)
+    console.log(`nftables: script alone: ${BULK} bans in ${Math.round(scriptBan)} ms, ${BULK} unbans in ${Math.round(scriptUnban)} ms (one nft -f each)`)
     console.log(`nftables: ${BULK} bans: hook side ${Math.round(handedOver - started)} ms, in host 2's set after ${Math.round(applied - started)} ms; ${bulkRuns.length} nft batch runs took ${scriptMs} ms in total`)
   })
 })
