@@ -39,6 +39,10 @@ describe('namespace harness', () => {
     await pWaitFor(() => runs(mesh, 2).length === 1 && runs(mesh, 3).length === 1, { interval: 20, timeout: 10_000 })
     expect(runs(mesh, 2)).toEqual(['ban sshd tcp 22 203.0.113.7'])
     expect(runs(mesh, 3)).toEqual(['ban sshd tcp 22 203.0.113.7'])
+    // the CLI inside the namespace shows the message counters
+    const text = await mesh.fst(1, ['status'])
+    expect(text.stdout).toMatch(/^messages: 1 published, 0 accepted; 0 hook calls changed nothing/m)
+    expect((await mesh.status(2)).messages).toEqual({ published: 0, accepted: 1, suppressed: 0 })
     console.log(`netns: 3 hosts on 10.77.${mesh.run}.0/24 connected; a ban from host 1 ran on hosts 2 and 3`)
   })
 

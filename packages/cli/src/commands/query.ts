@@ -26,12 +26,14 @@ export function addQueryCommands (program: Command, emit: (text: string) => void
       if (opts.json === true) return emit(JSON.stringify(s))
       const peers = s.peers as string[]
       const ledger = s.ledger as { entries: number, active: number }
+      const messages = s.messages as { published: number, accepted: number, suppressed: number }
       emit([
         `peer ID:  ${String(s.peerId)}`,
         `listen:   ${(s.listen as string[]).join(' ')}`,
         `peers:    ${peers.length} connected${peers.length > 0 ? `\n          ${peers.join('\n          ')}` : ''}`,
         `ledger:   ${ledger.active} active of ${ledger.entries} entries`,
-        `queue:    ${String(s.queue)} events waiting for scripts`
+        `queue:    ${String(s.queue)} events waiting for scripts`,
+        `messages: ${messages.published} published, ${messages.accepted} accepted; ${messages.suppressed} hook calls changed nothing (echoes)`
       ].join('\n'))
     })
 
