@@ -1,6 +1,6 @@
 import { actionFamily, type FstEvent } from '@fst/protocol'
 import { open, type RootDatabase } from 'lmdb'
-import { DigestIndex } from './catchup/digest.js'
+import { DigestIndex, entryTuple } from './catchup/digest.js'
 
 /** One key's latest event, and who issued it. */
 export interface LedgerEntry extends FstEvent {
@@ -25,14 +25,17 @@ export function ledgerKey (event: Pick<FstEvent, 'action' | 'name' | 'ip'>): str
 }
 
 /**
- * The convergence rule: per key, the event with the later issue time wins; equal times are ordered by origin
- * peer ID, then by action so that `unban` beats `ban`. Every node applying the same set of events in any order
- * ends with the same ledger.
+ * The convergence rule, a total order on the versions of one key: the later issue time wins; equal times are
+ * ordered by origin peer ID, then a removal beats a ban, then (only a buggy or hostile origin issues two
+ * versions of one key at the same millisecond) the larger JSON tuple wins. Every node applying the same set
+ * of events in any order ends with the same ledger.
  */
 export function newer (a: LedgerEntry, b: LedgerEntry): boolean {
   if (a.time !== b.time) return a.time > b.time
   if (a.origin !== b.origin) return a.origin > b.origin
-  return actionFamily(a.action).removes && !actionFamily(b.action).removes
+  const ra = actionFamily(a.action).removes
+  if (ra !== actionFamily(b.action).removes) return ra
+  return JSON.stringify(entryTuple(a)) > JSON.stringify(entryTuple(b))
 }
 
 /** Whether an entry bans right now: not removed and not expired. */
