@@ -41,7 +41,12 @@ export interface MeshOptions {
   peersFile?: (nodes: TestNode[]) => string
   /** Start the nodes (default true). */
   start?: boolean
+  /** Run the `fst start` processes inside this network namespace (`ip netns exec`); CLI calls stay outside. */
+  netns?: string
 }
+
+/** One ledger entry as `fst list --json` prints it. */
+export interface ListedEntry { action: string, name: string, protocol: string, port: string, ip: string, time: number, duration: number, origin: string }
 
 /** Returns a free TCP port on 127.0.0.1. */
 export async function freePort (): Promise<number> {
@@ -134,7 +139,10 @@ export class Mesh {
   async startNode (index: number): Promise<void> {
     const node = this.nodes[index]!
     let output = ''
-    const child = spawn(process.execPath, [FST, 'start', '--config', node.configFile], { cwd: node.dir, stdio: ['ignore', 'pipe', 'pipe'] })
+    const argv = [process.execPath, FST, 'start', '--config', node.configFile]
+    // `ip netns exec` execs the command in place, so signals to the child reach the node itself
+    const [command, ...args] = this.options.netns === undefined ? argv : ['ip', 'netns', 'exec', this.options.netns, ...argv]
+    const child = spawn(command!, args, { cwd: node.dir, stdio: ['ignore', 'pipe', 'pipe'] })
     child.stdout.on('data', (d: Buffer) => { output += d.toString() })
     child.stderr.on('data', (d: Buffer) => { output += d.toString() })
     node.process = child
@@ -179,6 +187,14 @@ export class Mesh {
 
   hook (index: number, args: string[]): Promise<RunResult> {
     return runBin(FST_ACTION, ['--config', this.nodes[index]!.configFile, ...args])
+  }
+
+  /** Ledger entries of one node (`fst list --json`, with `--all` tombstones too), sorted for comparison. */
+  async list (index: number, all = false): Promise<ListedEntry[]> {
+    const out = await this.fst(index, ['list', '--json', ...(all ? ['--all'] : [])])
+    if (out.code !== 0) throw new Error(`list ${index} failed: ${out.stderr}`)
+    const entries = JSON.parse(out.stdout) as ListedEntry[]
+    return entries.sort((a, b) => `${a.ip} ${a.name} ${a.action}`.localeCompare(`${b.ip} ${b.name} ${b.action}`))
   }
 
   /** Lines the recording scripts wrote on one node. */
