@@ -41,8 +41,10 @@ export interface MeshOptions {
   peersFile?: (nodes: TestNode[]) => string
   /** Start the nodes (default true). */
   start?: boolean
-  /** Run the `fst start` processes inside this network namespace (`ip netns exec`); CLI calls stay outside. */
-  netns?: string
+  /** Run `fst start` inside this network namespace (`ip netns exec`), per node if a function; CLI calls stay outside. */
+  netns?: string | ((index: number) => string)
+  /** Address each node listens on and is listed under in sync-peers.txt (default 127.0.0.1). */
+  host?: (index: number) => string
 }
 
 /** One ledger entry as `fst list --json` prints it. */
@@ -103,13 +105,14 @@ export class Mesh {
       mkdirSync(join(dir, 'actions'), { recursive: true })
       this.nodes.push({ index: i, dir, configFile: join(dir, 'config.yml'), port: await freePort(), process: null, log: () => '' })
     }
-    const peers = this.options.peersFile?.(this.nodes) ?? this.nodes.map(n => `127.0.0.1:${n.port}`).join('\n')
+    const host = (i: number) => this.options.host?.(i) ?? '127.0.0.1'
+    const peers = this.options.peersFile?.(this.nodes) ?? this.nodes.map(n => `${host(n.index)}:${n.port}`).join('\n')
     writeFileSync(join(this.root, 'sync-peers.txt'), `${peers}\n`)
     for (const node of this.nodes) {
       const actions = typeof this.options.actions === 'function' ? this.options.actions(node.index) : (this.options.actions ?? ['ban', 'unban'])
       for (const action of actions) this.addScript(node.index, action)
       writeFileSync(node.configFile, stringify({
-        listen: [`127.0.0.1:${node.port}`],
+        listen: [`${host(node.index)}:${node.port}`],
         peersFile: '../sync-peers.txt',
         actionsDir: 'actions',
         stateDir: 'state',
@@ -141,7 +144,8 @@ export class Mesh {
     let output = ''
     const argv = [process.execPath, FST, 'start', '--config', node.configFile]
     // `ip netns exec` execs the command in place, so signals to the child reach the node itself
-    const [command, ...args] = this.options.netns === undefined ? argv : ['ip', 'netns', 'exec', this.options.netns, ...argv]
+    const netns = typeof this.options.netns === 'function' ? this.options.netns(index) : this.options.netns
+    const [command, ...args] = netns === undefined ? argv : ['ip', 'netns', 'exec', netns, ...argv]
     const child = spawn(command!, args, { cwd: node.dir, stdio: ['ignore', 'pipe', 'pipe'] })
     child.stdout.on('data', (d: Buffer) => { output += d.toString() })
     child.stderr.on('data', (d: Buffer) => { output += d.toString() })
