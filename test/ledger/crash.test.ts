@@ -50,7 +50,7 @@ describe('kill -9 while the hook is feeding bans', () => {
     for (const i of [1, 2]) {
       const ips = mesh.runs(i).map(l => l.split(' ')[4])
       expect(ips.length).toBe(new Set(ips).size)
-      expect(new Set(ips)).toEqual(new Set(a.map(e => e.ip)))
+      expect(new Set(ips)).toEqual(new Set(a!.map(e => e.ip)))
     }
   })
 

@@ -42,7 +42,7 @@ describe('partition and heal (three hosts in network namespaces)', () => {
     expect(a).toHaveLength(52)
     expect(b).toEqual(a)
     expect(c).toEqual(a)
-    expect(c.find(e => e.ip === '203.0.113.1')?.action).toBe('unban')
+    expect(c!.find(e => e.ip === '203.0.113.1')?.action).toBe('unban')
     // C ran the 50 new bans and the unban, each once
     const runs = mesh.runs(2)
     expect(runs.filter(l => l.startsWith('ban ')).length).toBe(52)
