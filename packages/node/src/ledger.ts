@@ -80,7 +80,7 @@ export class Ledger {
   private constructor (private readonly db: RootDatabase<LedgerEntry, string>) {
     for (const { key, value } of db.getRange()) {
       this.entries.set(key, value)
-      this.digest.add(key, value)
+      this.digest.set(key, value)
       this.track(key, value)
     }
   }
@@ -95,11 +95,15 @@ export class Ledger {
     else this.expiring.delete(key)
   }
 
-  private store (key: string, entry: LedgerEntry, previous: LedgerEntry | undefined): Promise<unknown> {
-    if (previous !== undefined) this.digest.remove(key, previous)
+  /** Updates memory and digest; the caller writes to the store. */
+  private remember (key: string, entry: LedgerEntry): void {
     this.entries.set(key, entry)
-    this.digest.add(key, entry)
+    this.digest.set(key, entry)
     this.track(key, entry)
+  }
+
+  private store (key: string, entry: LedgerEntry): Promise<unknown> {
+    this.remember(key, entry)
     return this.db.put(key, entry).then(() => this.db.flushed)
   }
 
@@ -121,13 +125,38 @@ export class Ledger {
    * concurrent callers see each other's changes; `written` tells when it is durable.
    */
   apply (event: FstEvent, origin: string, now = Date.now()): Change | null {
-    const incoming: LedgerEntry = { ...event, origin }
-    const key = ledgerKey(event)
+    const decided = this.decide({ ...event, origin }, now)
+    if (decided === null) return null
+    return { ...decided.change, written: this.store(decided.key, decided.change.entry) }
+  }
+
+  /**
+   * `apply` for many entries (a catch-up page): the same decisions, one store transaction for all changes,
+   * so every returned change shares one `written` promise.
+   */
+  applyMany (entries: readonly LedgerEntry[], now = Date.now()): Change[] {
+    const changes: Change[] = []
+    const writes: Array<[string, LedgerEntry]> = []
+    let resolveWritten!: (v: unknown) => void
+    const written = new Promise(resolve => { resolveWritten = resolve })
+    for (const incoming of entries) {
+      const decided = this.decide(incoming, now)
+      if (decided === null) continue
+      this.remember(decided.key, decided.change.entry)
+      writes.push([decided.key, decided.change.entry])
+      changes.push({ ...decided.change, written })
+    }
+    if (writes.length === 0) resolveWritten(undefined)
+    else resolveWritten(this.db.transaction(() => { for (const [k, e] of writes) void this.db.put(k, e) }).then(() => this.db.flushed))
+    return changes
+  }
+
+  private decide (incoming: LedgerEntry, now: number): { key: string, change: Omit<Change, 'written'> } | null {
+    const key = ledgerKey(incoming)
     const previous = this.entries.get(key)
     if (previous !== undefined && !newer(incoming, previous)) return null
     const entry = expiresAt(incoming) <= now ? expiryTombstone(incoming) : incoming
-    const written = this.store(key, entry, previous)
-    return { entry, wasActive: previous !== undefined && isActive(previous, now), isActive: isActive(entry, now), written }
+    return { key, change: { entry, wasActive: previous !== undefined && isActive(previous, now), isActive: isActive(entry, now) } }
   }
 
   /**
@@ -144,7 +173,7 @@ export class Ledger {
         continue
       }
       const tombstone = expiryTombstone(ban)
-      void this.store(key, tombstone, ban)
+      void this.store(key, tombstone)
       out.push({ ban, tombstone })
     }
     return out
@@ -186,7 +215,7 @@ export class Ledger {
       if (!prunable(e, retentionMs, now)) continue
       this.entries.delete(key)
       this.expiring.delete(key)
-      this.digest.remove(key, e)
+      this.digest.delete(key)
       void this.db.remove(key)
       dropped++
     }

@@ -181,13 +181,8 @@ export class FstNode {
   /** Applies validated entries (mesh or catch-up) and runs scripts for those whose active state changed. */
   applyEntries (entries: LedgerEntry[]): Change[] {
     if (this.stopping) return []
-    const changes: Change[] = []
-    for (const { origin, ...event } of entries) {
-      const change = this.ledger.apply(event, origin)
-      if (change === null) continue
-      changes.push(change)
-      this.metrics.received.inc({ action: event.action })
-    }
+    const changes = this.ledger.applyMany(entries)
+    for (const c of changes) this.metrics.received.inc({ action: c.entry.action })
     this.run(changes)
     return changes
   }

@@ -11,10 +11,14 @@ export function entryTuple (e: LedgerEntry): [string, string, string, string, st
   return [e.action, e.name, e.protocol, e.port, e.ip, e.time, e.duration, e.origin]
 }
 
-/** Bucket of a ledger key: the first two bytes of its SHA-256, modulo BUCKETS. */
+/** Bucket of a ledger key: 32-bit FNV-1a of its (ASCII) bytes, modulo BUCKETS. */
 export function bucketOf (key: string): number {
-  const h = createHash('sha256').update(key).digest()
-  return ((h[0]! << 8) | h[1]!) % BUCKETS
+  let h = 0x811c9dc5
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i) & 0xff
+    h = Math.imul(h, 0x01000193)
+  }
+  return (h >>> 0) % BUCKETS
 }
 
 /** 64-bit hash of one entry version, as two 32-bit halves (SHA-256 of its JSON tuple, first 8 bytes). */
@@ -31,19 +35,28 @@ export function entryHash (e: LedgerEntry): [number, number] {
 export class DigestIndex {
   private readonly sums = new Uint32Array(BUCKETS * 2)
   private readonly keys: Array<Set<string>> = Array.from({ length: BUCKETS }, () => new Set())
+  /** Bucket and hash of the version each key holds now, so replacing it costs one hash, not three. */
+  private readonly held = new Map<string, { bucket: number, hash: [number, number] }>()
   private cachedRoot: string | null = null
 
-  /** Records one entry version (call `remove` with the previous version first). */
-  add (key: string, entry: LedgerEntry): void {
-    const b = bucketOf(key)
-    this.xor(b, entryHash(entry))
-    this.keys[b]!.add(key)
+  /** Records the version a key holds now, replacing the one it held. */
+  set (key: string, entry: LedgerEntry): void {
+    const previous = this.held.get(key)
+    const bucket = previous?.bucket ?? bucketOf(key)
+    if (previous !== undefined) this.xor(bucket, previous.hash)
+    const hash = entryHash(entry)
+    this.xor(bucket, hash)
+    this.keys[bucket]!.add(key)
+    this.held.set(key, { bucket, hash })
   }
 
-  remove (key: string, entry: LedgerEntry): void {
-    const b = bucketOf(key)
-    this.xor(b, entryHash(entry))
-    this.keys[b]!.delete(key)
+  /** Forgets a key (pruned). */
+  delete (key: string): void {
+    const previous = this.held.get(key)
+    if (previous === undefined) return
+    this.xor(previous.bucket, previous.hash)
+    this.keys[previous.bucket]!.delete(key)
+    this.held.delete(key)
   }
 
   private xor (b: number, [hi, lo]: [number, number]): void {
