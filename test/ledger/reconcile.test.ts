@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
-  BUCKETS, bucketOf, DigestIndex, diffBuckets, type EntryPolicy, expiryTombstone, type FrameChannel, Ledger, type LedgerEntry,
+  BUCKETS, bucketOf, decodeFrame, DigestIndex, diffBuckets, type EntryPolicy, expiryTombstone, type FrameChannel, Ledger, type LedgerEntry,
   ledgerKey, MAX_ENTRIES_PER_FRAME, newer, prunable, pullCatchup, serveCatchup
 } from '@fst/node'
 import { addressGuard, type FstEvent } from '@fst/protocol'
@@ -203,6 +203,14 @@ describe('catch-up exchange (no sockets)', () => {
     const { result } = await pull(a, b, A)
     expect(result.refused).toEqual({ bad_shape: 1, protected_address: 1, bad_time: 2 })
     expect(a.active().map(e => e.ip).sort()).toEqual(['203.0.113.4', '203.0.113.5'])
+  })
+
+  it('answers a hello it cannot serve with an error frame', async () => {
+    const pair = channelPair()
+    const served = serveCatchup(pair.server, openLedger())
+    await pair.client.write(new TextEncoder().encode(JSON.stringify({ t: 'hello', v: 1, n: 512, root: '0'.repeat(64) })))
+    await expect(served).rejects.toMatchObject({ name: 'CatchupError', code: 'bad_shape' })
+    expect(decodeFrame(await pair.client.read())).toMatchObject({ valid: true, value: { t: 'error', code: 'bad_shape' } })
   })
 
   it('pages large transfers under the frame limits', async () => {

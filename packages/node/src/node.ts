@@ -65,6 +65,7 @@ export class FstNode {
     this.peerId = peerIdFromPrivateKey(privateKey).toString()
     this.membership = new Membership(this.peerId, new PinStore(config.stateDir), log.child({ component: 'membership' }))
     this.ledger = Ledger.open(join(config.stateDir, 'ledger'))
+    await this.ledger.prune(config.ledgerRetentionS * 1000)
     this.host = await createHost({
       privateKey,
       listen: config.listen.map(listenAddr),
@@ -109,7 +110,14 @@ export class FstNode {
       apply: entries => this.applyEntries(entries).length,
       intervalMs: config.catchup.intervalS * 1000,
       timeoutMs: config.catchup.timeoutS * 1000,
-      log: log.child({ component: 'catchup' })
+      log: log.child({ component: 'catchup' }),
+      onPull: (outcome, result) => {
+        this.metrics.catchupPulls.inc({ outcome })
+        if (result === undefined) return
+        this.metrics.catchupEntries.inc({ outcome: 'applied' }, result.applied)
+        this.metrics.catchupEntries.inc({ outcome: 'unchanged' }, result.received - result.applied - Object.values(result.refused).reduce((a, b) => a + b, 0))
+        for (const [reason, n] of Object.entries(result.refused)) this.metrics.catchupEntries.inc({ outcome: reason }, n)
+      }
     })
     await this.catchup.start()
     this.control = new ControlServer(config.controlSocket, config.controlGroup, req => this.handle(req), log.child({ component: 'control' }))

@@ -51,6 +51,16 @@ async function next<T extends Frame['t']> (ch: FrameChannel, ...expected: T[]): 
  * buckets the client asks for in pages of at most MAX_ENTRIES_PER_FRAME entries and MAX_FRAME_BYTES bytes.
  */
 export async function serveCatchup (ch: FrameChannel, ledger: Ledger): Promise<{ sent: number }> {
+  try {
+    return await serve(ch, ledger)
+  } catch (err) {
+    // tell a well-meaning client what it got wrong before the stream is reset
+    if (err instanceof CatchupError) await ch.write(encodeFrame({ t: 'error', code: err.code, error: err.message })).catch(() => {})
+    throw err
+  }
+}
+
+async function serve (ch: FrameChannel, ledger: Ledger): Promise<{ sent: number }> {
   const hello = await next(ch, 'hello')
   if (hello.root === ledger.digest.root()) {
     await ch.write(encodeFrame({ t: 'same' }))
