@@ -55,7 +55,10 @@ export const configSchema = z.strictObject({
     perSecond: z.number().positive(),
     burst: z.number().int().min(1)
   }),
-  /** On start, run the scripts again for every ban the ledger holds as active. */
+  /**
+   * On start, run the scripts again for every ban the ledger holds as active (own bans only with
+   * runOwnEvents: fail2ban restores those itself). Off when the firewall keeps received bans across restarts.
+   */
   reapplyOnStart: z.boolean(),
   /** How long removals and expired bans stay in the ledger (so catch-up cannot bring the ban back). */
   ledgerRetentionS: z.number().int().min(3600),

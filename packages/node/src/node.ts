@@ -95,6 +95,8 @@ export class FstNode {
         }
       }
     })
+    // before anything can arrive from peers: an entry caught up after this runs its scripts once, not twice
+    if (config.reapplyOnStart) this.reapply()
     this.joinTopic()
     this.catchup = new Catchup({
       host: this.host,
@@ -126,7 +128,6 @@ export class FstNode {
     this.dialer.dialAll()
     this.sweeper = setInterval(() => this.sweepExpired(), EXPIRY_SWEEP_MS)
     this.pruner = setInterval(() => { void this.ledger.prune(config.ledgerRetentionS * 1000) }, PRUNE_MS)
-    if (config.reapplyOnStart) this.reapply()
     this.host.addEventListener('connection:open', () => this.metrics.peers.set(this.connectedPeers().length))
     this.host.addEventListener('connection:close', () => this.metrics.peers.set(this.connectedPeers().length))
     log.info({ peerId: this.peerId, listen: this.host.getMultiaddrs().map(String), peers: this.membership.others().length }, 'node started')
