@@ -4,6 +4,7 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { stringify } from 'yaml'
+import { ask } from '@fst/cli'
 import pWaitFor from 'p-wait-for'
 
 export const ROOT = resolve(import.meta.dirname, '../..')
@@ -60,6 +61,14 @@ export async function freePort (): Promise<number> {
       server.close(() => resolvePort(port))
     })
   })
+}
+
+export interface NodeStatus {
+  peerId: string
+  peers: string[]
+  meshPeers: string[]
+  ledger: { entries: number, active: number }
+  queue: number
 }
 
 export interface RunResult { code: number, stdout: string, stderr: string }
@@ -155,8 +164,8 @@ export class Mesh {
     child.once('exit', () => { exited = true })
     await pWaitFor(async () => {
       if (exited) throw new Error(`node ${index} exited during start:\n${output}`)
-      return (await this.fst(index, ['status', '--json'])).code === 0
-    }, { interval: 50, timeout: 20_000 })
+      return this.status(index).then(() => true, () => false)
+    }, { interval: 50, timeout: 30_000 })
   }
 
   /** Stops one node with SIGTERM (or SIGKILL) and waits for it to exit. */
@@ -169,11 +178,19 @@ export class Mesh {
     this.nodes[index]!.process = null
   }
 
-  /** Status of one node, parsed from `fst status --json`. */
-  async status (index: number): Promise<{ peerId: string, peers: string[], meshPeers: string[], ledger: { entries: number, active: number }, queue: number }> {
-    const out = await this.fst(index, ['status', '--json'])
-    if (out.code !== 0) throw new Error(`status ${index} failed: ${out.stderr}`)
-    return JSON.parse(out.stdout)
+  /** The control socket of a node. */
+  socket (index: number): string {
+    return join(this.nodes[index]!.dir, 'state', 'fst.sock')
+  }
+
+  /**
+   * Status of one node, asked over its control socket in-process (what `fst status --json` prints): polling
+   * through a CLI process per call would load the machine more than the nodes under test.
+   */
+  async status (index: number): Promise<NodeStatus> {
+    const answer = await ask(this.socket(index), { op: 'status' })
+    if (!answer.ok) throw new Error(`status ${index} failed: ${answer.error}`)
+    return answer as unknown as NodeStatus
   }
 
   /** Waits until every running node has every other running node as a gossipsub mesh subscriber. */
@@ -212,6 +229,11 @@ export class Mesh {
       throw new Error(`node ${index}: expected ${count} runs, saw ${this.runs(index).length}: ${(err as Error).message}\n${this.nodes[index]!.log().slice(-3000)}`)
     })
     return this.runs(index)
+  }
+
+  /** Waits until a node's ledger holds at least `count` entries; false on timeout. */
+  async waitForLedger (index: number, count: number, timeout = 20_000): Promise<boolean> {
+    return pWaitFor(async () => (await this.status(index)).ledger.entries >= count, { interval: 50, timeout }).then(() => true, () => false)
   }
 
   /** Waits until every running node's queue is empty and ledgers stop changing. */

@@ -1,6 +1,6 @@
 import { actionFamily, type FstEvent } from '@fst/protocol'
 import { open, type RootDatabase } from 'lmdb'
-import { DigestIndex, entryTuple } from './catchup/digest.js'
+import { DigestIndex } from './catchup/digest.js'
 
 /** One key's latest event, and who issued it. */
 export interface LedgerEntry extends FstEvent {
@@ -25,17 +25,20 @@ export function ledgerKey (event: Pick<FstEvent, 'action' | 'name' | 'ip'>): str
 }
 
 /**
- * The convergence rule, a total order on the versions of one key: the later issue time wins; equal times are
- * ordered by origin peer ID, then a removal beats a ban, then (only a buggy or hostile origin issues two
- * versions of one key at the same millisecond) the larger JSON tuple wins. Every node applying the same set
- * of events in any order ends with the same ledger.
+ * The convergence rule: per key, the event with the later issue time wins; equal times are ordered by origin
+ * peer ID, then by action so that `unban` beats `ban`, then by the remaining fields so that the order is total.
+ * Every node applying the same set of events in any order ends with the same ledger.
  */
 export function newer (a: LedgerEntry, b: LedgerEntry): boolean {
   if (a.time !== b.time) return a.time > b.time
   if (a.origin !== b.origin) return a.origin > b.origin
-  const ra = actionFamily(a.action).removes
-  if (ra !== actionFamily(b.action).removes) return ra
-  return JSON.stringify(entryTuple(a)) > JSON.stringify(entryTuple(b))
+  const removesA = actionFamily(a.action).removes
+  if (removesA !== actionFamily(b.action).removes) return removesA
+  return tieBreak(a) > tieBreak(b)
+}
+
+function tieBreak (e: LedgerEntry): string {
+  return `${e.protocol}|${e.port}|${String(e.duration).padStart(10, '0')}`
 }
 
 /** Whether an entry bans right now: not removed and not expired. */

@@ -18,6 +18,7 @@ import { type Change, isActive, Ledger, type LedgerEntry, ledgerKey, prunable } 
 import { entriesCovering } from './ledger-query.js'
 import { Membership } from './membership.js'
 import { createNodeMetrics, type NodeMetrics } from './metrics.js'
+import { HttpEndpoint, metricsRoute } from './metrics-server.js'
 import { listenAddr, parsePeersFile } from './peers-file.js'
 import { PinStore } from './pins.js'
 import { RateLimiter } from './rate-limit.js'
@@ -54,6 +55,7 @@ export class FstNode {
   private pruner: NodeJS.Timeout | null = null
   private catchup: Catchup | null = null
   private stopping = false
+  private metricsEndpoint: HttpEndpoint | null = null
   private readonly verdicts = new WeakMap<object, MessageVerdict>()
   private readonly lastHeard = new Map<string, number>()
 
@@ -71,13 +73,15 @@ export class FstNode {
       listen: config.listen.map(listenAddr),
       muxers: config.muxers,
       gater: this.membership.gater(),
-      networkKey: readNetworkKey(config.networkKeyFile)
+      networkKey: readNetworkKey(config.networkKeyFile),
+      metricsRegistry: config.metricsListen === null ? null : this.registry
     })
     await this.loadPeers()
 
     this.runner = new ActionRunner({
       actionsDir: config.actionsDir,
       timeoutMs: config.scriptTimeoutMs,
+      extraEnv: config.scriptEnv,
       log: log.child({ component: 'runner' }),
       onRun: (action, outcome, seconds) => {
         this.metrics.runs.inc({ action, outcome })
@@ -130,6 +134,10 @@ export class FstNode {
     this.pruner = setInterval(() => { void this.ledger.prune(config.ledgerRetentionS * 1000) }, PRUNE_MS)
     this.host.addEventListener('connection:open', () => this.metrics.peers.set(this.connectedPeers().length))
     this.host.addEventListener('connection:close', () => this.metrics.peers.set(this.connectedPeers().length))
+    if (config.metricsListen !== null) {
+      this.metricsEndpoint = new HttpEndpoint(config.metricsListen, 'metricsListen', metricsRoute(this.registry, () => this.sampleGauges()), log.child({ component: 'metrics' }))
+      await this.metricsEndpoint.start()
+    }
     log.info({ peerId: this.peerId, listen: this.host.getMultiaddrs().map(String), peers: this.membership.others().length }, 'node started')
   }
 
@@ -273,6 +281,12 @@ export class FstNode {
     this.run(active.map(entry => ({ entry, wasActive: false, isActive: true, written: Promise.resolve() })))
   }
 
+  /** Gauges read at scrape time rather than kept up to date on every change. */
+  private sampleGauges (): void {
+    this.metrics.queueDepth.set(this.runner.pending)
+    this.metrics.activeEntries.set(this.ledger.active().length)
+  }
+
   connectedPeers (): string[] {
     return [...new Set(this.host.getConnections().map(c => c.remotePeer.toString()))]
   }
@@ -293,8 +307,9 @@ export class FstNode {
     return this.membership.list().map(m => ({
       entry: m.entry.text,
       self: m.self,
-      peerId: m.peerId ?? null,
-      pinned: m.entry.peerId !== undefined ? 'file' : m.peerId !== undefined ? 'first-use' : 'none',
+      // the self row shows this node's own ID even when the entry pins none
+      peerId: m.self ? this.peerId : (m.peerId ?? null),
+      pinned: m.entry.peerId !== undefined ? 'file' : m.self ? 'self' : m.peerId !== undefined ? 'first-use' : 'none',
       addresses: m.addresses,
       connected: m.peerId !== undefined && connected.has(m.peerId),
       lastMessage: m.peerId === undefined ? null : (this.lastHeard.get(m.peerId) ?? null)
@@ -328,6 +343,7 @@ export class FstNode {
     this.sweeper = null
     this.pruner = null
     await this.control?.stop()
+    await this.metricsEndpoint?.stop()
     this.dialer?.stop()
     await this.catchup?.stop()
     // from here on nothing enters the ledger whose scripts could not run; catch-up brings it after restart

@@ -17,6 +17,8 @@ export type Outcome = 'ok' | 'failed' | 'timeout' | 'error'
 export interface RunnerInit {
   actionsDir: string
   timeoutMs: number
+  /** Extra variables every script gets (config `scriptEnv`), e.g. the fail2ban socket. */
+  extraEnv?: Readonly<Record<string, string>>
   log: Logger
   /** Called after every script run (metrics). */
   onRun?: (action: string, outcome: Outcome, seconds: number) => void
@@ -25,6 +27,8 @@ export interface RunnerInit {
 
 /** Bytes of a script's stdout/stderr kept for the log. */
 export const MAX_SCRIPT_OUTPUT = 4096
+/** Most events merged into one job. */
+const MAX_MERGED_EVENTS = 20_000
 /** Grace between SIGTERM and SIGKILL for a script past its timeout. */
 const KILL_GRACE_MS = 1000
 
@@ -67,8 +71,25 @@ export class ActionRunner {
     await this.idle()
   }
 
+  /**
+   * Takes the next job, merged with the jobs queued right behind it for the same action and origin: under an
+   * attack wave the queue grows, and a batch script then runs once for thousands of events instead of once per
+   * message.
+   */
+  private next (): Job | undefined {
+    const job = this.queue.shift()
+    if (job === undefined) return undefined
+    const events = [...job.events]
+    for (let following = this.queue[0]; following !== undefined && events.length < MAX_MERGED_EVENTS; following = this.queue[0]) {
+      if (following.action !== job.action || following.origin !== job.origin) break
+      events.push(...following.events)
+      this.queue.shift()
+    }
+    return { ...job, events }
+  }
+
   private async drain (): Promise<void> {
-    for (let job = this.queue.shift(); job !== undefined; job = this.queue.shift()) {
+    for (let job = this.next(); job !== undefined; job = this.next()) {
       try {
         await this.runJob(job)
       } catch (err) {
@@ -99,7 +120,7 @@ export class ActionRunner {
   private async runScript (script: Script, job: Job, events: FstEvent[]): Promise<void> {
     const first = events[0]!
     const args = script.batch ? [] : [first.name, first.protocol, first.port, first.ip]
-    const env = scriptEnv(job, events, script.batch)
+    const env = scriptEnv(job, events, script.batch, this.init.extraEnv)
     const started = performance.now()
     const outcome = await this.spawnScript(script, args, env, script.batch ? batchInput(events) : null)
     const seconds = (performance.now() - started) / 1000
@@ -112,20 +133,31 @@ export class ActionRunner {
   private spawnScript (script: Script, args: string[], env: NodeJS.ProcessEnv, input: string | null) {
     const [command, ...lead] = script.interpreter.length > 0 ? [...script.interpreter, script.path] : [script.path]
     return new Promise<{ outcome: Outcome, code: number | null, stdout: string, stderr: string }>(resolve => {
+      // POSIX: its own process group, so a timeout also kills what the script started (a `sleep` in sh
+      // survives its shell and would hold the output pipes open)
+      const group = process.platform !== 'win32'
       const child = spawn(command!, [...lead, ...args], {
         cwd: join(script.path, '..'),
         env,
         stdio: [input === null ? 'ignore' : 'pipe', 'pipe', 'pipe'],
         shell: false,
+        detached: group,
         windowsHide: true
       })
       const stdout = capture(child.stdout)
       const stderr = capture(child.stderr)
       let timedOut = false
       let killTimer: NodeJS.Timeout | undefined
+      let closeTimer: NodeJS.Timeout | undefined
+      const signal = (sig: NodeJS.Signals) => {
+        try {
+          if (group && child.pid !== undefined) process.kill(-child.pid, sig)
+          else child.kill(sig)
+        } catch {} // already gone
+      }
       const kill = () => {
-        child.kill('SIGTERM')
-        killTimer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS)
+        signal('SIGTERM')
+        killTimer = setTimeout(() => signal('SIGKILL'), KILL_GRACE_MS)
       }
       const timer = setTimeout(() => { timedOut = true; kill() }, this.init.timeoutMs)
       this.current = { kill }
@@ -139,19 +171,29 @@ export class ActionRunner {
         settled = true
         clearTimeout(timer)
         clearTimeout(killTimer)
+        clearTimeout(closeTimer)
         this.current = null
         resolve({ outcome, code, stdout: stdout(), stderr: stderr() })
       }
       child.on('error', err => { stderr.append(err.message); finish('error', null) })
       child.on('close', code => finish(timedOut ? 'timeout' : code === 0 ? 'ok' : 'failed', code))
+      // a process that escaped the group (setsid) may keep the pipes open: do not wait for it past the grace
+      child.on('exit', code => {
+        closeTimer = setTimeout(() => {
+          child.stdout?.destroy()
+          child.stderr?.destroy()
+          finish(timedOut ? 'timeout' : code === 0 ? 'ok' : 'failed', code)
+        }, KILL_GRACE_MS)
+      })
     })
   }
 }
 
-/** The whole environment a script sees: nothing inherited from the daemon. */
-export function scriptEnv (job: Job, events: FstEvent[], batch: boolean): NodeJS.ProcessEnv {
+/** The whole environment a script sees: nothing inherited from the daemon, plus the configured `scriptEnv`. */
+export function scriptEnv (job: Job, events: FstEvent[], batch: boolean, extra: Readonly<Record<string, string>> = {}): NodeJS.ProcessEnv {
   const first = events[0]!
   const env: NodeJS.ProcessEnv = {
+    ...extra,
     PATH: process.platform === 'win32' ? (process.env.PATH ?? '') : '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
     LANG: 'C',
     LC_ALL: 'C',

@@ -11,7 +11,7 @@ interface PeerRow { entry: string, self: boolean, peerId: string | null, pinned:
 /** `fst status`, `fst peers`, `fst list`, `fst show`, `fst repin`: questions to the running node. */
 export function addQueryCommands (program: Command, emit: (text: string) => void): void {
   const query = async (config: string | undefined, req: Parameters<typeof ask>[1]) => {
-    const answer = await ask(socketPath(config), req)
+    const answer = await ask(await socketPath({ config }), req)
     if (!answer.ok) throw new UsageError(answer.error, 1)
     const { ok: _ok, ...rest } = answer
     return rest as Record<string, unknown>
