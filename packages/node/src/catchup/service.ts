@@ -49,6 +49,8 @@ export class Catchup {
   async start (): Promise<void> {
     await this.init.host.handle(CATCHUP_PROTOCOL, (stream, connection) => this.serve(stream, connection), { maxInboundStreams: 4, maxOutboundStreams: 4 })
     this.init.host.addEventListener('peer:connect', this.onConnect)
+    // peers that connected while this node was still starting
+    this.pullAll()
     if (this.init.intervalMs > 0) this.timer = setInterval(() => this.pullAll(), this.init.intervalMs)
   }
 
@@ -90,7 +92,10 @@ export class Catchup {
       } catch (err) {
         this.init.onPull?.('failed')
         const connected = this.init.host.getConnections(peer).length > 0
-        this.init.log.warn({ peer: peer.toString(), attempt, err: (err as Error).message }, 'catch-up pull failed')
+        // a listed peer that is not a node (the metrics service) never speaks catch-up; a node that is
+        // still starting may not yet: retry quietly
+        const level = (err as Error).name === 'UnsupportedProtocolError' ? 'debug' : 'warn'
+        this.init.log[level]({ peer: peer.toString(), attempt, err: (err as Error).message }, 'catch-up pull failed')
         if (attempt >= RETRIES || !connected) return
         await new Promise(resolve => setTimeout(resolve, RETRY_MS * attempt))
       }
