@@ -50,4 +50,26 @@ describe('partition and heal (three hosts in network namespaces)', () => {
     expect(runs).toContain('unban sshd tcp 22 203.0.113.1')
     expect(mesh.nodes[2]!.log()).toContain('caught up with peer')
   })
+
+  it('unbans a 2 s ban on every node when the network drops the origin\'s traffic after the ban arrived', async () => {
+    const ip = '203.0.113.200'
+    const before = [1, 2].map(i => mesh.runs(i).length)
+    expect((await mesh.hook(0, ['ban', 'sshd', 'tcp', '22', ip, '2'])).code).toBe(0)
+    await Promise.all([1, 2].map(i => mesh.waitForRuns(i, before[i - 1]! + 1)))
+    net.cut(0)
+    try {
+      await Promise.all([1, 2].map(i => mesh.waitForRuns(i, before[i - 1]! + 2)))
+      for (const i of [1, 2]) expect(mesh.runs(i).slice(-2)).toEqual([`ban sshd tcp 22 ${ip}`, `unban sshd tcp 22 ${ip}`])
+      const [b, c] = await Promise.all([mesh.list(1, true), mesh.list(2, true)])
+      expect(b.find(e => e.ip === ip)?.action).toBe('unban')
+      expect(c).toEqual(b)
+    } finally {
+      net.heal(0)
+    }
+    await mesh.waitConnected()
+    await pWaitFor(async () => JSON.stringify(await mesh.list(0, true)) === JSON.stringify(await mesh.list(1, true)), { interval: 100, timeout: 20_000 })
+    const [a, c] = await Promise.all([mesh.list(0, true), mesh.list(2, true)])
+    expect(a.find(e => e.ip === ip)?.action).toBe('unban')
+    expect(c).toEqual(a)
+  })
 })
