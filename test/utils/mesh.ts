@@ -42,7 +42,14 @@ export interface MeshOptions {
   peersFile?: (nodes: TestNode[]) => string
   /** Start the nodes (default true). */
   start?: boolean
+  /** Run `fst start` inside this network namespace (`ip netns exec`), per node if a function; CLI calls stay outside. */
+  netns?: string | ((index: number) => string)
+  /** Address each node listens on and is listed under in sync-peers.txt (default 127.0.0.1). */
+  host?: (index: number) => string
 }
+
+/** One ledger entry as `fst list --json` prints it. */
+export interface ListedEntry { action: string, name: string, protocol: string, port: string, ip: string, time: number, duration: number, origin: string }
 
 /** Returns a free TCP port on 127.0.0.1. */
 export async function freePort (): Promise<number> {
@@ -107,13 +114,14 @@ export class Mesh {
       mkdirSync(join(dir, 'actions'), { recursive: true })
       this.nodes.push({ index: i, dir, configFile: join(dir, 'config.yml'), port: await freePort(), process: null, log: () => '' })
     }
-    const peers = this.options.peersFile?.(this.nodes) ?? this.nodes.map(n => `127.0.0.1:${n.port}`).join('\n')
+    const host = (i: number) => this.options.host?.(i) ?? '127.0.0.1'
+    const peers = this.options.peersFile?.(this.nodes) ?? this.nodes.map(n => `${host(n.index)}:${n.port}`).join('\n')
     writeFileSync(join(this.root, 'sync-peers.txt'), `${peers}\n`)
     for (const node of this.nodes) {
       const actions = typeof this.options.actions === 'function' ? this.options.actions(node.index) : (this.options.actions ?? ['ban', 'unban'])
       for (const action of actions) this.addScript(node.index, action)
       writeFileSync(node.configFile, stringify({
-        listen: [`127.0.0.1:${node.port}`],
+        listen: [`${host(node.index)}:${node.port}`],
         peersFile: '../sync-peers.txt',
         actionsDir: 'actions',
         stateDir: 'state',
@@ -143,7 +151,11 @@ export class Mesh {
   async startNode (index: number): Promise<void> {
     const node = this.nodes[index]!
     let output = ''
-    const child = spawn(process.execPath, [FST, 'start', '--config', node.configFile], { cwd: node.dir, stdio: ['ignore', 'pipe', 'pipe'] })
+    const argv = [process.execPath, FST, 'start', '--config', node.configFile]
+    // `ip netns exec` execs the command in place, so signals to the child reach the node itself
+    const netns = typeof this.options.netns === 'function' ? this.options.netns(index) : this.options.netns
+    const [command, ...args] = netns === undefined ? argv : ['ip', 'netns', 'exec', netns, ...argv]
+    const child = spawn(command!, args, { cwd: node.dir, stdio: ['ignore', 'pipe', 'pipe'] })
     child.stdout.on('data', (d: Buffer) => { output += d.toString() })
     child.stderr.on('data', (d: Buffer) => { output += d.toString() })
     node.process = child
@@ -196,6 +208,14 @@ export class Mesh {
 
   hook (index: number, args: string[]): Promise<RunResult> {
     return runBin(FST_ACTION, ['--config', this.nodes[index]!.configFile, ...args])
+  }
+
+  /** Ledger entries of one node (`fst list --json`, with `--all` tombstones too), sorted for comparison. */
+  async list (index: number, all = false): Promise<ListedEntry[]> {
+    const out = await this.fst(index, ['list', '--json', ...(all ? ['--all'] : [])])
+    if (out.code !== 0) throw new Error(`list ${index} failed: ${out.stderr}`)
+    const entries = JSON.parse(out.stdout) as ListedEntry[]
+    return entries.sort((a, b) => `${a.ip} ${a.name} ${a.action}`.localeCompare(`${b.ip} ${b.name} ${b.action}`))
   }
 
   /** Lines the recording scripts wrote on one node. */

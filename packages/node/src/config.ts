@@ -65,8 +65,18 @@ export const configSchema = z.strictObject({
     perSecond: z.number().positive(),
     burst: z.number().int().min(1)
   }),
-  /** On start, run the scripts again for every ban the ledger holds as active. */
+  /**
+   * On start, run the scripts again for every ban the ledger holds as active (own bans only with
+   * runOwnEvents: fail2ban restores those itself). Off when the firewall keeps received bans across restarts.
+   */
   reapplyOnStart: z.boolean(),
+  /** How long removals and expired bans stay in the ledger (so catch-up cannot bring the ban back). */
+  ledgerRetentionS: z.number().int().min(3600),
+  /** Ledger reconciliation with peers: on every connect, and every `intervalS` (0: on connect only). */
+  catchup: z.strictObject({
+    intervalS: z.number().int().min(0),
+    timeoutS: z.number().int().min(1)
+  }),
   /** Redial backoff for lost peers. */
   redial: z.strictObject({ minMs: durationMs.min(10), maxMs: durationMs.min(10) }),
   /** Optional node-level Prometheus endpoint, `host:port`; null for off. */
@@ -112,6 +122,8 @@ export const defaultConfig: Config = {
   freshness: { maxAgeS: 24 * 3600, maxSkewS: 60 },
   rateLimit: { perSecond: 20_000, burst: 100_000 },
   reapplyOnStart: true,
+  ledgerRetentionS: 30 * 24 * 3600,
+  catchup: { intervalS: 300, timeoutS: 120 },
   redial: { minMs: 500, maxMs: 30_000 },
   metricsListen: null,
   metrics: { listen: '127.0.0.1:9464', dashboard: true, token: null },

@@ -99,14 +99,15 @@ describe('Ledger (LMDB)', () => {
     await reopened.close()
   })
 
-  it('returns each expired entry once', async () => {
+  it('returns each expired entry once, replaced by its tombstone', async () => {
     const ledger = Ledger.open(join(dir, 'expiry'))
     const now = Date.now()
     ledger.apply(ev('ban', now, { duration: 1 }), 'peerA', now)
     ledger.apply(ev('ban', now, { duration: 0, ip: '203.0.113.8' }), 'peerA', now)
-    expect(ledger.takeExpired(now)).toEqual([])
-    expect(ledger.takeExpired(now + 1000).map(e => e.ip)).toEqual(['203.0.113.7'])
-    expect(ledger.takeExpired(now + 2000)).toEqual([])
+    expect(ledger.expire(now)).toEqual([])
+    expect(ledger.expire(now + 1000).map(e => e.ban.ip)).toEqual(['203.0.113.7'])
+    expect(ledger.expire(now + 2000)).toEqual([])
+    expect(ledger.get(ledgerKey(ev('ban', now)))).toMatchObject({ action: 'unban', time: now + 1000, origin: 'peerA' })
     expect(ledger.active({}, now + 2000).map(e => e.ip)).toEqual(['203.0.113.8'])
     await ledger.close()
   })
