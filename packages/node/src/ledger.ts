@@ -1,6 +1,7 @@
 import { actionFamily, type FstEvent } from '@fst/protocol'
 import { open, type RootDatabase } from 'lmdb'
 import { DigestIndex } from './catchup/digest.js'
+import { EntryCompactor } from './compact-entry.js'
 
 /** One key's latest event, and who issued it. */
 export interface LedgerEntry extends FstEvent {
@@ -79,13 +80,10 @@ export class Ledger {
   /** Keys of bans with a duration, with their expiry time (also past ones until the sweeper takes them). */
   private readonly expiring = new Map<string, number>()
   readonly digest = new DigestIndex()
+  private readonly compactor = new EntryCompactor()
 
   private constructor (private readonly db: RootDatabase<LedgerEntry, string>) {
-    for (const { key, value } of db.getRange()) {
-      this.entries.set(key, value)
-      this.digest.set(key, value)
-      this.track(key, value)
-    }
+    for (const { key, value } of db.getRange()) this.remember(key, value)
   }
 
   static open (path: string): Ledger {
@@ -100,7 +98,8 @@ export class Ledger {
 
   /** Updates memory and digest; the caller writes to the store. */
   private remember (key: string, entry: LedgerEntry): void {
-    this.entries.set(key, entry)
+    // memory holds a compact copy (shared strings, one shape); the store gets the entry as given
+    this.entries.set(key, this.compactor.compact(entry))
     this.digest.set(key, entry)
     this.track(key, entry)
   }

@@ -21,10 +21,9 @@ export function bucketOf (key: string): number {
   return (h >>> 0) % BUCKETS
 }
 
-/** 64-bit hash of one entry version, as two 32-bit halves (SHA-256 of its JSON tuple, first 8 bytes). */
-export function entryHash (e: LedgerEntry): [number, number] {
-  const h = createHash('sha256').update(JSON.stringify(entryTuple(e))).digest()
-  return [h.readUInt32BE(0), h.readUInt32BE(4)]
+/** 64-bit hash of one entry version (SHA-256 of its JSON tuple, first 8 bytes, big-endian). */
+export function entryHash (e: LedgerEntry): bigint {
+  return createHash('sha256').update(JSON.stringify(entryTuple(e))).digest().readBigUInt64BE(0)
 }
 
 /**
@@ -35,33 +34,37 @@ export function entryHash (e: LedgerEntry): [number, number] {
 export class DigestIndex {
   private readonly sums = new Uint32Array(BUCKETS * 2)
   private readonly keys: Array<Set<string>> = Array.from({ length: BUCKETS }, () => new Set())
-  /** Bucket and hash of the version each key holds now, so replacing it costs one hash, not three. */
-  private readonly held = new Map<string, { bucket: number, hash: [number, number] }>()
+  /**
+   * Hash of the version each key holds now, so replacing it costs one hash, not three. One bigint per key
+   * (the bucket is recomputed from the key): about a quarter of an object holding bucket and [hi, lo].
+   */
+  private readonly held = new Map<string, bigint>()
   private cachedRoot: string | null = null
 
   /** Records the version a key holds now, replacing the one it held. */
   set (key: string, entry: LedgerEntry): void {
+    const bucket = bucketOf(key)
     const previous = this.held.get(key)
-    const bucket = previous?.bucket ?? bucketOf(key)
-    if (previous !== undefined) this.xor(bucket, previous.hash)
+    if (previous !== undefined) this.xor(bucket, previous)
     const hash = entryHash(entry)
     this.xor(bucket, hash)
     this.keys[bucket]!.add(key)
-    this.held.set(key, { bucket, hash })
+    this.held.set(key, hash)
   }
 
   /** Forgets a key (pruned). */
   delete (key: string): void {
     const previous = this.held.get(key)
     if (previous === undefined) return
-    this.xor(previous.bucket, previous.hash)
-    this.keys[previous.bucket]!.delete(key)
+    const bucket = bucketOf(key)
+    this.xor(bucket, previous)
+    this.keys[bucket]!.delete(key)
     this.held.delete(key)
   }
 
-  private xor (b: number, [hi, lo]: [number, number]): void {
-    this.sums[b * 2] = (this.sums[b * 2]! ^ hi) >>> 0
-    this.sums[b * 2 + 1] = (this.sums[b * 2 + 1]! ^ lo) >>> 0
+  private xor (b: number, hash: bigint): void {
+    this.sums[b * 2] = (this.sums[b * 2]! ^ Number(hash >> 32n)) >>> 0
+    this.sums[b * 2 + 1] = (this.sums[b * 2 + 1]! ^ Number(hash & 0xffffffffn)) >>> 0
     this.cachedRoot = null
   }
 
