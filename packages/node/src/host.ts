@@ -2,10 +2,8 @@ import { readFileSync } from 'node:fs'
 import { gossipsub, StrictSign } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
 import type { ConnectionGater, PrivateKey } from '@libp2p/interface'
-import { mplex } from '@libp2p/mplex'
 import { noise } from '@libp2p/noise'
 import { preSharedKey } from '@libp2p/pnet'
-import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { tcp } from '@libp2p/tcp'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
@@ -25,17 +23,18 @@ export interface HostInit {
 
 /** Builds the libp2p host: TCP, Noise, yamux/mplex, identify and a StrictSign gossipsub. */
 export async function createHost (init: HostInit) {
-  const muxers = { yamux: () => yamux(), mplex: () => mplex() }
+  // mplex and libp2p's metrics are imported only when configured: an idle node's memory (issue 7)
+  const muxers = { yamux: async () => yamux(), mplex: async () => (await import('@libp2p/mplex')).mplex() }
   return createLibp2p({
     privateKey: init.privateKey,
     addresses: { listen: init.listen },
     transports: [tcp()],
     connectionEncrypters: [noise()],
-    streamMuxers: init.muxers.map(m => muxers[m]()),
+    streamMuxers: await Promise.all(init.muxers.map(m => muxers[m]())),
     connectionGater: init.gater,
     ...(init.networkKey === null ? {} : { connectionProtector: preSharedKey({ psk: init.networkKey }) }),
     // the node's registry, never prom-client's global one; process metrics come from it too
-    ...(init.metricsRegistry == null ? {} : { metrics: prometheusMetrics({ registry: init.metricsRegistry }) }),
+    ...(init.metricsRegistry == null ? {} : { metrics: (await import('@libp2p/prometheus-metrics')).prometheusMetrics({ registry: init.metricsRegistry }) }),
     services: {
       identify: identify(),
       pubsub: gossipsub({ ...gossipOptions(), globalSignaturePolicy: StrictSign })
