@@ -7,7 +7,7 @@ const MAX_POOLED = 10_000
  * Builds the ledger's in-memory copy of an entry small: one object shape with all eight fields inside the
  * object, and the strings that repeat across entries (action, name, protocol, port, origin) shared through a
  * pool. Records decoded from LMDB otherwise carry their own copies of those, and slices that pin the record's
- * whole decoded text (msgpackr): with 100,000 bans that is ~90 MB of heap instead of ~35.
+ * whole decoded text (msgpackr): ~780 bytes of heap per ban instead of ~355 (ledger-memory.test.ts).
  */
 export class EntryCompactor {
   private readonly pool = new Map<string, string>()
