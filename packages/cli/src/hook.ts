@@ -9,14 +9,20 @@ Config: --config, else $FST_CONFIG, else defaults relative to the current direct
 
 /**
  * The hook fail2ban (or anything) calls: `fst-action ban sshd tcp 22 203.0.113.7`. Loads no libp2p.
- * Options are read by hand so that every other word, even one starting with a dash, is a field to validate.
+ * Options are read by hand and only before the first field (or up to `--`): every later word, even one
+ * starting with a dash, is a field to validate, so a field can never pick the config file.
  */
 export async function hook (argv: readonly string[]): Promise<string> {
   let config: string | undefined
   const fields: string[] = []
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
-    if (arg === '--config') {
+    if (fields.length > 0) {
+      fields.push(arg)
+    } else if (arg === '--') {
+      fields.push(...argv.slice(i + 1))
+      break
+    } else if (arg === '--config') {
       config = argv[++i]
       if (config === undefined) throw new UsageError('--config needs a path')
     } else if (arg.startsWith('--config=')) {

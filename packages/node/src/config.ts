@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { dirname, isAbsolute, resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
+import { NAME_PATTERN } from '@fst/protocol'
 import { z } from 'zod'
 import { ConfigError } from './errors.js'
 
@@ -55,6 +56,11 @@ export const configSchema = z.strictObject({
     perSecond: z.number().positive(),
     burst: z.number().int().min(1)
   }),
+  /** Per action: run it only after this many distinct peers reported the same address within windowS. */
+  quorum: z.record(z.string().regex(NAME_PATTERN), z.strictObject({
+    peers: z.number().int().min(1).max(1000),
+    windowS: z.number().int().min(1)
+  })),
   /** On start, run the scripts again for every ban the ledger holds as active. */
   reapplyOnStart: z.boolean(),
   /** Redial backoff for lost peers. */
@@ -91,6 +97,7 @@ export const defaultConfig: Config = {
   batch: { maxDelayMs: 2, maxEvents: 1000 },
   freshness: { maxAgeS: 24 * 3600, maxSkewS: 60 },
   rateLimit: { perSecond: 20_000, burst: 100_000 },
+  quorum: {},
   reapplyOnStart: true,
   redial: { minMs: 500, maxMs: 30_000 },
   metricsListen: null,

@@ -11,19 +11,21 @@ import { Batcher } from './batcher.js'
 import type { NodeConfig } from './config.js'
 import { ControlServer } from './control-server.js'
 import { Dialer } from './dialer.js'
+import { TOPIC } from './gossip-params.js'
 import { createHost, type Host, readNetworkKey } from './host.js'
 import { loadOrCreateIdentity } from './identity.js'
 import { type Change, isActive, Ledger, type LedgerEntry, ledgerKey } from './ledger.js'
 import { Membership } from './membership.js'
 import { createNodeMetrics, type NodeMetrics } from './metrics.js'
+import { LogThrottle } from './log-throttle.js'
 import { listenAddr, parsePeersFile } from './peers-file.js'
 import { PinStore } from './pins.js'
+import { QuorumTracker } from './quorum.js'
 import { RateLimiter } from './rate-limit.js'
 import { ActionRunner, type Job } from './runner.js'
 import { createMessageValidator, type MessageVerdict } from './validator.js'
 
-/** The gossipsub topic every FST node and the metrics service join. */
-export const TOPIC = 'fst/events/1'
+export { TOPIC }
 /** How often expired bans are looked for. */
 const EXPIRY_SWEEP_MS = 200
 /** How long SIGTERM waits for queued scripts. */
@@ -49,12 +51,16 @@ export class FstNode {
   private sweeper: NodeJS.Timeout | null = null
   private readonly verdicts = new WeakMap<object, MessageVerdict>()
   private readonly lastHeard = new Map<string, number>()
+  private quorum!: QuorumTracker
+  private throttle!: LogThrottle
 
   constructor (readonly config: NodeConfig, private readonly log: Logger) {}
 
   async start (): Promise<void> {
     const { config, log } = this
     const privateKey = await loadOrCreateIdentity(config.stateDir)
+    this.quorum = new QuorumTracker(config.quorum)
+    this.throttle = new LogThrottle(log)
     this.peerId = peerIdFromPrivateKey(privateKey).toString()
     this.membership = new Membership(this.peerId, new PinStore(config.stateDir), log.child({ component: 'membership' }))
     this.ledger = Ledger.open(join(config.stateDir, 'ledger'))
@@ -137,7 +143,7 @@ export class FstNode {
         return TopicValidatorResult.Accept
       }
       this.metrics.rejected.inc({ reason: verdict.reason })
-      this.log.warn({ reason: verdict.reason, error: verdict.error }, `message ${verdict.result}ed`)
+      this.throttle.warn(verdict.reason, { error: verdict.error, from: _from.toString() }, `message ${verdict.result}ed`)
       return verdict.result === 'reject' ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore
     })
     pubsub.addEventListener('message', evt => {
@@ -152,6 +158,10 @@ export class FstNode {
     this.lastHeard.set(origin, Date.now())
     const changes: Change[] = []
     for (const event of events) {
+      if (this.quorum.admit(event, origin) === 'held') {
+        this.metrics.held.inc({ action: event.action })
+        continue
+      }
       const change = this.ledger.apply(event, origin)
       if (change === null) continue
       changes.push(change)
@@ -194,12 +204,15 @@ export class FstNode {
     await change.written
     this.batcher.add(event)
     this.metrics.published.inc({ action: event.action })
-    if (this.config.runOwnEvents) this.run([change], this.peerId)
+    // our own report counts toward a quorum like any peer's
+    const admitted = this.quorum.admit(event, this.peerId) === 'pass'
+    if (this.config.runOwnEvents && admitted) this.run([change], this.peerId)
     return { ok: true, published: true, ip: event.ip, time: event.time }
   }
 
   private refuse (reason: string, error: string): ControlResponse {
     this.metrics.refused.inc({ reason })
+    this.throttle.warn(reason, { error }, 'hook call refused')
     return { ok: false, code: reason, error }
   }
 
@@ -258,7 +271,9 @@ export class FstNode {
       pinned: m.entry.peerId !== undefined ? 'file' : m.peerId !== undefined ? 'first-use' : 'none',
       addresses: m.addresses,
       connected: m.peerId !== undefined && connected.has(m.peerId),
-      lastMessage: m.peerId === undefined ? null : (this.lastHeard.get(m.peerId) ?? null)
+      lastMessage: m.peerId === undefined ? null : (this.lastHeard.get(m.peerId) ?? null),
+      // gossipsub peer score: falls with every message of this peer our validator Rejected
+      score: m.peerId !== undefined && connected.has(m.peerId) ? peerScore(this.host, m.peerId) : null
     }))
   }
 
@@ -269,7 +284,7 @@ export class FstNode {
       case 'peers': return { ok: true, peers: this.peers() }
       case 'list': return { ok: true, entries: this.ledger.active({ action: req.action, name: req.name, ip: req.ip }) }
       case 'repin': {
-        if (!this.membership.repin(String(req.peer))) return { ok: false, code: 'not_found', error: `no first-use pin for ${JSON.stringify(req.peer)}` }
+        if (typeof req.peer !== 'string' || !this.membership.repin(req.peer)) return { ok: false, code: 'not_found', error: `no first-use pin for ${typeof req.peer === 'string' ? JSON.stringify(req.peer.slice(0, 200)) : typeof req.peer}` }
         this.dialer.dialAll()
         return { ok: true }
       }
@@ -293,4 +308,9 @@ export class FstNode {
     await this.host?.stop()
     await this.ledger?.close()
   }
+}
+
+/** gossipsub 17's exported type lacks getScore, which the implementation has. */
+function peerScore (host: Host, peerId: string): number {
+  return (host.services.pubsub as unknown as { getScore(id: string): number }).getScore(peerId)
 }

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { NAME_PATTERN, type FstEvent } from '@fst/protocol'
 import type { Logger } from 'pino'
+import { FairQueue } from './fair-queue.js'
 import { listScripts, type Script } from './scripts.js'
 
 /** Events of one action from one origin, run together. */
@@ -25,16 +26,22 @@ export interface RunnerInit {
 
 /** Bytes of a script's stdout/stderr kept for the log. */
 export const MAX_SCRIPT_OUTPUT = 4096
+/**
+ * Most events of one job run in one turn; the rest waits behind every other origin's next job, so a flood
+ * from one peer delays another peer's ban by at most one turn (a batch script still gets up to this many).
+ */
+export const FAIR_TURN_EVENTS = 50
 /** Grace between SIGTERM and SIGKILL for a script past its timeout. */
 const KILL_GRACE_MS = 1000
 
 /**
  * Runs `<actionsDir>/<action>.d/*` for received events, one script at a time, in lexical order.
  * Scripts get argv and a fixed minimal environment, never a shell. A batch script runs once per job with
- * the events on stdin; any other script runs once per event.
+ * the events on stdin; any other script runs once per event. Jobs wait in one lane per origin, served
+ * round-robin in turns of at most FAIR_TURN_EVENTS events.
  */
 export class ActionRunner {
-  private readonly queue: Job[] = []
+  private readonly queue = new FairQueue<Job>()
   private running: Promise<void> | null = null
   private stopped = false
   private current: { kill: () => void } | null = null
@@ -45,7 +52,7 @@ export class ActionRunner {
 
   enqueue (job: Job): void {
     if (this.stopped || job.events.length === 0) return
-    this.queue.push(job)
+    this.queue.push(job.origin, job)
     this.pending += job.events.length
     this.running ??= this.drain().finally(() => { this.running = null })
   }
@@ -62,13 +69,17 @@ export class ActionRunner {
     const timeout = new Promise<void>(resolve => { timer = setTimeout(resolve, drainMs) })
     await Promise.race([this.idle(), timeout])
     clearTimeout(timer)
-    this.queue.length = 0
+    this.queue.clear()
     this.current?.kill()
     await this.idle()
   }
 
   private async drain (): Promise<void> {
     for (let job = this.queue.shift(); job !== undefined; job = this.queue.shift()) {
+      if (job.events.length > FAIR_TURN_EVENTS) {
+        this.queue.unshift(job.origin, { ...job, events: job.events.slice(FAIR_TURN_EVENTS) })
+        job = { ...job, events: job.events.slice(0, FAIR_TURN_EVENTS) }
+      }
       try {
         await this.runJob(job)
       } catch (err) {
