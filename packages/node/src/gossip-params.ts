@@ -1,3 +1,4 @@
+import { MAX_MESSAGE_BYTES } from '@fst/protocol'
 import type { GossipsubOpts } from '@libp2p/gossipsub'
 import type { PeerScoreParams, PeerScoreThresholds, TopicScoreParams } from '@libp2p/gossipsub/score'
 
@@ -53,6 +54,8 @@ export function gossipOptions (topic = TOPIC): Partial<GossipsubOpts> {
     doPX: false,
     fastMsgIdFn: msg => fastId(msg.from, msg.seqno),
     seenTTL: 10 * 60 * 1000,
+    // one RPC frame; the default is 4 MiB. Room for a few full messages plus control, no more
+    maxInboundDataLength: 4 * MAX_MESSAGE_BYTES,
     scoreParams,
     scoreThresholds
   }

@@ -280,7 +280,7 @@ export class FstNode {
   private async handle (req: ControlRequest): Promise<ControlResponse> {
     switch (req.op) {
       case 'publish': return this.publish(req)
-      case 'status': return { ok: true, ...this.status() }
+      case 'status': return { ok: true, ...this.status(), defences: await this.defenceCounts() }
       case 'peers': return { ok: true, peers: this.peers() }
       case 'list': return { ok: true, entries: this.ledger.active({ action: req.action, name: req.name, ip: req.ip }) }
       case 'repin': {
@@ -290,6 +290,13 @@ export class FstNode {
       }
       default: return { ok: false, code: 'bad_request', error: `unknown op ${JSON.stringify((req as { op: unknown }).op)}` }
     }
+  }
+
+  /** Rejected mesh messages and refused hook calls by reason, and events held for a quorum (status). */
+  private async defenceCounts () {
+    const byReason = async (counter: { get(): Promise<{ values: Array<{ labels: Record<string, string | number | undefined>, value: number }> }> }) =>
+      Object.fromEntries((await counter.get()).values.map(v => [String(v.labels.reason ?? v.labels.action), v.value]))
+    return { rejected: await byReason(this.metrics.rejected), refused: await byReason(this.metrics.refused), held: await byReason(this.metrics.held) }
   }
 
   /** Waits until the runner has nothing queued (tests, drain). */
