@@ -54,6 +54,10 @@ export function gossipOptions (topic = TOPIC): Partial<GossipsubOpts> {
     doPX: false,
     fastMsgIdFn: msg => fastId(msg.from, msg.seqno),
     seenTTL: 10 * 60 * 1000,
+    // one message at a time per peer, in order: a flooding peer's backlog then waits in its own stream (and
+    // TCP/yamux flow control slows the sender) instead of thousands of validations racing every other peer's
+    awaitRpcHandler: true,
+    awaitRpcMessageHandler: true,
     // one RPC frame; the default is 4 MiB. Room for a few full messages plus control, no more
     maxInboundDataLength: 4 * MAX_MESSAGE_BYTES,
     scoreParams,
