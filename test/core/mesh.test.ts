@@ -79,10 +79,25 @@ describe('three-node mesh on loopback', () => {
   })
 
   it('reports its peer ID and connected peers in fst status --json', async () => {
-    const statuses = await Promise.all([0, 1, 2].map(i => mesh.status(i)))
+    const statuses = await Promise.all([0, 1, 2].map(async i => {
+      const out = await mesh.fst(i, ['status', '--json'])
+      expect(out.code).toBe(0)
+      return JSON.parse(out.stdout) as { peerId: string, peers: string[] }
+    }))
     for (const [i, s] of statuses.entries()) {
       expect(s.peerId).toMatch(/^12D3KooW/)
       expect(new Set(s.peers)).toEqual(new Set(statuses.filter((_, j) => j !== i).map(o => o.peerId)))
     }
+  })
+
+  it('lists every peer in fst peers, the self row with its own peer ID', async () => {
+    const status = await mesh.status(1)
+    const out = await mesh.fst(1, ['peers', '--json'])
+    expect(out.code).toBe(0)
+    const rows = JSON.parse(out.stdout) as Array<{ self: boolean, peerId: string | null, connected: boolean, pinned: string }>
+    expect(rows).toHaveLength(3)
+    expect(rows.filter(r => r.self)).toEqual([expect.objectContaining({ peerId: status.peerId, pinned: 'self', connected: false })])
+    expect(new Set(rows.filter(r => !r.self).map(r => r.peerId))).toEqual(new Set(status.peers))
+    expect(rows.filter(r => !r.self).every(r => r.connected && r.pinned === 'first-use')).toBe(true)
   })
 })

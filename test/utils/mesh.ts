@@ -4,6 +4,7 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { stringify } from 'yaml'
+import { ask } from '@fst/cli'
 import pWaitFor from 'p-wait-for'
 
 export const ROOT = resolve(import.meta.dirname, '../..')
@@ -41,7 +42,14 @@ export interface MeshOptions {
   peersFile?: (nodes: TestNode[]) => string
   /** Start the nodes (default true). */
   start?: boolean
+  /** Run `fst start` inside this network namespace (`ip netns exec`), per node if a function; CLI calls stay outside. */
+  netns?: string | ((index: number) => string)
+  /** Address each node listens on and is listed under in sync-peers.txt (default 127.0.0.1). */
+  host?: (index: number) => string
 }
+
+/** One ledger entry as `fst list --json` prints it. */
+export interface ListedEntry { action: string, name: string, protocol: string, port: string, ip: string, time: number, duration: number, origin: string }
 
 /** Returns a free TCP port on 127.0.0.1. */
 export async function freePort (): Promise<number> {
@@ -53,6 +61,14 @@ export async function freePort (): Promise<number> {
       server.close(() => resolvePort(port))
     })
   })
+}
+
+export interface NodeStatus {
+  peerId: string
+  peers: string[]
+  meshPeers: string[]
+  ledger: { entries: number, active: number }
+  queue: number
 }
 
 export interface RunResult { code: number, stdout: string, stderr: string }
@@ -98,13 +114,14 @@ export class Mesh {
       mkdirSync(join(dir, 'actions'), { recursive: true })
       this.nodes.push({ index: i, dir, configFile: join(dir, 'config.yml'), port: await freePort(), process: null, log: () => '' })
     }
-    const peers = this.options.peersFile?.(this.nodes) ?? this.nodes.map(n => `127.0.0.1:${n.port}`).join('\n')
+    const host = (i: number) => this.options.host?.(i) ?? '127.0.0.1'
+    const peers = this.options.peersFile?.(this.nodes) ?? this.nodes.map(n => `${host(n.index)}:${n.port}`).join('\n')
     writeFileSync(join(this.root, 'sync-peers.txt'), `${peers}\n`)
     for (const node of this.nodes) {
       const actions = typeof this.options.actions === 'function' ? this.options.actions(node.index) : (this.options.actions ?? ['ban', 'unban'])
       for (const action of actions) this.addScript(node.index, action)
       writeFileSync(node.configFile, stringify({
-        listen: [`127.0.0.1:${node.port}`],
+        listen: [`${host(node.index)}:${node.port}`],
         peersFile: '../sync-peers.txt',
         actionsDir: 'actions',
         stateDir: 'state',
@@ -134,7 +151,11 @@ export class Mesh {
   async startNode (index: number): Promise<void> {
     const node = this.nodes[index]!
     let output = ''
-    const child = spawn(process.execPath, [FST, 'start', '--config', node.configFile], { cwd: node.dir, stdio: ['ignore', 'pipe', 'pipe'] })
+    const argv = [process.execPath, FST, 'start', '--config', node.configFile]
+    // `ip netns exec` execs the command in place, so signals to the child reach the node itself
+    const netns = typeof this.options.netns === 'function' ? this.options.netns(index) : this.options.netns
+    const [command, ...args] = netns === undefined ? argv : ['ip', 'netns', 'exec', netns, ...argv]
+    const child = spawn(command!, args, { cwd: node.dir, stdio: ['ignore', 'pipe', 'pipe'] })
     child.stdout.on('data', (d: Buffer) => { output += d.toString() })
     child.stderr.on('data', (d: Buffer) => { output += d.toString() })
     node.process = child
@@ -143,8 +164,8 @@ export class Mesh {
     child.once('exit', () => { exited = true })
     await pWaitFor(async () => {
       if (exited) throw new Error(`node ${index} exited during start:\n${output}`)
-      return (await this.fst(index, ['status', '--json'])).code === 0
-    }, { interval: 50, timeout: 20_000 })
+      return this.status(index).then(() => true, () => false)
+    }, { interval: 50, timeout: 30_000 })
   }
 
   /** Stops one node with SIGTERM (or SIGKILL) and waits for it to exit. */
@@ -157,11 +178,19 @@ export class Mesh {
     this.nodes[index]!.process = null
   }
 
-  /** Status of one node, parsed from `fst status --json`. */
-  async status (index: number): Promise<{ peerId: string, peers: string[], meshPeers: string[], ledger: { entries: number, active: number }, queue: number }> {
-    const out = await this.fst(index, ['status', '--json'])
-    if (out.code !== 0) throw new Error(`status ${index} failed: ${out.stderr}`)
-    return JSON.parse(out.stdout)
+  /** The control socket of a node. */
+  socket (index: number): string {
+    return join(this.nodes[index]!.dir, 'state', 'fst.sock')
+  }
+
+  /**
+   * Status of one node, asked over its control socket in-process (what `fst status --json` prints): polling
+   * through a CLI process per call would load the machine more than the nodes under test.
+   */
+  async status (index: number): Promise<NodeStatus> {
+    const answer = await ask(this.socket(index), { op: 'status' })
+    if (!answer.ok) throw new Error(`status ${index} failed: ${answer.error}`)
+    return answer as unknown as NodeStatus
   }
 
   /** Waits until every running node has every other running node as a gossipsub mesh subscriber. */
@@ -181,6 +210,14 @@ export class Mesh {
     return runBin(FST_ACTION, ['--config', this.nodes[index]!.configFile, ...args])
   }
 
+  /** Ledger entries of one node (`fst list --json`, with `--all` tombstones too), sorted for comparison. */
+  async list (index: number, all = false): Promise<ListedEntry[]> {
+    const out = await this.fst(index, ['list', '--json', ...(all ? ['--all'] : [])])
+    if (out.code !== 0) throw new Error(`list ${index} failed: ${out.stderr}`)
+    const entries = JSON.parse(out.stdout) as ListedEntry[]
+    return entries.sort((a, b) => `${a.ip} ${a.name} ${a.action}`.localeCompare(`${b.ip} ${b.name} ${b.action}`))
+  }
+
   /** Lines the recording scripts wrote on one node. */
   runs (index: number): string[] {
     const file = join(this.nodes[index]!.dir, 'runs.log')
@@ -192,6 +229,11 @@ export class Mesh {
       throw new Error(`node ${index}: expected ${count} runs, saw ${this.runs(index).length}: ${(err as Error).message}\n${this.nodes[index]!.log().slice(-3000)}`)
     })
     return this.runs(index)
+  }
+
+  /** Waits until a node's ledger holds at least `count` entries; false on timeout. */
+  async waitForLedger (index: number, count: number, timeout = 20_000): Promise<boolean> {
+    return pWaitFor(async () => (await this.status(index)).ledger.entries >= count, { interval: 50, timeout }).then(() => true, () => false)
   }
 
   /** Waits until every running node's queue is empty and ledgers stop changing. */

@@ -1,6 +1,3 @@
 #!/usr/bin/env node
-// The hook: kept to the control-socket client so fail2ban waits milliseconds, not libp2p's start-up.
-import { hook } from '../dist/hook.js'
-import { main } from '../dist/main.js'
-
-main(() => hook(process.argv.slice(2)), 'fst-action')
+// The hook fail2ban calls for every ban: a single esbuild bundle so start-up costs little more than Node's.
+import '../dist/bundle/hook-main.mjs'

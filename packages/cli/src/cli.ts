@@ -1,4 +1,5 @@
 import { Command } from 'commander'
+import { addMetricsCommand } from './commands/metrics.js'
 import { addNodeCommands } from './commands/node.js'
 import { addPublishCommand } from './commands/publish.js'
 import { addQueryCommands } from './commands/query.js'
@@ -13,6 +14,7 @@ export async function cli (argv: string[]): Promise<string | undefined> {
   addNodeCommands(program, emit)
   addPublishCommand(program, emit)
   addQueryCommands(program, emit)
+  addMetricsCommand(program)
   await program.parseAsync(argv)
   return output
 }

@@ -3,9 +3,10 @@ import { EVENT_USAGE, eventFromArgs } from './event-args.js'
 import { UsageError } from './errors.js'
 import { socketPath } from './socket-path.js'
 
-const USAGE = `usage: fst-action [--config PATH] ${EVENT_USAGE}
+const USAGE = `usage: fst-action [--socket PATH | --config PATH] ${EVENT_USAGE}
 Hands one event to the local FST node and exits 0 once the node has recorded it.
-Config: --config, else $FST_CONFIG, else defaults relative to the current directory.`
+Node: --socket, else $FST_SOCKET, else the controlSocket of --config, else of $FST_CONFIG,
+else of the defaults relative to the current directory.`
 
 /**
  * The hook fail2ban (or anything) calls: `fst-action ban sshd tcp 22 203.0.113.7`. Loads no libp2p.
@@ -13,20 +14,20 @@ Config: --config, else $FST_CONFIG, else defaults relative to the current direct
  * starting with a dash, is a field to validate, so a field can never pick the config file.
  */
 export async function hook (argv: readonly string[]): Promise<string> {
-  let config: string | undefined
+  const opts: { config?: string, socket?: string } = {}
   const fields: string[] = []
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
+    const option = fields.length === 0 ? /^--(config|socket)(?:=(.*))?$/.exec(arg) : null
     if (fields.length > 0) {
       fields.push(arg)
     } else if (arg === '--') {
       fields.push(...argv.slice(i + 1))
       break
-    } else if (arg === '--config') {
-      config = argv[++i]
-      if (config === undefined) throw new UsageError('--config needs a path')
-    } else if (arg.startsWith('--config=')) {
-      config = arg.slice('--config='.length)
+    } else if (option !== null) {
+      const value = option[2] ?? argv[++i]
+      if (value === undefined || value === '') throw new UsageError(`--${option[1]} needs a path`)
+      opts[option[1] as 'config' | 'socket'] = value
     } else if (arg === '--help' || arg === '-h') {
       return USAGE
     } else {
@@ -34,7 +35,7 @@ export async function hook (argv: readonly string[]): Promise<string> {
     }
   }
   const event = eventFromArgs(fields)
-  const answer = await ask(socketPath(config), { op: 'publish', ...event })
+  const answer = await ask(await socketPath(opts), { op: 'publish', ...event })
   if (!answer.ok) throw new UsageError(`refused by the node: ${answer.error}`, 1)
   return ''
 }

@@ -1,12 +1,20 @@
-import { existsSync, readFileSync } from 'node:fs'
-import { dirname, isAbsolute, resolve } from 'node:path'
-import { parse as parseYaml } from 'yaml'
 import { NAME_PATTERN } from '@fst/protocol'
 import { z } from 'zod'
+import { configPathFrom, DEFAULT_CONTROL_SOCKET, merge, readConfigDocument, resolveConfigPath } from './config-file.js'
 import { ConfigError } from './errors.js'
 
 const durationMs = z.number().int().min(0)
 const cidrList = z.array(z.string().min(1).max(64))
+
+/** Variables the runner sets itself; `scriptEnv` may not replace them. */
+export const RESERVED_SCRIPT_ENV = [
+  'PATH', 'LANG', 'LC_ALL', 'FST_ACTION', 'FST_ORIGIN', 'FST_COUNT',
+  'FST_NAME', 'FST_PROTOCOL', 'FST_PORT', 'FST_IP', 'FST_TIME', 'FST_DURATION'
+]
+const scriptEnvName = z.string()
+  .regex(/^[A-Z][A-Z0-9_]{0,63}$/, 'variable names must match ^[A-Z][A-Z0-9_]{0,63}$')
+  .refine(name => !RESERVED_SCRIPT_ENV.includes(name), 'this variable is set by the runner itself')
+const scriptEnvValue = z.string().max(4096).refine(v => !v.includes('\0'), 'values may not contain NUL')
 
 /**
  * The node's configuration. `config.yml.dist` documents every key; `config.yml` overrides it.
@@ -35,6 +43,8 @@ export const configSchema = z.strictObject({
   runOwnEvents: z.boolean(),
   /** Longest a script may run before it is killed. */
   scriptTimeoutMs: durationMs.min(100),
+  /** Extra environment variables for every action script (the rest of the daemon's environment is not passed). */
+  scriptEnv: z.record(scriptEnvName, scriptEnvValue),
   /** Addresses and CIDRs that are never banned. */
   ignore: cidrList,
   /** Shortest prefix allowed for an IPv4 CIDR ban. */
@@ -61,12 +71,31 @@ export const configSchema = z.strictObject({
     peers: z.number().int().min(1).max(1000),
     windowS: z.number().int().min(1)
   })),
-  /** On start, run the scripts again for every ban the ledger holds as active. */
+  /**
+   * On start, run the scripts again for every ban the ledger holds as active (own bans only with
+   * runOwnEvents: fail2ban restores those itself). Off when the firewall keeps received bans across restarts.
+   */
   reapplyOnStart: z.boolean(),
+  /** How long removals and expired bans stay in the ledger (so catch-up cannot bring the ban back). */
+  ledgerRetentionS: z.number().int().min(3600),
+  /** Ledger reconciliation with peers: on every connect, and every `intervalS` (0: on connect only). */
+  catchup: z.strictObject({
+    intervalS: z.number().int().min(0),
+    timeoutS: z.number().int().min(1)
+  }),
   /** Redial backoff for lost peers. */
   redial: z.strictObject({ minMs: durationMs.min(10), maxMs: durationMs.min(10) }),
   /** Optional node-level Prometheus endpoint, `host:port`; null for off. */
   metricsListen: z.string().min(1).nullable(),
+  /** The metrics service (`fst metrics`): its HTTP endpoint for /metrics and the dashboard. */
+  metrics: z.strictObject({
+    /** `host:port` of the HTTP endpoint; anything but loopback requires `token`. */
+    listen: z.string().min(1),
+    /** Serve the live dashboard at `/` (off: only /metrics). */
+    dashboard: z.boolean(),
+    /** Secret for HTTP access (bearer token, or basic auth password); null for none. */
+    token: z.string().min(16).max(256).nullable()
+  }),
   /** Log level. */
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
 })
@@ -84,13 +113,14 @@ export const defaultConfig: Config = {
   peersFile: 'sync-peers.txt',
   actionsDir: 'actions',
   stateDir: 'state',
-  controlSocket: 'state/fst.sock',
+  controlSocket: DEFAULT_CONTROL_SOCKET,
   controlGroup: null,
   defaultPort: 4242,
   muxers: ['yamux', 'mplex'],
   networkKeyFile: null,
   runOwnEvents: false,
   scriptTimeoutMs: 10_000,
+  scriptEnv: {},
   ignore: [],
   minPrefixV4: 16,
   minPrefixV6: 32,
@@ -99,43 +129,15 @@ export const defaultConfig: Config = {
   rateLimit: { perSecond: 20_000, burst: 100_000 },
   quorum: {},
   reapplyOnStart: true,
+  ledgerRetentionS: 30 * 24 * 3600,
+  catchup: { intervalS: 300, timeoutS: 120 },
   redial: { minMs: 500, maxMs: 30_000 },
   metricsListen: null,
+  metrics: { listen: '127.0.0.1:9464', dashboard: true, token: null },
   logLevel: 'info'
 }
 
 const PATH_KEYS = ['peersFile', 'actionsDir', 'stateDir', 'controlSocket', 'networkKeyFile'] as const
-
-function readYaml (file: string): Record<string, unknown> {
-  let text: string
-  try {
-    text = readFileSync(file, 'utf8')
-  } catch (err) {
-    throw new ConfigError(`${file}: cannot read: ${(err as Error).message}`)
-  }
-  let doc: unknown
-  try {
-    doc = parseYaml(text)
-  } catch (err) {
-    throw new ConfigError(`${file}: not valid YAML: ${(err as Error).message.split('\n')[0]}`)
-  }
-  if (doc === null || doc === undefined) return {}
-  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`${file}: must be a mapping of keys to values`)
-  return doc as Record<string, unknown>
-}
-
-function merge (base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...base }
-  for (const [key, value] of Object.entries(over)) {
-    const prev = out[key]
-    out[key] = isPlainObject(prev) && isPlainObject(value) ? merge(prev, value) : value
-  }
-  return out
-}
-
-function isPlainObject (v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v)
-}
 
 /** Validates a merged document; errors name the key, the value and the rule. */
 export function validateConfig (doc: Record<string, unknown>, source: string): Config {
@@ -152,6 +154,10 @@ export function validateConfig (doc: Record<string, unknown>, source: string): C
     const where = key === '' ? '' : `${key}.`
     throw new ConfigError(`${source}: unknown key ${issue.keys.map(k => where + k).join(', ')}`)
   }
+  if (issue.code === 'invalid_key') {
+    // a bad key of a map such as scriptEnv: report the inner rule, not zod's generic "Invalid key in record"
+    throw new ConfigError(`${source}: ${key}: ${issue.issues[0]?.message ?? issue.message} (bad key ${JSON.stringify(issue.path.at(-1))})`)
+  }
   const value = issue.path.reduce<unknown>((v, k) => (v as Record<PropertyKey, unknown> | undefined)?.[k], doc)
   throw new ConfigError(`${source}: ${key}: ${issue.message} (got ${JSON.stringify(value)})`)
 }
@@ -161,27 +167,13 @@ export function validateConfig (doc: Record<string, unknown>, source: string): C
  * With no file, defaults apply relative to the current directory.
  */
 export function loadConfig (file?: string | null): NodeConfig {
-  let doc: Record<string, unknown> = { ...defaultConfig }
-  let base = process.cwd()
-  let configFile: string | null = null
-  if (file != null) {
-    configFile = resolve(file)
-    base = dirname(configFile)
-    const dist = configFile.endsWith('.dist') ? null : resolve(base, 'config.yml.dist')
-    if (dist !== null && existsSync(dist)) doc = merge(doc, readYaml(dist))
-    doc = merge(doc, readYaml(configFile))
-  }
-  const config = validateConfig(doc, configFile ?? 'defaults')
+  const { doc, base, configFile } = readConfigDocument(file ?? null)
+  const config = validateConfig(merge({ ...defaultConfig }, doc), configFile ?? 'defaults')
   for (const key of PATH_KEYS) {
     const value = config[key]
-    if (typeof value === 'string' && !(key === 'controlSocket' && value.startsWith('\\\\.\\pipe\\'))) {
-      (config as Record<string, unknown>)[key] = isAbsolute(value) ? value : resolve(base, value)
-    }
+    if (typeof value === 'string') (config as Record<string, unknown>)[key] = resolveConfigPath(value, base)
   }
   return { ...config, configFile }
 }
 
-/** The config file to use: an explicit path, then $FST_CONFIG, then none (defaults). */
-export function configPathFrom (explicit?: string): string | null {
-  return explicit ?? process.env.FST_CONFIG ?? null
-}
+export { configPathFrom }

@@ -44,6 +44,21 @@ export class FairQueue<T> {
     return item
   }
 
+  /** The head of one key's lane, without taking it. */
+  peek (key: string): T | undefined {
+    return this.lanes.get(key)?.[0]
+  }
+
+  /** Takes the head of one key's lane; the lane keeps its place in the rotation. */
+  shiftFrom (key: string): T | undefined {
+    const lane = this.lanes.get(key)
+    if (lane === undefined) return undefined
+    const item = lane.shift()
+    if (lane.length === 0) this.lanes.delete(key)
+    this.count--
+    return item
+  }
+
   clear (): void {
     this.lanes.clear()
     this.count = 0

@@ -5,9 +5,11 @@ import type { ConnectionGater, PrivateKey } from '@libp2p/interface'
 import { mplex } from '@libp2p/mplex'
 import { noise } from '@libp2p/noise'
 import { preSharedKey } from '@libp2p/pnet'
+import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { tcp } from '@libp2p/tcp'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
+import type { Registry } from 'prom-client'
 import { gossipOptions } from './gossip-params.js'
 
 export interface HostInit {
@@ -17,6 +19,8 @@ export interface HostInit {
   gater: ConnectionGater
   /** Contents of a libp2p swarm.key file, or null for an open network. */
   networkKey: Uint8Array | null
+  /** Registry for libp2p's own metrics (connections, streams, gossipsub); null or absent for none. */
+  metricsRegistry?: Registry | null
 }
 
 /** Builds the libp2p host: TCP, Noise, yamux/mplex, identify and a StrictSign gossipsub. */
@@ -30,6 +34,8 @@ export async function createHost (init: HostInit) {
     streamMuxers: init.muxers.map(m => muxers[m]()),
     connectionGater: init.gater,
     ...(init.networkKey === null ? {} : { connectionProtector: preSharedKey({ psk: init.networkKey }) }),
+    // the node's registry, never prom-client's global one; process metrics come from it too
+    ...(init.metricsRegistry == null ? {} : { metrics: prometheusMetrics({ registry: init.metricsRegistry }) }),
     services: {
       identify: identify(),
       pubsub: gossipsub({ ...gossipOptions(), globalSignaturePolicy: StrictSign })

@@ -1,5 +1,6 @@
 import { actionFamily, type FstEvent } from '@fst/protocol'
 import { open, type RootDatabase } from 'lmdb'
+import { DigestIndex } from './catchup/digest.js'
 
 /** One key's latest event, and who issued it. */
 export interface LedgerEntry extends FstEvent {
@@ -14,7 +15,7 @@ export interface Change {
   wasActive: boolean
   /** The key is active now. */
   isActive: boolean
-  /** Resolves once the change is committed to disk. */
+  /** Resolves once the change is committed and flushed to disk. */
   written: Promise<unknown>
 }
 
@@ -25,13 +26,19 @@ export function ledgerKey (event: Pick<FstEvent, 'action' | 'name' | 'ip'>): str
 
 /**
  * The convergence rule: per key, the event with the later issue time wins; equal times are ordered by origin
- * peer ID, then by action so that `unban` beats `ban`. Every node applying the same set of events in any order
- * ends with the same ledger.
+ * peer ID, then by action so that `unban` beats `ban`, then by the remaining fields so that the order is total.
+ * Every node applying the same set of events in any order ends with the same ledger.
  */
 export function newer (a: LedgerEntry, b: LedgerEntry): boolean {
   if (a.time !== b.time) return a.time > b.time
   if (a.origin !== b.origin) return a.origin > b.origin
-  return actionFamily(a.action).removes && !actionFamily(b.action).removes
+  const removesA = actionFamily(a.action).removes
+  if (removesA !== actionFamily(b.action).removes) return removesA
+  return tieBreak(a) > tieBreak(b)
+}
+
+function tieBreak (e: LedgerEntry): string {
+  return `${e.protocol}|${e.port}|${String(e.duration).padStart(10, '0')}`
 }
 
 /** Whether an entry bans right now: not removed and not expired. */
@@ -46,42 +53,61 @@ export function expiresAt (entry: LedgerEntry): number {
 }
 
 /**
+ * What an expired ban becomes on every node: the matching removal, issued by the ban's origin at the ban's
+ * expiry time. A pure function of the ban, so all nodes write the same entry whether or not the origin's unban
+ * message reaches them.
+ */
+export function expiryTombstone (ban: LedgerEntry): LedgerEntry {
+  return { ...ban, action: `un${actionFamily(ban.action).family}`, duration: 0, time: expiresAt(ban) }
+}
+
+/** Entries a filter picks for `fst list`. */
+export interface LedgerFilter {
+  action?: string
+  name?: string
+  ip?: string
+  /** Include removed and expired entries (tombstones). */
+  all?: boolean
+}
+
+/**
  * Every node's durable record of the mesh: the latest event per key, in an LMDB store (crash-safe,
- * copy-on-write) mirrored in memory for lookups. `apply` resolves once the write is committed.
+ * copy-on-write) mirrored in memory for lookups, plus a per-bucket digest for catch-up.
  */
 export class Ledger {
   private readonly entries = new Map<string, LedgerEntry>()
-  /** Keys of active entries that will expire, with their expiry time. */
+  /** Keys of bans with a duration, with their expiry time (also past ones until the sweeper takes them). */
   private readonly expiring = new Map<string, number>()
+  readonly digest = new DigestIndex()
 
   private constructor (private readonly db: RootDatabase<LedgerEntry, string>) {
-    const now = Date.now()
     for (const { key, value } of db.getRange()) {
       this.entries.set(key, value)
-      this.track(key, value, now)
+      this.digest.set(key, value)
+      this.track(key, value)
     }
-  }
-
-  private track (key: string, entry: LedgerEntry, now: number): void {
-    const end = expiresAt(entry)
-    if (end !== Infinity && end > now) this.expiring.set(key, end)
-    else this.expiring.delete(key)
-  }
-
-  /** Entries that expired since the last call: each is returned once, for its unban to run. */
-  takeExpired (now = Date.now()): LedgerEntry[] {
-    const out: LedgerEntry[] = []
-    for (const [key, end] of this.expiring) {
-      if (end > now) continue
-      this.expiring.delete(key)
-      const entry = this.entries.get(key)
-      if (entry !== undefined) out.push(entry)
-    }
-    return out
   }
 
   static open (path: string): Ledger {
     return new Ledger(open<LedgerEntry, string>({ path, compression: false }))
+  }
+
+  private track (key: string, entry: LedgerEntry): void {
+    const end = expiresAt(entry)
+    if (end !== Infinity) this.expiring.set(key, end)
+    else this.expiring.delete(key)
+  }
+
+  /** Updates memory and digest; the caller writes to the store. */
+  private remember (key: string, entry: LedgerEntry): void {
+    this.entries.set(key, entry)
+    this.digest.set(key, entry)
+    this.track(key, entry)
+  }
+
+  private store (key: string, entry: LedgerEntry): Promise<unknown> {
+    this.remember(key, entry)
+    return this.db.put(key, entry).then(() => this.db.flushed)
   }
 
   get size (): number {
@@ -98,24 +124,69 @@ export class Ledger {
 
   /**
    * Applies an event if it is newer than what the ledger holds for its key; returns null when it is not.
-   * The decision is synchronous, so concurrent callers see each other's changes; `written` tells when it is durable.
+   * A ban that has already expired is stored as its expiry tombstone. The decision is synchronous, so
+   * concurrent callers see each other's changes; `written` tells when it is durable.
    */
   apply (event: FstEvent, origin: string, now = Date.now()): Change | null {
-    const entry: LedgerEntry = { ...event, origin }
-    const key = ledgerKey(event)
-    const previous = this.entries.get(key)
-    if (previous !== undefined && !newer(entry, previous)) return null
-    this.entries.set(key, entry)
-    this.track(key, entry, now)
-    const written = this.db.put(key, entry)
-    return { entry, wasActive: previous !== undefined && isActive(previous, now), isActive: isActive(entry, now), written }
+    const decided = this.decide({ ...event, origin }, now)
+    if (decided === null) return null
+    return { ...decided.change, written: this.store(decided.key, decided.change.entry) }
   }
 
-  /** Entries active now, optionally filtered. */
-  active (filter: { action?: string, name?: string, ip?: string } = {}, now = Date.now()): LedgerEntry[] {
+  /**
+   * `apply` for many entries (a catch-up page): the same decisions, one store transaction for all changes,
+   * so every returned change shares one `written` promise.
+   */
+  applyMany (entries: readonly LedgerEntry[], now = Date.now()): Change[] {
+    const changes: Change[] = []
+    const writes: Array<[string, LedgerEntry]> = []
+    let resolveWritten!: (v: unknown) => void
+    const written = new Promise(resolve => { resolveWritten = resolve })
+    for (const incoming of entries) {
+      const decided = this.decide(incoming, now)
+      if (decided === null) continue
+      this.remember(decided.key, decided.change.entry)
+      writes.push([decided.key, decided.change.entry])
+      changes.push({ ...decided.change, written })
+    }
+    if (writes.length === 0) resolveWritten(undefined)
+    else resolveWritten(this.db.transaction(() => { for (const [k, e] of writes) void this.db.put(k, e) }).then(() => this.db.flushed))
+    return changes
+  }
+
+  private decide (incoming: LedgerEntry, now: number): { key: string, change: Omit<Change, 'written'> } | null {
+    const key = ledgerKey(incoming)
+    const previous = this.entries.get(key)
+    if (previous !== undefined && !newer(incoming, previous)) return null
+    const entry = expiresAt(incoming) <= now ? expiryTombstone(incoming) : incoming
+    return { key, change: { entry, wasActive: previous !== undefined && isActive(previous, now), isActive: isActive(entry, now) } }
+  }
+
+  /**
+   * Bans whose time is up: each is replaced by its expiry tombstone and returned once, for its unban to run.
+   * On open this includes bans that expired while the node was down.
+   */
+  expire (now = Date.now()): Array<{ ban: LedgerEntry, tombstone: LedgerEntry }> {
+    const out: Array<{ ban: LedgerEntry, tombstone: LedgerEntry }> = []
+    for (const [key, end] of this.expiring) {
+      if (end > now) continue
+      const ban = this.entries.get(key)
+      if (ban === undefined) {
+        this.expiring.delete(key)
+        continue
+      }
+      const tombstone = expiryTombstone(ban)
+      void this.store(key, tombstone)
+      out.push({ ban, tombstone })
+    }
+    return out
+  }
+
+  /** Entries matching a filter; active ones only unless `all`. */
+  list (filter: LedgerFilter = {}, now = Date.now()): LedgerEntry[] {
     const out: LedgerEntry[] = []
     for (const e of this.entries.values()) {
-      if (!isActive(e, now)) continue
+      if (filter.all !== true && !isActive(e, now)) continue
       if (filter.action !== undefined && e.action !== filter.action) continue
       if (filter.name !== undefined && e.name !== filter.name) continue
       if (filter.ip !== undefined && e.ip !== filter.ip) continue
@@ -124,17 +195,32 @@ export class Ledger {
     return out
   }
 
-  /** Drops removed and expired entries older than `horizonMs`: events that old are refused as stale anyway. */
-  async prune (horizonMs: number, now = Date.now()): Promise<number> {
+  /** Entries active now, optionally filtered. */
+  active (filter: Omit<LedgerFilter, 'all'> = {}, now = Date.now()): LedgerEntry[] {
+    return this.list({ ...filter, all: false }, now)
+  }
+
+  /** Keys of one digest bucket with their entries (catch-up). */
+  *inBucket (bucket: number): Generator<LedgerEntry> {
+    for (const key of this.digest.keysIn(bucket)) {
+      const e = this.entries.get(key)
+      if (e !== undefined) yield e
+    }
+  }
+
+  /**
+   * Drops tombstones (removals, and bans past their expiry) older than `retentionMs`. A node that was away
+   * longer than that may bring back a ban whose removal was pruned here: see docs/protocol.md.
+   */
+  async prune (retentionMs: number, now = Date.now()): Promise<number> {
     let dropped = 0
     for (const [key, e] of this.entries) {
-      const end = actionFamily(e.action).removes ? e.time : expiresAt(e)
-      if (end < now - horizonMs) {
-        this.entries.delete(key)
-        this.expiring.delete(key)
-        void this.db.remove(key)
-        dropped++
-      }
+      if (!prunable(e, retentionMs, now)) continue
+      this.entries.delete(key)
+      this.expiring.delete(key)
+      this.digest.delete(key)
+      void this.db.remove(key)
+      dropped++
     }
     await this.db.flushed
     return dropped
@@ -144,4 +230,10 @@ export class Ledger {
     await this.db.flushed
     await this.db.close()
   }
+}
+
+/** A removal, or a ban past its expiry, older than the retention: pruned, and refused by catch-up. */
+export function prunable (e: LedgerEntry, retentionMs: number, now = Date.now()): boolean {
+  const end = actionFamily(e.action).removes ? e.time : expiresAt(e)
+  return end < now - retentionMs
 }

@@ -15,6 +15,8 @@ export function createNodeMetrics (registry: Registry) {
     runSeconds: new Histogram({ name: 'fst_node_script_duration_seconds', help: 'Script run time', labelNames: ['action'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers }),
     queueDepth: new Gauge({ name: 'fst_node_runner_queue_events', help: 'Events waiting for the runner', registers }),
     peers: new Gauge({ name: 'fst_node_peers_connected', help: 'Connected mesh peers', registers }),
+    catchupPulls: new Counter({ name: 'fst_node_catchup_pulls_total', help: 'Catch-up pulls from peers, by outcome (same, synced, failed)', labelNames: ['outcome'], registers }),
+    catchupEntries: new Counter({ name: 'fst_node_catchup_entries_total', help: 'Entries received by catch-up, by outcome (applied, unchanged, or a refusal reason)', labelNames: ['outcome'], registers }),
     activeEntries: new Gauge({ name: 'fst_node_ledger_active_entries', help: 'Active entries in the ledger', registers })
   }
 }

@@ -5,6 +5,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import {
   actionFamily, type AddressGuard, addressGuard, type ControlRequest, type ControlResponse, encodeMessage, type FstEvent, validateInput
 } from '@fst/protocol'
+import { Catchup } from './catchup/service.js'
 import type { Logger } from 'pino'
 import { Registry } from 'prom-client'
 import { Batcher } from './batcher.js'
@@ -14,9 +15,11 @@ import { Dialer } from './dialer.js'
 import { TOPIC } from './gossip-params.js'
 import { createHost, type Host, readNetworkKey } from './host.js'
 import { loadOrCreateIdentity } from './identity.js'
-import { type Change, isActive, Ledger, type LedgerEntry, ledgerKey } from './ledger.js'
+import { type Change, isActive, Ledger, type LedgerEntry, ledgerKey, prunable } from './ledger.js'
+import { entriesCovering } from './ledger-query.js'
 import { Membership } from './membership.js'
 import { createNodeMetrics, type NodeMetrics } from './metrics.js'
+import { HttpEndpoint, metricsRoute } from './metrics-server.js'
 import { LogThrottle } from './log-throttle.js'
 import { listenAddr, parsePeersFile } from './peers-file.js'
 import { PinStore } from './pins.js'
@@ -30,6 +33,8 @@ export { TOPIC }
 const EXPIRY_SWEEP_MS = 200
 /** How long SIGTERM waits for queued scripts. */
 const DRAIN_MS = 10_000
+/** How often tombstones past the retention are pruned. */
+const PRUNE_MS = 3600_000
 
 /**
  * An FST node: the libp2p host on the mesh, the control socket the hook talks to, the ledger, and the
@@ -49,10 +54,16 @@ export class FstNode {
   private dialer!: Dialer
   private guard!: AddressGuard
   private sweeper: NodeJS.Timeout | null = null
+  private pruner: NodeJS.Timeout | null = null
+  private catchup: Catchup | null = null
+  private stopping = false
+  private metricsEndpoint: HttpEndpoint | null = null
   private readonly verdicts = new WeakMap<object, MessageVerdict>()
   private readonly lastHeard = new Map<string, number>()
   private quorum!: QuorumTracker
   private throttle!: LogThrottle
+  /** Mesh messages this node signed and sent, valid ones accepted from others, and hook calls that changed nothing (echoes). */
+  private readonly messageCounts = { published: 0, accepted: 0, suppressed: 0 }
 
   constructor (readonly config: NodeConfig, private readonly log: Logger) {}
 
@@ -64,18 +75,21 @@ export class FstNode {
     this.peerId = peerIdFromPrivateKey(privateKey).toString()
     this.membership = new Membership(this.peerId, new PinStore(config.stateDir), log.child({ component: 'membership' }))
     this.ledger = Ledger.open(join(config.stateDir, 'ledger'))
+    await this.ledger.prune(config.ledgerRetentionS * 1000)
     this.host = await createHost({
       privateKey,
       listen: config.listen.map(listenAddr),
       muxers: config.muxers,
       gater: this.membership.gater(),
-      networkKey: readNetworkKey(config.networkKeyFile)
+      networkKey: readNetworkKey(config.networkKeyFile),
+      metricsRegistry: config.metricsListen === null ? null : this.registry
     })
     await this.loadPeers()
 
     this.runner = new ActionRunner({
       actionsDir: config.actionsDir,
       timeoutMs: config.scriptTimeoutMs,
+      extraEnv: config.scriptEnv,
       log: log.child({ component: 'runner' }),
       onRun: (action, outcome, seconds) => {
         this.metrics.runs.inc({ action, outcome })
@@ -87,21 +101,52 @@ export class FstNode {
       publish: async events => {
         try {
           await this.host.services.pubsub.publish(TOPIC, encodeMessage(events))
+          this.messageCounts.published++
         } catch (err) {
           // the ledger holds the events; catch-up delivers them when peers return
           log.warn({ err: (err as Error).message, events: events.length }, 'publish failed')
         }
       }
     })
+    // before anything can arrive from peers: an entry caught up after this runs its scripts once, not twice
+    if (config.reapplyOnStart) this.reapply()
     this.joinTopic()
+    this.catchup = new Catchup({
+      host: this.host,
+      ledger: this.ledger,
+      isMember: id => this.membership.isMember(id),
+      policy: () => ({
+        isMember: id => this.membership.isMember(id),
+        self: this.peerId,
+        guard: this.guard,
+        maxTime: Date.now() + config.freshness.maxSkewS * 1000,
+        isPrunable: e => prunable(e, config.ledgerRetentionS * 1000)
+      }),
+      apply: entries => this.applyEntries(entries).length,
+      intervalMs: config.catchup.intervalS * 1000,
+      timeoutMs: config.catchup.timeoutS * 1000,
+      log: log.child({ component: 'catchup' }),
+      onPull: (outcome, result) => {
+        this.metrics.catchupPulls.inc({ outcome })
+        if (result === undefined) return
+        this.metrics.catchupEntries.inc({ outcome: 'applied' }, result.applied)
+        this.metrics.catchupEntries.inc({ outcome: 'unchanged' }, result.received - result.applied - Object.values(result.refused).reduce((a, b) => a + b, 0))
+        for (const [reason, n] of Object.entries(result.refused)) this.metrics.catchupEntries.inc({ outcome: reason }, n)
+      }
+    })
+    await this.catchup.start()
     this.control = new ControlServer(config.controlSocket, config.controlGroup, req => this.handle(req), log.child({ component: 'control' }))
     await this.control.start()
     this.dialer = new Dialer({ host: this.host, membership: this.membership, ...config.redial, log: log.child({ component: 'dialer' }) })
     this.dialer.dialAll()
     this.sweeper = setInterval(() => this.sweepExpired(), EXPIRY_SWEEP_MS)
-    if (config.reapplyOnStart) this.reapply()
+    this.pruner = setInterval(() => { void this.ledger.prune(config.ledgerRetentionS * 1000) }, PRUNE_MS)
     this.host.addEventListener('connection:open', () => this.metrics.peers.set(this.connectedPeers().length))
     this.host.addEventListener('connection:close', () => this.metrics.peers.set(this.connectedPeers().length))
+    if (config.metricsListen !== null) {
+      this.metricsEndpoint = new HttpEndpoint(config.metricsListen, 'metricsListen', metricsRoute(this.registry, () => this.sampleGauges()), log.child({ component: 'metrics' }))
+      await this.metricsEndpoint.start()
+    }
     log.info({ peerId: this.peerId, listen: this.host.getMultiaddrs().map(String), peers: this.membership.others().length }, 'node started')
   }
 
@@ -136,7 +181,7 @@ export class FstNode {
       rateLimiter: new RateLimiter(this.config.rateLimit.perSecond, this.config.rateLimit.burst)
     })
     let validated = 0
-    pubsub.topicValidators.set(TOPIC, async (_from, msg) => {
+    pubsub.topicValidators.set(TOPIC, async (from, msg) => {
       const verdict = validate(msg)
       // gossipsub works through one peer's buffered RPCs without returning to the event loop; yielding lets
       // other peers' messages in while one peer floods: always after a message over its origin's rate
@@ -144,10 +189,11 @@ export class FstNode {
       this.metrics.messages.inc({ outcome: verdict.result })
       if (verdict.result === 'accept') {
         this.verdicts.set(msg, verdict)
+        this.messageCounts.accepted++
         return TopicValidatorResult.Accept
       }
       this.metrics.rejected.inc({ reason: verdict.reason })
-      this.throttle.warn(verdict.reason, { error: verdict.error, from: _from.toString() }, `message ${verdict.result}ed`)
+      this.throttle.warn(verdict.reason, { error: verdict.error, from: from.toString() }, `message ${verdict.result === 'reject' ? 'rejected' : 'ignored'}`)
       return verdict.result === 'reject' ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore
     })
     pubsub.addEventListener('message', evt => {
@@ -160,30 +206,33 @@ export class FstNode {
   /** Applies events from the mesh: only those that change the ledger's active state run scripts. */
   receive (origin: string, events: FstEvent[]): Change[] {
     this.lastHeard.set(origin, Date.now())
-    const changes: Change[] = []
-    for (const event of events) {
-      if (this.quorum.admit(event, origin) === 'held') {
-        this.metrics.held.inc({ action: event.action })
-        continue
-      }
-      const change = this.ledger.apply(event, origin)
-      if (change === null) continue
-      changes.push(change)
-      this.metrics.received.inc({ action: event.action })
-    }
-    this.run(changes, origin)
+    return this.applyEntries(events.map(e => ({ ...e, origin })))
+  }
+
+  /** Applies validated entries (mesh or catch-up) and runs scripts for those whose active state changed. */
+  applyEntries (entries: LedgerEntry[]): Change[] {
+    if (this.stopping) return []
+    // a report held for a quorum stays out of the ledger until enough distinct peers made it
+    const admitted = this.quorum.active ? entries.filter(e => this.admitReport(e, e.origin)) : entries
+    const changes = this.ledger.applyMany(admitted)
+    for (const c of changes) this.metrics.received.inc({ action: c.entry.action })
+    this.run(changes)
     return changes
   }
 
-  private run (changes: Change[], origin: string): void {
-    const byAction = new Map<string, FstEvent[]>()
+  /** Queues the scripts of every change that bans or unbans, one job per action and origin. */
+  private run (changes: Change[]): void {
+    const jobs = new Map<string, Job>()
     for (const c of changes) {
+      // a removal of something not active here (never seen, or expired) has nothing to undo
       if (c.isActive === c.wasActive) continue
-      const list = byAction.get(c.entry.action) ?? []
-      list.push(c.entry)
-      byAction.set(c.entry.action, list)
+      const action = c.isActive ? c.entry.action : `un${actionFamily(c.entry.action).family}`
+      const id = `${action} ${c.entry.origin}`
+      const job = jobs.get(id) ?? { action, events: [], origin: c.entry.origin }
+      job.events.push(c.entry)
+      jobs.set(id, job)
     }
-    for (const [action, events] of byAction) this.runner.enqueue({ action, events, origin })
+    for (const job of jobs.values()) this.runner.enqueue(job)
     this.metrics.queueDepth.set(this.runner.pending)
   }
 
@@ -196,11 +245,14 @@ export class FstNode {
       const allowed = this.guard.check(checked.value.ip)
       if (!allowed.valid) return this.refuse(allowed.reason, allowed.error)
     }
-    const event: FstEvent = { ...checked.value, time: Date.now() }
-    const existing = this.ledger.get(ledgerKey(event))
+    const key = ledgerKey(checked.value)
+    const existing = this.ledger.get(key)
+    // later than what the ledger holds, so a quick unban-then-ban (or a peer's clock ahead) is not lost
+    const event: FstEvent = { ...checked.value, time: Math.max(Date.now(), (existing?.time ?? 0) + 1) }
     // Echo suppression: a ban we applied for the mesh comes back through fail2ban's hook; it changes nothing.
     if (existing !== undefined && isActive(existing) === !removes) {
       this.metrics.suppressed.inc({ action: event.action })
+      this.messageCounts.suppressed++
       return { ok: true, published: false }
     }
     const change = this.ledger.apply(event, this.peerId)
@@ -209,9 +261,15 @@ export class FstNode {
     this.batcher.add(event)
     this.metrics.published.inc({ action: event.action })
     // our own report counts toward a quorum like any peer's
-    const admitted = this.quorum.admit(event, this.peerId) === 'pass'
-    if (this.config.runOwnEvents && admitted) this.run([change], this.peerId)
+    const admitted = this.admitReport(event, this.peerId)
+    if (this.config.runOwnEvents && admitted) this.run([change])
     return { ok: true, published: true, ip: event.ip, time: event.time }
+  }
+
+  private admitReport (event: FstEvent, reporter: string): boolean {
+    if (this.quorum.admit(event, reporter) === 'pass') return true
+    this.metrics.held.inc({ action: event.action })
+    return false
   }
 
   private refuse (reason: string, error: string): ControlResponse {
@@ -220,35 +278,39 @@ export class FstNode {
     return { ok: false, code: reason, error }
   }
 
-  /** Expired bans: every node unbans by itself; the origin also tells the mesh, as the original FST did. */
+  /**
+   * Expired bans: every node replaces the ban with the same tombstone and unbans by itself; the origin also
+   * tells the mesh, as the original FST did (unless the tombstone is too old for the peers' freshness check).
+   */
   private sweepExpired (): void {
-    const expired = this.ledger.takeExpired()
+    const expired = this.ledger.expire()
     if (expired.length === 0) return
-    const jobs = new Map<string, Job>()
-    for (const entry of expired) {
-      const action = `un${actionFamily(entry.action).family}`
-      const unban: FstEvent = { ...entry, action, duration: 0 }
-      const job = jobs.get(action) ?? { action, events: [], origin: entry.origin }
-      job.events.push(unban)
-      jobs.set(action, job)
-      if (entry.origin === this.peerId) {
-        const issued = { ...unban, time: Math.max(Date.now(), entry.time + 1) }
-        this.ledger.apply(issued, this.peerId)
-        this.batcher.add(issued)
+    const changes: Change[] = []
+    const fresh = Date.now() - this.config.freshness.maxAgeS * 500
+    for (const { tombstone } of expired) {
+      const own = tombstone.origin === this.peerId
+      if (own && tombstone.time > fresh) {
+        const { origin: _origin, ...event } = tombstone
+        this.batcher.add(event)
       }
+      if (!own || this.config.runOwnEvents) changes.push({ entry: tombstone, wasActive: true, isActive: false, written: Promise.resolve() })
     }
-    for (const job of jobs.values()) this.runner.enqueue(job)
+    this.run(changes)
   }
 
-  /** On start: run the scripts again for what the ledger says is active (firewalls forget on reboot). */
+  /**
+   * On start: run the scripts again for what the ledger says is active (firewalls forget on reboot). Own
+   * entries only with runOwnEvents: otherwise fail2ban restores those itself.
+   */
   private reapply (): void {
-    const byAction = new Map<string, LedgerEntry[]>()
-    for (const entry of this.ledger.active()) {
-      const list = byAction.get(entry.action) ?? []
-      list.push(entry)
-      byAction.set(entry.action, list)
-    }
-    for (const [action, events] of byAction) this.runner.enqueue({ action, events, origin: this.peerId })
+    const active = this.ledger.active().filter(e => e.origin !== this.peerId || this.config.runOwnEvents)
+    this.run(active.map(entry => ({ entry, wasActive: false, isActive: true, written: Promise.resolve() })))
+  }
+
+  /** Gauges read at scrape time rather than kept up to date on every change. */
+  private sampleGauges (): void {
+    this.metrics.queueDepth.set(this.runner.pending)
+    this.metrics.activeEntries.set(this.ledger.active().length)
   }
 
   connectedPeers (): string[] {
@@ -262,7 +324,8 @@ export class FstNode {
       meshPeers: this.host.services.pubsub.getSubscribers(TOPIC).map(String),
       listen: this.host.getMultiaddrs().map(String),
       ledger: { entries: this.ledger.size, active: this.ledger.active().length },
-      queue: this.runner.pending
+      queue: this.runner.pending,
+      messages: { ...this.messageCounts }
     }
   }
 
@@ -271,13 +334,14 @@ export class FstNode {
     return this.membership.list().map(m => ({
       entry: m.entry.text,
       self: m.self,
-      peerId: m.peerId ?? null,
-      pinned: m.entry.peerId !== undefined ? 'file' : m.peerId !== undefined ? 'first-use' : 'none',
+      // the self row shows this node's own ID even when the entry pins none
+      peerId: m.self ? this.peerId : (m.peerId ?? null),
+      pinned: m.entry.peerId !== undefined ? 'file' : m.self ? 'self' : m.peerId !== undefined ? 'first-use' : 'none',
       addresses: m.addresses,
       connected: m.peerId !== undefined && connected.has(m.peerId),
       lastMessage: m.peerId === undefined ? null : (this.lastHeard.get(m.peerId) ?? null),
       // gossipsub peer score: falls with every message of this peer our validator Rejected
-      score: m.peerId !== undefined && connected.has(m.peerId) ? peerScore(this.host, m.peerId) : null
+      score: !m.self && m.peerId !== undefined && connected.has(m.peerId) ? peerScore(this.host, m.peerId) : null
     }))
   }
 
@@ -286,7 +350,7 @@ export class FstNode {
       case 'publish': return this.publish(req)
       case 'status': return { ok: true, ...this.status(), defences: await this.defenceCounts() }
       case 'peers': return { ok: true, peers: this.peers() }
-      case 'list': return { ok: true, entries: this.ledger.active({ action: req.action, name: req.name, ip: req.ip }) }
+      case 'list': return { ok: true, entries: entriesCovering(this.ledger, req) }
       case 'repin': {
         if (typeof req.peer !== 'string' || !this.membership.repin(req.peer)) return { ok: false, code: 'not_found', error: `no first-use pin for ${typeof req.peer === 'string' ? JSON.stringify(req.peer.slice(0, 200)) : typeof req.peer}` }
         this.dialer.dialAll()
@@ -311,12 +375,19 @@ export class FstNode {
   /** Graceful stop: no new hook calls, publish what is pending, drain scripts (bounded), close the store. */
   async stop (): Promise<void> {
     if (this.sweeper !== null) clearInterval(this.sweeper)
+    if (this.pruner !== null) clearInterval(this.pruner)
     this.sweeper = null
+    this.pruner = null
     await this.control?.stop()
+    await this.metricsEndpoint?.stop()
     this.dialer?.stop()
+    await this.catchup?.stop()
+    // from here on nothing enters the ledger whose scripts could not run; catch-up brings it after restart
+    this.stopping = true
     await this.batcher?.drain()
     await this.runner?.stop(DRAIN_MS)
     await this.host?.stop()
+    await this.catchup?.settled()
     await this.ledger?.close()
   }
 }

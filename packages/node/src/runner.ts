@@ -18,6 +18,8 @@ export type Outcome = 'ok' | 'failed' | 'timeout' | 'error'
 export interface RunnerInit {
   actionsDir: string
   timeoutMs: number
+  /** Extra variables every script gets (config `scriptEnv`), e.g. the fail2ban socket. */
+  extraEnv?: Readonly<Record<string, string>>
   log: Logger
   /** Called after every script run (metrics). */
   onRun?: (action: string, outcome: Outcome, seconds: number) => void
@@ -26,9 +28,11 @@ export interface RunnerInit {
 
 /** Bytes of a script's stdout/stderr kept for the log. */
 export const MAX_SCRIPT_OUTPUT = 4096
+/** Most events merged into one job for an action whose scripts are all batch scripts. */
+const MAX_MERGED_EVENTS = 20_000
 /**
- * Most events of one job run in one turn; the rest waits behind every other origin's next job, so a flood
- * from one peer delays another peer's ban by at most one turn (a batch script still gets up to this many).
+ * Most events per turn for an action with per-event scripts; the rest waits behind every other origin's next
+ * job, so a flood from one peer delays another peer's ban by at most one turn.
  */
 export const FAIR_TURN_EVENTS = 50
 /** Grace between SIGTERM and SIGKILL for a script past its timeout. */
@@ -74,12 +78,34 @@ export class ActionRunner {
     await this.idle()
   }
 
+  /**
+   * Takes the next origin's next job (round-robin over origins), merged with the jobs queued right behind it for
+   * the same action and origin: under an attack wave a batch script then runs once for thousands of events
+   * instead of once per message. A turn is capped (FAIR_TURN_EVENTS when per-event scripts run) and the rest
+   * goes back to the head of its origin's lane.
+   */
+  private next (): Job | undefined {
+    const job = this.queue.shift()
+    if (job === undefined) return undefined
+    const limit = this.turnLimit(job.action)
+    const events = [...job.events]
+    for (let following = this.queue.peek(job.origin); following !== undefined && events.length < limit; following = this.queue.peek(job.origin)) {
+      if (following.action !== job.action) break
+      events.push(...following.events)
+      this.queue.shiftFrom(job.origin)
+    }
+    if (events.length > limit) this.queue.unshift(job.origin, { ...job, events: events.splice(limit) })
+    return { ...job, events }
+  }
+
+  private turnLimit (action: string): number {
+    if (!NAME_PATTERN.test(action)) return FAIR_TURN_EVENTS
+    const scripts = listScripts(join(this.init.actionsDir, `${action}.d`), this.init.platform)
+    return scripts.length > 0 && scripts.every(s => s.batch) ? MAX_MERGED_EVENTS : FAIR_TURN_EVENTS
+  }
+
   private async drain (): Promise<void> {
-    for (let job = this.queue.shift(); job !== undefined; job = this.queue.shift()) {
-      if (job.events.length > FAIR_TURN_EVENTS) {
-        this.queue.unshift(job.origin, { ...job, events: job.events.slice(FAIR_TURN_EVENTS) })
-        job = { ...job, events: job.events.slice(0, FAIR_TURN_EVENTS) }
-      }
+    for (let job = this.next(); job !== undefined; job = this.next()) {
       try {
         await this.runJob(job)
       } catch (err) {
@@ -110,7 +136,7 @@ export class ActionRunner {
   private async runScript (script: Script, job: Job, events: FstEvent[]): Promise<void> {
     const first = events[0]!
     const args = script.batch ? [] : [first.name, first.protocol, first.port, first.ip]
-    const env = scriptEnv(job, events, script.batch)
+    const env = scriptEnv(job, events, script.batch, this.init.extraEnv)
     const started = performance.now()
     const outcome = await this.spawnScript(script, args, env, script.batch ? batchInput(events) : null)
     const seconds = (performance.now() - started) / 1000
@@ -123,20 +149,31 @@ export class ActionRunner {
   private spawnScript (script: Script, args: string[], env: NodeJS.ProcessEnv, input: string | null) {
     const [command, ...lead] = script.interpreter.length > 0 ? [...script.interpreter, script.path] : [script.path]
     return new Promise<{ outcome: Outcome, code: number | null, stdout: string, stderr: string }>(resolve => {
+      // POSIX: its own process group, so a timeout also kills what the script started (a `sleep` in sh
+      // survives its shell and would hold the output pipes open)
+      const group = process.platform !== 'win32'
       const child = spawn(command!, [...lead, ...args], {
         cwd: join(script.path, '..'),
         env,
         stdio: [input === null ? 'ignore' : 'pipe', 'pipe', 'pipe'],
         shell: false,
+        detached: group,
         windowsHide: true
       })
       const stdout = capture(child.stdout)
       const stderr = capture(child.stderr)
       let timedOut = false
       let killTimer: NodeJS.Timeout | undefined
+      let closeTimer: NodeJS.Timeout | undefined
+      const signal = (sig: NodeJS.Signals) => {
+        try {
+          if (group && child.pid !== undefined) process.kill(-child.pid, sig)
+          else child.kill(sig)
+        } catch {} // already gone
+      }
       const kill = () => {
-        child.kill('SIGTERM')
-        killTimer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS)
+        signal('SIGTERM')
+        killTimer = setTimeout(() => signal('SIGKILL'), KILL_GRACE_MS)
       }
       const timer = setTimeout(() => { timedOut = true; kill() }, this.init.timeoutMs)
       this.current = { kill }
@@ -150,19 +187,29 @@ export class ActionRunner {
         settled = true
         clearTimeout(timer)
         clearTimeout(killTimer)
+        clearTimeout(closeTimer)
         this.current = null
         resolve({ outcome, code, stdout: stdout(), stderr: stderr() })
       }
       child.on('error', err => { stderr.append(err.message); finish('error', null) })
       child.on('close', code => finish(timedOut ? 'timeout' : code === 0 ? 'ok' : 'failed', code))
+      // a process that escaped the group (setsid) may keep the pipes open: do not wait for it past the grace
+      child.on('exit', code => {
+        closeTimer = setTimeout(() => {
+          child.stdout?.destroy()
+          child.stderr?.destroy()
+          finish(timedOut ? 'timeout' : code === 0 ? 'ok' : 'failed', code)
+        }, KILL_GRACE_MS)
+      })
     })
   }
 }
 
-/** The whole environment a script sees: nothing inherited from the daemon. */
-export function scriptEnv (job: Job, events: FstEvent[], batch: boolean): NodeJS.ProcessEnv {
+/** The whole environment a script sees: nothing inherited from the daemon, plus the configured `scriptEnv`. */
+export function scriptEnv (job: Job, events: FstEvent[], batch: boolean, extra: Readonly<Record<string, string>> = {}): NodeJS.ProcessEnv {
   const first = events[0]!
   const env: NodeJS.ProcessEnv = {
+    ...extra,
     PATH: process.platform === 'win32' ? (process.env.PATH ?? '') : '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
     LANG: 'C',
     LC_ALL: 'C',

@@ -10,7 +10,7 @@ export type ControlRequest =
   | { op: 'publish', action: string, name: string, protocol: string, port: string, ip: string, duration?: number }
   | { op: 'status' }
   | { op: 'peers' }
-  | { op: 'list', action?: string, name?: string, ip?: string }
+  | { op: 'list', action?: string, name?: string, ip?: string, all?: boolean, overlapping?: boolean }
   | { op: 'repin', peer: string }
 
 export type ControlResponse =

@@ -16,22 +16,23 @@ export function addPublishCommand (program: Command, emit: (text: string) => voi
     .description(`hand events to the local node: ${EVENT_USAGE}, or one per line with --stdin/--file`)
     .argument('[fields...]', 'action name protocol port ip [duration]')
     .option(...CONFIG_FLAG)
+    .option('--socket <path>', 'the node\'s control socket (default: controlSocket of the config)')
     .option('--stdin', 'read events from standard input, one per line')
     .option('--file <path>', 'read events from a file, one per line')
     .allowUnknownOption(false)
-    .action(async (fields: string[], opts: { config?: string, stdin?: boolean, file?: string }) => {
+    .action(async (fields: string[], opts: { config?: string, socket?: string, stdin?: boolean, file?: string }) => {
       const bulk = opts.stdin === true || opts.file !== undefined
       if (bulk && fields.length > 0) throw new UsageError('give event fields or --stdin/--file, not both')
       if (!bulk) {
         const event = eventFromArgs(fields)
-        const client = await ControlClient.connect(socketPath(opts.config))
+        const client = await ControlClient.connect(await socketPath(opts))
         const answer = await client.request({ op: 'publish', ...event })
         client.close()
         if (!answer.ok) throw new UsageError(`refused by the node: ${answer.error}`, 1)
         return
       }
       const input = opts.file === undefined ? process.stdin : createReadStream(opts.file)
-      emit(await publishLines(input, socketPath(opts.config)))
+      emit(await publishLines(input, await socketPath(opts)))
     })
 }
 

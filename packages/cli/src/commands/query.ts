@@ -11,7 +11,7 @@ interface PeerRow { entry: string, self: boolean, peerId: string | null, pinned:
 /** `fst status`, `fst peers`, `fst list`, `fst show`, `fst repin`: questions to the running node. */
 export function addQueryCommands (program: Command, emit: (text: string) => void): void {
   const query = async (config: string | undefined, req: Parameters<typeof ask>[1]) => {
-    const answer = await ask(socketPath(config), req)
+    const answer = await ask(await socketPath({ config }), req)
     if (!answer.ok) throw new UsageError(answer.error, 1)
     const { ok: _ok, ...rest } = answer
     return rest as Record<string, unknown>
@@ -26,12 +26,14 @@ export function addQueryCommands (program: Command, emit: (text: string) => void
       if (opts.json === true) return emit(JSON.stringify(s))
       const peers = s.peers as string[]
       const ledger = s.ledger as { entries: number, active: number }
+      const messages = s.messages as { published: number, accepted: number, suppressed: number }
       emit([
         `peer ID:  ${String(s.peerId)}`,
         `listen:   ${(s.listen as string[]).join(' ')}`,
         `peers:    ${peers.length} connected${peers.length > 0 ? `\n          ${peers.join('\n          ')}` : ''}`,
         `ledger:   ${ledger.active} active of ${ledger.entries} entries`,
-        `queue:    ${String(s.queue)} events waiting for scripts`
+        `queue:    ${String(s.queue)} events waiting for scripts`,
+        `messages: ${messages.published} published, ${messages.accepted} accepted; ${messages.suppressed} hook calls changed nothing (echoes)`
       ].join('\n'))
     })
 
@@ -50,14 +52,15 @@ export function addQueryCommands (program: Command, emit: (text: string) => void
       ].join(' ')).join('\n'))
     })
 
-  const list = async (config: string | undefined, filter: { action?: string, name?: string, ip?: string }, json: boolean) => {
+  type Filter = { action?: string, name?: string, ip?: string, all?: boolean, overlapping?: boolean }
+  const list = async (config: string | undefined, filter: Filter, json: boolean) => {
     const { entries } = await query(config, { op: 'list', ...filter }) as { entries: Entry[] }
     if (json) return JSON.stringify(entries)
-    if (entries.length === 0) return 'no active entries'
+    if (entries.length === 0) return filter.all === true ? 'no entries' : 'no active entries'
     return entries.map(e => [
       e.action, e.name, e.protocol, e.port, e.ip,
       new Date(e.time).toISOString(),
-      e.duration === 0 ? 'permanent' : `expires ${new Date(e.time + e.duration * 1000).toISOString()}`,
+      e.action.startsWith('un') ? 'removed' : e.duration === 0 ? 'permanent' : `expires ${new Date(e.time + e.duration * 1000).toISOString()}`,
       `from ${e.origin}`
     ].join(' ')).join('\n')
   }
@@ -67,19 +70,22 @@ export function addQueryCommands (program: Command, emit: (text: string) => void
     .option(...CONFIG_FLAG)
     .option('--action <action>', 'only this action')
     .option('--name <name>', 'only this name (jail)')
-    .option('--ip <address>', 'only this address or CIDR')
+    .option('--ip <address>', 'only this address or CIDR (exact)')
+    .option('--all', 'include tombstones: removals and expired bans')
     .option('--json', 'print JSON')
-    .action(async (opts: { config?: string, action?: string, name?: string, ip?: string, json?: boolean }) => {
-      emit(await list(opts.config, { action: opts.action, name: opts.name, ip: opts.ip === undefined ? undefined : canonical(opts.ip) }, opts.json === true))
+    .action(async (opts: { config?: string, action?: string, name?: string, ip?: string, all?: boolean, json?: boolean }) => {
+      const ip = opts.ip === undefined ? undefined : canonical(opts.ip)
+      emit(await list(opts.config, { action: opts.action, name: opts.name, ip, all: opts.all === true }, opts.json === true))
     })
 
   program.command('show')
-    .description('show every active entry for one address')
+    .description('show every active entry whose address or CIDR overlaps the given one')
     .argument('<ip>', 'address or CIDR')
     .option(...CONFIG_FLAG)
+    .option('--all', 'include tombstones: removals and expired bans')
     .option('--json', 'print JSON')
-    .action(async (ip: string, opts: { config?: string, json?: boolean }) => {
-      emit(await list(opts.config, { ip: canonical(ip) }, opts.json === true))
+    .action(async (ip: string, opts: { config?: string, all?: boolean, json?: boolean }) => {
+      emit(await list(opts.config, { ip: canonical(ip), overlapping: true, all: opts.all === true }, opts.json === true))
     })
 
   program.command('repin')

@@ -1,0 +1,162 @@
+// FST dashboard: renders the summary the metrics service streams over server-sent events.
+// Every value from the mesh is written with textContent or setAttribute, never parsed as HTML.
+
+const SVG = 'http://www.w3.org/2000/svg'
+const $ = id => document.getElementById(id)
+let last = null
+
+function el (tag, text, className) {
+  const node = document.createElement(tag)
+  if (text !== undefined) node.textContent = String(text)
+  if (className !== undefined) node.className = className
+  return node
+}
+
+function svg (tag, attrs) {
+  const node = document.createElementNS(SVG, tag)
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v))
+  return node
+}
+
+function clock (ms) {
+  return new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' })
+}
+
+function ago (ms, now) {
+  const s = Math.max(0, Math.round((now - ms) / 1000))
+  if (s < 60) return `${s} s ago`
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`
+  return `${Math.floor(s / 3600)} h ago`
+}
+
+function shortId (id) {
+  return id.length > 16 ? `${id.slice(0, 8)}…${id.slice(-6)}` : id
+}
+
+function renderRanked (list, items) {
+  const children = items.length === 0
+    ? [el('li', 'nothing yet', 'empty')]
+    : items.map(({ key, count }) => {
+      const li = el('li')
+      li.append(el('span', key, 'key'), el('span', count, 'count'))
+      return li
+    })
+  list.replaceChildren(...children)
+}
+
+function renderChart (minutes) {
+  // drawn at the container's pixel width so text is not stretched; redrawn on resize
+  const width = Math.max(200, $('chart').clientWidth || 600)
+  const height = 180
+  const pad = { left: 28, bottom: 18, top: 6 }
+  const max = Math.max(1, ...minutes.map(m => Math.max(m.bans, m.unbans)))
+  const slot = (width - pad.left) / minutes.length
+  const bar = Math.max(1, slot / 2 - 0.5)
+  const labelEvery = width < 500 ? 20 : 15
+  const scale = v => (v / max) * (height - pad.top - pad.bottom)
+  const root = svg('svg', { viewBox: `0 0 ${width} ${height}` })
+  root.append(svg('line', { x1: pad.left, x2: width, y1: height - pad.bottom, y2: height - pad.bottom, class: 'axis' }))
+  const top = svg('text', { x: 0, y: pad.top + 8 })
+  top.textContent = String(max)
+  root.append(top)
+  minutes.forEach((m, i) => {
+    const x = pad.left + i * slot
+    for (const [kind, value, offset] of [['ban', m.bans, 0], ['unban', m.unbans, bar]]) {
+      const h = scale(value)
+      const rect = svg('rect', { x: x + offset, y: height - pad.bottom - h, width: bar, height: h, class: kind, 'data-count': value, 'data-minute': m.minute })
+      const title = svg('title', {})
+      title.textContent = `${clock(m.minute)}: ${value} ${kind}s`
+      rect.append(title)
+      root.append(rect)
+    }
+    const lastOne = i === minutes.length - 1
+    if ((i % labelEvery === 0 && i < minutes.length - 12) || lastOne) {
+      const label = svg('text', lastOne ? { x: width, y: height - 4, 'text-anchor': 'end' } : { x, y: height - 4 })
+      label.textContent = new Date(m.minute).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
+      root.append(label)
+    }
+  })
+  $('chart').replaceChildren(root)
+}
+
+function renderFeed (feed, previous, peers) {
+  // show the origin as its sync-peers.txt entry when known: easier to read than a peer ID
+  const entries = new Map(peers.filter(p => p.peerId !== null).map(p => [p.peerId, p.entry]))
+  const seen = new Set((previous ?? []).map(e => `${e.received}|${e.origin}|${e.action}|${e.name}|${e.ip}`))
+  const rows = feed.map(e => {
+    const tr = el('tr')
+    if (previous !== null && !seen.has(`${e.received}|${e.origin}|${e.action}|${e.name}|${e.ip}`)) tr.className = 'fresh'
+    const origin = el('td', entries.get(e.origin) ?? shortId(e.origin), 'mono')
+    origin.title = e.origin
+    tr.append(
+      el('td', clock(e.time)),
+      el('td', e.action, e.action.length > 2 && e.action.startsWith('un') ? 'removes' : 'adds'),
+      el('td', e.name),
+      el('td', e.ip, 'mono'),
+      origin
+    )
+    return tr
+  })
+  if (rows.length === 0) {
+    const td = el('td', 'no events yet')
+    td.colSpan = 5
+    const tr = el('tr')
+    tr.append(td)
+    rows.push(tr)
+  }
+  $('feed').tBodies[0].replaceChildren(...rows)
+}
+
+function renderPeers (peers, now) {
+  const rows = peers.map(p => {
+    const tr = el('tr')
+    const id = el('td', p.peerId === null ? 'not yet known' : shortId(p.peerId), 'mono')
+    if (p.peerId !== null) id.title = p.peerId
+    tr.append(
+      el('td', p.entry, 'mono'),
+      id,
+      el('td', p.connected ? 'connected' : 'disconnected', p.connected ? 'removes' : 'adds'),
+      el('td', p.lastHeard === null ? 'never' : ago(p.lastHeard, now))
+    )
+    return tr
+  })
+  $('peers').tBodies[0].replaceChildren(...rows)
+}
+
+function render (s) {
+  $('active-bans').textContent = String(s.activeBans)
+  $('total-bans').textContent = String(s.totals.bans)
+  $('total-unbans').textContent = String(s.totals.unbans)
+  $('peers-connected').textContent = `${s.peers.filter(p => p.connected).length} / ${s.peers.length}`
+  renderChart(s.minutes)
+  renderRanked($('top-names'), s.topNames)
+  renderRanked($('top-actions'), s.topActions)
+  renderRanked($('top-addresses'), s.topAddresses)
+  renderRanked($('top-networks'), s.topNetworks)
+  renderFeed(s.feed, last === null ? null : last.feed, s.peers)
+  renderPeers(s.peers, s.now)
+  last = s
+}
+
+function connect () {
+  const conn = $('conn')
+  const source = new EventSource('events')
+  source.onopen = () => { conn.dataset.state = 'live'; conn.textContent = 'live' }
+  source.onerror = () => { conn.dataset.state = 'lost'; conn.textContent = 'reconnecting…' }
+  source.onmessage = msg => {
+    try {
+      render(JSON.parse(msg.data))
+    } catch (err) {
+      conn.dataset.state = 'lost'
+      conn.textContent = `bad update: ${err.message}`
+    }
+  }
+}
+
+let resizeTimer = null
+window.addEventListener('resize', () => {
+  clearTimeout(resizeTimer)
+  resizeTimer = setTimeout(() => { if (last !== null) renderChart(last.minutes) }, 150)
+})
+
+connect()

@@ -1,0 +1,161 @@
+import type { Connection, PeerId, Stream } from '@libp2p/interface'
+import { lpStream } from '@libp2p/utils'
+import type { Logger } from 'pino'
+import type { Host } from '../host.js'
+import type { Ledger, LedgerEntry } from '../ledger.js'
+import { type FrameChannel, type PullResult, pullCatchup, serveCatchup } from './session.js'
+import { CATCHUP_PROTOCOL, type EntryPolicy, MAX_FRAME_BYTES } from './wire.js'
+
+export interface CatchupInit {
+  host: Host
+  ledger: Ledger
+  isMember: (peerId: string) => boolean
+  policy: () => EntryPolicy
+  /** Applies validated entries (ledger + scripts); returns how many changed the ledger. */
+  apply: (entries: LedgerEntry[]) => number
+  /** Pull from every connected peer this often as well (anti-entropy); 0 for only on connect. */
+  intervalMs: number
+  /** Longest one exchange may take. */
+  timeoutMs: number
+  log: Logger
+  onPull?: (outcome: 'same' | 'synced' | 'failed', result?: PullResult) => void
+}
+
+/** Retries of a pull that failed right after a connect (the peer may not have registered the protocol yet). */
+const RETRIES = 3
+const RETRY_MS = 1000
+
+function channel (stream: Stream): FrameChannel {
+  const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES })
+  return {
+    read: async () => (await lp.read()).subarray(),
+    write: async bytes => { await lp.write(bytes) }
+  }
+}
+
+/**
+ * Catch-up over libp2p: serves `/fst/catchup/1.0.0` and pulls from a peer whenever it connects, and
+ * periodically. Each side pulls from the other, so one connect reconciles both ways. One pull per peer at a
+ * time; a trigger during a pull runs one more pull afterwards.
+ */
+export class Catchup {
+  private readonly running = new Map<string, Promise<void>>()
+  private readonly again = new Set<string>()
+  private timer: NodeJS.Timeout | null = null
+  private stopped = false
+
+  constructor (private readonly init: CatchupInit) {}
+
+  async start (): Promise<void> {
+    await this.init.host.handle(CATCHUP_PROTOCOL, (stream, connection) => this.serve(stream, connection), { maxInboundStreams: 4, maxOutboundStreams: 4 })
+    this.init.host.addEventListener('peer:connect', this.onConnect)
+    // peers that connected while this node was still starting
+    this.pullAll()
+    if (this.init.intervalMs > 0) this.timer = setInterval(() => this.pullAll(), this.init.intervalMs)
+  }
+
+  private readonly onConnect = (evt: CustomEvent<PeerId>): void => {
+    this.pull(evt.detail)
+  }
+
+  /** Pulls from every connected member. */
+  pullAll (): void {
+    const seen = new Set<string>()
+    for (const conn of this.init.host.getConnections()) {
+      const id = conn.remotePeer.toString()
+      if (seen.has(id)) continue
+      seen.add(id)
+      this.pull(conn.remotePeer)
+    }
+  }
+
+  /** Schedules a pull from one peer (coalesced with one under way). */
+  pull (peer: PeerId): void {
+    const id = peer.toString()
+    if (this.stopped || !this.init.isMember(id)) return
+    if (this.running.has(id)) {
+      this.again.add(id)
+      return
+    }
+    const run = this.pullWithRetry(peer).finally(() => {
+      this.running.delete(id)
+      if (this.again.delete(id)) this.pull(peer)
+    })
+    this.running.set(id, run)
+  }
+
+  private async pullWithRetry (peer: PeerId): Promise<void> {
+    for (let attempt = 1; !this.stopped; attempt++) {
+      try {
+        await this.pullOnce(peer)
+        return
+      } catch (err) {
+        this.init.onPull?.('failed')
+        const connected = this.init.host.getConnections(peer).length > 0
+        // a listed peer that is not a node (the metrics service) never speaks catch-up; a node that is
+        // still starting may not yet: retry quietly
+        const level = (err as Error).name === 'UnsupportedProtocolError' ? 'debug' : 'warn'
+        this.init.log[level]({ peer: peer.toString(), attempt, err: (err as Error).message }, 'catch-up pull failed')
+        if (attempt >= RETRIES || !connected) return
+        await new Promise(resolve => setTimeout(resolve, RETRY_MS * attempt))
+      }
+    }
+  }
+
+  private async pullOnce (peer: PeerId): Promise<void> {
+    const signal = AbortSignal.timeout(this.init.timeoutMs)
+    const started = performance.now()
+    const stream = await this.init.host.dialProtocol(peer, CATCHUP_PROTOCOL, { signal })
+    try {
+      const result = await withAbort(pullCatchup(channel(stream), this.init.ledger, this.init.policy, this.init.apply), signal)
+      await stream.close({ signal })
+      this.init.onPull?.(result.same ? 'same' : 'synced', result)
+      if (!result.same) {
+        this.init.log.info({ peer: peer.toString(), ms: Math.round(performance.now() - started), ...result }, 'caught up with peer')
+      }
+    } catch (err) {
+      stream.abort(err as Error)
+      throw err
+    }
+  }
+
+  private async serve (stream: Stream, connection: Connection): Promise<void> {
+    const peer = connection.remotePeer.toString()
+    if (this.stopped || !this.init.isMember(peer)) {
+      stream.abort(new Error('not a listed peer'))
+      return
+    }
+    const signal = AbortSignal.timeout(this.init.timeoutMs)
+    try {
+      const { sent } = await withAbort(serveCatchup(channel(stream), this.init.ledger), signal)
+      await stream.close({ signal })
+      if (sent > 0) this.init.log.info({ peer, sent }, 'served catch-up')
+    } catch (err) {
+      this.init.log.debug({ peer, err: (err as Error).message }, 'catch-up serve ended with an error')
+      stream.abort(err as Error)
+    }
+  }
+
+  /** Stops pulling and serving; pulls under way end when the host closes their streams (see `settled`). */
+  async stop (): Promise<void> {
+    this.stopped = true
+    if (this.timer !== null) clearInterval(this.timer)
+    this.timer = null
+    this.init.host.removeEventListener('peer:connect', this.onConnect)
+    await this.init.host.unhandle(CATCHUP_PROTOCOL).catch(() => {})
+  }
+
+  /** Resolves when no pull is under way. */
+  async settled (): Promise<void> {
+    await Promise.allSettled([...this.running.values()])
+  }
+}
+
+function withAbort<T> (work: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason ?? new Error('aborted'))
+    if (signal.aborted) return onAbort()
+    signal.addEventListener('abort', onAbort, { once: true })
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
+  })
+}

@@ -1,0 +1,128 @@
+import { encodedEventSize } from '@fst/protocol'
+import type { Ledger, LedgerEntry } from '../ledger.js'
+import { BUCKETS, diffBuckets } from './digest.js'
+import {
+  decodeFrame, type EntryPolicy, encodeFrame, type Frame, MAX_ENTRIES_PER_FRAME, MAX_FRAME_BYTES, toWire, validateEntry, type WireEntry
+} from './wire.js'
+
+/** Length-prefixed frames in both directions; `read` throws when the stream ends. */
+export interface FrameChannel {
+  read(): Promise<Uint8Array>
+  write(bytes: Uint8Array): Promise<void>
+}
+
+/** A peer broke the protocol: bad frame, wrong order, or an error frame. */
+export class CatchupError extends Error {
+  static override name = 'CatchupError'
+  override name = 'CatchupError'
+  constructor (message: string, readonly code: string) {
+    super(message)
+  }
+}
+
+/** What one pull did. */
+export interface PullResult {
+  /** The roots matched: nothing to do. */
+  same: boolean
+  /** Buckets that differed. */
+  buckets: number
+  /** Entries received. */
+  received: number
+  /** Entries that changed the local ledger. */
+  applied: number
+  /** Entries refused by validation, by reason. */
+  refused: Record<string, number>
+}
+
+/** Frame bytes kept under the limit with room for the envelope and the origin of the last entry. */
+const PAGE_BYTES = MAX_FRAME_BYTES - 16 * 1024
+
+async function next<T extends Frame['t']> (ch: FrameChannel, ...expected: T[]): Promise<Extract<Frame, { t: T }>> {
+  const decoded = decodeFrame(await ch.read())
+  if (!decoded.valid) throw new CatchupError(decoded.error, decoded.reason)
+  const frame = decoded.value
+  if (frame.t === 'error') throw new CatchupError(`peer said: ${frame.error}`, frame.code)
+  if (!(expected as string[]).includes(frame.t)) throw new CatchupError(`expected ${expected.join('|')}, got ${frame.t}`, 'bad_order')
+  return frame as Extract<Frame, { t: T }>
+}
+
+/**
+ * Server side of one catch-up exchange: compare roots, send bucket digests, then stream the entries of the
+ * buckets the client asks for in pages of at most MAX_ENTRIES_PER_FRAME entries and MAX_FRAME_BYTES bytes.
+ */
+export async function serveCatchup (ch: FrameChannel, ledger: Ledger): Promise<{ sent: number }> {
+  try {
+    return await serve(ch, ledger)
+  } catch (err) {
+    // tell a well-meaning client what it got wrong before the stream is reset
+    if (err instanceof CatchupError) await ch.write(encodeFrame({ t: 'error', code: err.code, error: err.message })).catch(() => {})
+    throw err
+  }
+}
+
+async function serve (ch: FrameChannel, ledger: Ledger): Promise<{ sent: number }> {
+  const hello = await next(ch, 'hello')
+  if (hello.root === ledger.digest.root()) {
+    await ch.write(encodeFrame({ t: 'same' }))
+    return { sent: 0 }
+  }
+  await ch.write(encodeFrame({ t: 'digests', d: Buffer.from(ledger.digest.digests()).toString('base64') }))
+  const fetch = await next(ch, 'fetch')
+  let page: WireEntry[] = []
+  let bytes = 0
+  let sent = 0
+  const flush = async () => {
+    if (page.length === 0) return
+    await ch.write(encodeFrame({ t: 'entries', e: page }))
+    sent += page.length
+    page = []
+    bytes = 0
+  }
+  for (const bucket of new Set(fetch.b)) {
+    // snapshot the bucket: the ledger may change while earlier pages are written
+    const entries = [...ledger.inBucket(bucket)]
+    for (const e of entries) {
+      const size = encodedEventSize(e) + e.origin.length + 8
+      if (page.length >= MAX_ENTRIES_PER_FRAME || bytes + size > PAGE_BYTES) await flush()
+      page.push(toWire(e))
+      bytes += size
+    }
+  }
+  await flush()
+  await ch.write(encodeFrame({ t: 'end' }))
+  return { sent }
+}
+
+/**
+ * Client side: send our root; if the server differs, compare bucket digests and fetch the differing buckets.
+ * Every received entry is validated with `policy`; valid ones go to `apply` page by page, which returns how
+ * many changed the ledger. Entries we hold newer are ignored by the ledger; the server fetches them from us
+ * in its own pull.
+ */
+export async function pullCatchup (
+  ch: FrameChannel,
+  ledger: Ledger,
+  policy: () => EntryPolicy,
+  apply: (entries: LedgerEntry[]) => number
+): Promise<PullResult> {
+  const result: PullResult = { same: false, buckets: 0, received: 0, applied: 0, refused: {} }
+  await ch.write(encodeFrame({ t: 'hello', v: 1, n: BUCKETS, root: ledger.digest.root() }))
+  const answer = await next(ch, 'same', 'digests')
+  if (answer.t === 'same') return { ...result, same: true }
+  const differing = diffBuckets(ledger.digest.digests(), Buffer.from(answer.d, 'base64'))
+  result.buckets = differing.length
+  await ch.write(encodeFrame({ t: 'fetch', b: differing }))
+  for (;;) {
+    const frame = await next(ch, 'entries', 'end')
+    if (frame.t === 'end') return result
+    const rules = policy()
+    const valid: LedgerEntry[] = []
+    for (const item of frame.e) {
+      const checked = validateEntry(item, rules)
+      if (checked.valid) valid.push(checked.value)
+      else result.refused[checked.reason] = (result.refused[checked.reason] ?? 0) + 1
+    }
+    result.received += frame.e.length
+    result.applied += apply(valid)
+  }
+}

@@ -1,0 +1,113 @@
+import { actionFamily, type AddressGuard, fail, ok, RejectReason, type Result, validateEvent } from '@fst/protocol'
+import type { LedgerEntry } from '../ledger.js'
+import { BUCKETS, DIGEST_BYTES } from './digest.js'
+
+/** The libp2p protocol ID of catch-up. */
+export const CATCHUP_PROTOCOL = '/fst/catchup/1.0.0'
+/** Largest frame either side sends or reads (length prefix excluded). */
+export const MAX_FRAME_BYTES = 1024 * 1024
+/** Most entries in one `entries` frame. */
+export const MAX_ENTRIES_PER_FRAME = 2000
+/** Longest peer ID string accepted as an origin. */
+const MAX_ORIGIN_LENGTH = 128
+
+/**
+ * Catch-up frames: UTF-8 JSON objects, each sent with an unsigned-varint length prefix.
+ * Client → server: `hello`, then `fetch` if the server answered `digests`.
+ * Server → client: `same` | `digests` | `error`; after `fetch`: `entries`* then `end`.
+ */
+export type Frame =
+  | { t: 'hello', v: 1, n: number, root: string }
+  | { t: 'same' }
+  | { t: 'digests', d: string }
+  | { t: 'fetch', b: number[] }
+  | { t: 'entries', e: WireEntry[] }
+  | { t: 'end' }
+  | { t: 'error', code: string, error: string }
+
+/** One ledger entry on the wire: the 7 event fields of the gossip format, then the origin peer ID. */
+export type WireEntry = [string, string, string, string, string, number, number, string]
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder('utf-8', { fatal: true })
+
+export function encodeFrame (frame: Frame): Uint8Array {
+  return encoder.encode(JSON.stringify(frame))
+}
+
+const HEX = /^[0-9a-f]{64}$/
+
+/** Decodes and checks the shape of a frame; the sender is a listed peer, still never trusted. */
+export function decodeFrame (bytes: Uint8Array): Result<Frame> {
+  if (bytes.byteLength > MAX_FRAME_BYTES) return fail(RejectReason.tooLarge, `frame over ${MAX_FRAME_BYTES} bytes`)
+  let f: Record<string, unknown>
+  try {
+    f = JSON.parse(decoder.decode(bytes))
+  } catch {
+    return fail(RejectReason.badShape, 'frame is not UTF-8 JSON')
+  }
+  if (typeof f !== 'object' || f === null || Array.isArray(f)) return fail(RejectReason.badShape, 'frame must be an object')
+  switch (f.t) {
+    case 'hello':
+      if (f.v !== 1 || f.n !== BUCKETS || typeof f.root !== 'string' || !HEX.test(f.root)) break
+      return ok({ t: 'hello', v: 1, n: BUCKETS, root: f.root })
+    case 'same':
+    case 'end':
+      return ok({ t: f.t })
+    case 'digests': {
+      if (typeof f.d !== 'string' || Buffer.byteLength(f.d, 'base64') !== BUCKETS * DIGEST_BYTES) break
+      return ok({ t: 'digests', d: f.d })
+    }
+    case 'fetch': {
+      const b = f.b
+      if (!Array.isArray(b) || b.length > BUCKETS || !b.every(i => Number.isInteger(i) && i >= 0 && i < BUCKETS)) break
+      return ok({ t: 'fetch', b: b as number[] })
+    }
+    case 'entries': {
+      if (!Array.isArray(f.e) || f.e.length > MAX_ENTRIES_PER_FRAME) break
+      return ok({ t: 'entries', e: f.e as WireEntry[] })
+    }
+    case 'error':
+      return ok({ t: 'error', code: String(f.code).slice(0, 64), error: String(f.error).slice(0, 512) })
+  }
+  return fail(RejectReason.badShape, `bad ${JSON.stringify(String(f.t).slice(0, 16))} frame`)
+}
+
+export function toWire (e: LedgerEntry): WireEntry {
+  return [e.action, e.name, e.protocol, e.port, e.ip, e.time, e.duration, e.origin]
+}
+
+/** What a received entry is checked against. */
+export interface EntryPolicy {
+  /** A listed peer other than this node. */
+  isMember: (peerId: string) => boolean
+  self: string
+  guard: AddressGuard
+  /** Latest issue time accepted (now + allowed clock skew). */
+  maxTime: number
+  /** Tombstones older than this are refused: they were pruned here and must not come back. */
+  isPrunable: (e: LedgerEntry) => boolean
+}
+
+/**
+ * The mesh's rules for one received entry, minus freshness (a permanent ban may be years old): canonical
+ * fields, an origin that is a listed peer or this node, never-ban for anything that bans, no issue time
+ * beyond the clock-skew allowance, and no tombstone old enough to have been pruned.
+ */
+export function validateEntry (item: unknown, policy: EntryPolicy): Result<LedgerEntry> {
+  if (!Array.isArray(item) || item.length !== 8) return fail(RejectReason.badShape, 'entry must be an 8-element array')
+  const [action, name, protocol, port, ip, time, duration, origin] = item as unknown[]
+  const checked = validateEvent({ action, name, protocol, port, ip, time, duration })
+  if (!checked.valid) return checked
+  if (typeof origin !== 'string' || origin.length > MAX_ORIGIN_LENGTH || (origin !== policy.self && !policy.isMember(origin))) {
+    return fail(RejectReason.badShape, `origin ${JSON.stringify(String(origin).slice(0, 64))} is not a listed peer`)
+  }
+  const entry: LedgerEntry = { ...checked.value, origin }
+  if (entry.time > policy.maxTime) return fail(RejectReason.badTime, 'issue time beyond the allowed clock skew')
+  if (!actionFamily(entry.action).removes) {
+    const allowed = policy.guard.check(entry.ip)
+    if (!allowed.valid) return allowed
+  }
+  if (policy.isPrunable(entry)) return fail(RejectReason.badTime, 'tombstone older than the retention')
+  return ok(entry)
+}

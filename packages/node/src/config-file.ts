@@ -1,0 +1,83 @@
+import { existsSync, readFileSync } from 'node:fs'
+import { dirname, isAbsolute, resolve } from 'node:path'
+import { parse as parseYaml } from 'yaml'
+import { ConfigError } from './errors.js'
+
+/**
+ * Reading config files without validating them: the hook needs only `controlSocket` and must start in
+ * milliseconds, so this module stays free of the schema library. `loadConfig` adds validation on top.
+ */
+
+/** Defaults the hook needs; the full set lives in config.ts and must agree. */
+export const DEFAULT_CONTROL_SOCKET = 'state/fst.sock'
+
+export interface ConfigDocument {
+  /** Merged `config.yml.dist` (beside the file) and the file; unvalidated. */
+  doc: Record<string, unknown>
+  /** Directory relative paths are resolved against. */
+  base: string
+  configFile: string | null
+}
+
+/** The config file to use: an explicit path, then $FST_CONFIG, then none (defaults). */
+export function configPathFrom (explicit?: string): string | null {
+  return explicit ?? process.env.FST_CONFIG ?? null
+}
+
+/** Reads `config.yml.dist` beside the file, then the file on top. With no file: an empty document in the cwd. */
+export function readConfigDocument (file: string | null): ConfigDocument {
+  if (file === null) return { doc: {}, base: process.cwd(), configFile: null }
+  const configFile = resolve(file)
+  const base = dirname(configFile)
+  const dist = configFile.endsWith('.dist') ? null : resolve(base, 'config.yml.dist')
+  let doc: Record<string, unknown> = {}
+  if (dist !== null && existsSync(dist)) doc = readYaml(dist)
+  doc = merge(doc, readYaml(configFile))
+  return { doc, base, configFile }
+}
+
+/** A configured path made absolute; Windows named pipes stay as they are. */
+export function resolveConfigPath (value: string, base: string): string {
+  if (value.startsWith('\\\\.\\pipe\\') || isAbsolute(value)) return value
+  return resolve(base, value)
+}
+
+/** The control socket of a config file, the way `loadConfig` would resolve it. */
+export function controlSocketOf (file: string | null): string {
+  const { doc, base } = readConfigDocument(file)
+  const value = doc.controlSocket ?? DEFAULT_CONTROL_SOCKET
+  if (typeof value !== 'string' || value === '') throw new ConfigError(`${file}: controlSocket must be a path`)
+  return resolveConfigPath(value, base)
+}
+
+function readYaml (file: string): Record<string, unknown> {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    throw new ConfigError(`${file}: cannot read: ${(err as Error).message}`)
+  }
+  let doc: unknown
+  try {
+    doc = parseYaml(text)
+  } catch (err) {
+    throw new ConfigError(`${file}: not valid YAML: ${(err as Error).message.split('\n')[0]}`)
+  }
+  if (doc === null || doc === undefined) return {}
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`${file}: must be a mapping of keys to values`)
+  return doc as Record<string, unknown>
+}
+
+/** Deep merge of mappings; lists and scalars in `over` replace those in `base`. */
+export function merge (base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base }
+  for (const [key, value] of Object.entries(over)) {
+    const prev = out[key]
+    out[key] = isPlainObject(prev) && isPlainObject(value) ? merge(prev, value) : value
+  }
+  return out
+}
+
+function isPlainObject (v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}

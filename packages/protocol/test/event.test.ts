@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest'
+import { actionFamily, MAX_DURATION_S, RejectReason, validateEvent, validateInput, validatePort } from '../src/index.js'
+
+const good = { action: 'ban', name: 'sshd', protocol: 'tcp', port: '22', ip: '203.0.113.7' }
+
+describe('validateInput', () => {
+  it('accepts the five hook fields and normalises the address', () => {
+    expect(validateInput({ ...good, ip: '::ffff:203.0.113.7' })).toEqual({
+      valid: true,
+      value: { ...good, duration: 0 }
+    })
+    expect(validateInput({ ...good, action: 'nullroute', name: 'nginx-http-auth.v2', duration: 600 })).toMatchObject({ valid: true, value: { duration: 600 } })
+  })
+
+  it.each([
+    ['action', 'ban;id', RejectReason.badAction],
+    ['action', '../../bin', RejectReason.badAction],
+    ['action', '.hidden', RejectReason.badAction],
+    ['action', '', RejectReason.badAction],
+    ['action', 'a'.repeat(65), RejectReason.badAction],
+    ['action', 'ban\n', RejectReason.badAction],
+    ['name', '$(id)', RejectReason.badName],
+    ['name', 'ss hd', RejectReason.badName],
+    ['name', '-sshd', RejectReason.badName],
+    ['name', 42, RejectReason.badName],
+    ['protocol', 'TCP', RejectReason.badProtocol],
+    ['protocol', 'tcp;', RejectReason.badProtocol],
+    ['protocol', 'tcp,', RejectReason.badProtocol],
+    ['protocol', 'a,b,c,d,e,f,g,h,i', RejectReason.badProtocol],
+    ['port', '99999', RejectReason.badPort],
+    ['ip', '999.1.1.1', RejectReason.badAddress],
+    ['duration', -1, RejectReason.badDuration],
+    ['duration', 1.5, RejectReason.badDuration],
+    ['duration', '60', RejectReason.badDuration],
+    ['duration', MAX_DURATION_S + 1, RejectReason.badDuration]
+  ])('rejects %s = %j', (field, value, reason) => {
+    const result = validateInput({ ...good, [field]: value })
+    expect(result.valid).toBe(false)
+    expect(!result.valid && result.reason).toBe(reason)
+  })
+
+  it('names the field and bounds the echoed value in its error', () => {
+    const result = validateInput({ ...good, name: `x y${'z'.repeat(500)}` })
+    expect(!result.valid && result.error).toMatch(/^name must match/)
+    expect(!result.valid && result.error.length).toBeLessThan(200)
+  })
+})
+
+describe('validatePort', () => {
+  it.each(['22', '0', '65535', 'http,https', '1000:2000', '1000-2000', '0:65535', 'ssh', 'imap3', '22,80,443', Array.from({ length: 32 }, (_, i) => String(i + 1)).join(',')])('accepts %j', port => {
+    expect(validatePort(port)).toEqual({ valid: true, value: port })
+  })
+  it.each(['', '65536', '2000:1000', '22 80', '22;', 'HTTP', '1:2:3', ',22', '22,', '-1', 'x'.repeat(257), Array.from({ length: 33 }, (_, i) => String(i + 1)).join(',')])('rejects %j', port => {
+    const result = validatePort(port)
+    expect(!result.valid && result.reason).toBe(RejectReason.badPort)
+  })
+  it('rejects values that are not strings', () => {
+    expect(validatePort(22).valid).toBe(false)
+  })
+})
+
+describe('validateEvent', () => {
+  const event = { ...good, time: 1_700_000_000_000, duration: 0 }
+  it('accepts a full event', () => {
+    expect(validateEvent(event)).toEqual({ valid: true, value: event })
+  })
+  it('requires the address in canonical form (peers must agree on ledger keys)', () => {
+    const result = validateEvent({ ...event, ip: '203.0.113.77/24' })
+    expect(!result.valid && result.reason).toBe(RejectReason.badAddress)
+    expect(validateEvent({ ...event, ip: '::ffff:203.0.113.7' }).valid).toBe(false)
+  })
+  it.each([0, -1, 1.5, '1700000000000', Number.MAX_SAFE_INTEGER + 2])('rejects time %j', time => {
+    const result = validateEvent({ ...event, time })
+    expect(!result.valid && result.reason).toBe(RejectReason.badTime)
+  })
+})
+
+describe('actionFamily', () => {
+  it('pairs unX with X', () => {
+    expect(actionFamily('ban')).toEqual({ family: 'ban', removes: false })
+    expect(actionFamily('unban')).toEqual({ family: 'ban', removes: true })
+    expect(actionFamily('unnullroute')).toEqual({ family: 'nullroute', removes: true })
+    // too short to be an undo: `un` alone is an ordinary action
+    expect(actionFamily('un')).toEqual({ family: 'un', removes: false })
+  })
+})

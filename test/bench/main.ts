@@ -1,0 +1,88 @@
+/**
+ * `pnpm bench [--quick]`: starts its own meshes of `fst start` processes on 127.0.0.1, measures, and prints
+ * progress on stderr and, as the last line of stdout, one JSON object with every figure and its baseline.
+ */
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { ROOT } from '../utils/mesh.js'
+import { fail2banClientRate } from './fail2ban-baseline.js'
+import { writePropagationPlot } from './plot.js'
+import { catchUp, hookTime, propagation, throughput } from './scenarios.js'
+import { progress, round } from './stats.js'
+
+const quick = process.argv.includes('--quick')
+const plan = quick
+  ? { hookRuns: 15, sizes: [3, 5, 10], propSeconds: 3, tputRate: 10_000, tputSeconds: 2, baseRate: 2000, baseSeconds: 1, catchup: 10_000, f2b: 20 }
+  : { hookRuns: 60, sizes: [3, 5, 10, 20, 30], propSeconds: 15, tputRate: 10_000, tputSeconds: 30, baseRate: 10_000, baseSeconds: 5, catchup: 100_000, f2b: 100 }
+
+async function run () {
+  const started = performance.now()
+  progress(`mode ${quick ? 'quick' : 'full'}`)
+  progress(`hook: ${plan.hookRuns} runs each of fst-action (--socket and --config) and node -e 0`)
+  const hook = await hookTime(plan.hookRuns)
+  progress(`  hook ${hook.hook_ms_median} ms (config ${hook.hook_config_ms_median} ms), node -e 0 ${hook.node_e0_ms_median} ms`)
+
+  const curve = []
+  for (const nodes of plan.sizes) {
+    progress(`propagation: ${nodes} nodes, 10 bans/s for ${plan.propSeconds} s`)
+    const p = await propagation(nodes, 10, plan.propSeconds)
+    progress(`  p50 ${p.p50} ms, p99 ${p.p99} ms, lost ${p.lost}, receiver RSS ${p.rssMb} MB`)
+    curve.push(p)
+  }
+  const ten = curve.find(p => p.nodes === 10)!
+  const thirty = curve.find(p => p.nodes === 30)
+
+  progress(`throughput: 5 nodes, ${plan.tputRate}/s for ${plan.tputSeconds} s through one control connection`)
+  const tput = await throughput(5, plan.tputRate, plan.tputSeconds)
+  progress(`  achieved ${tput.achieved_per_s}/s, lost ${tput.lost}, p99 ${tput.p99} ms, max RSS ${tput.maxRssMb} MB`)
+
+  progress(`baseline: batching off (one event per message), ${plan.baseRate}/s for ${plan.baseSeconds} s`)
+  const base = await throughput(5, plan.baseRate, plan.baseSeconds, { batch: { maxDelayMs: 0, maxEvents: 1 } })
+  progress(`  achieved ${base.achieved_per_s}/s, lost ${base.lost}, p99 ${base.p99} ms`)
+
+  progress(`burst and catch-up: ${plan.catchup} bans at once into 4 of 5 nodes, then the fifth rejoins`)
+  const cu = await catchUp(5, plan.catchup)
+  progress(`  burst applied in ${cu.burst_applied_s} s, catch-up ${cu.catchup_s} s, RSS with ${cu.bans} active ${cu.rss_active_mb} MB`)
+
+  progress(`fail2ban-client baseline: ${plan.f2b} sequential banip calls`)
+  const f2b = await fail2banClientRate(plan.f2b)
+  progress(`  ${f2b === null ? 'fail2ban not installed' : `${round(f2b)} bans/s`}`)
+
+  const outDir = quick ? join(ROOT, 'test-output') : join(ROOT, 'docs')
+  mkdirSync(outDir, { recursive: true })
+  const plotFile = join(outDir, 'benchmarks-propagation.svg')
+  writePropagationPlot(plotFile, curve, 'FST propagation latency, loopback, 10 bans/s')
+  progress(`plot written to ${plotFile}; total ${round((performance.now() - started) / 1000)} s`)
+
+  const result = {
+    mode: quick ? 'quick' : 'full',
+    hook_ms_median: hook.hook_ms_median,
+    hook_config_ms_median: hook.hook_config_ms_median,
+    node_e0_ms_median: hook.node_e0_ms_median,
+    hook_ratio: round(hook.hook_ms_median / hook.node_e0_ms_median, 2),
+    propagation_p50_ms: ten.p50,
+    propagation_p99_ms: ten.p99,
+    propagation_30_p99_ms: thirty?.p99 ?? null,
+    propagation_curve: curve,
+    throughput_bans_per_s: tput.achieved_per_s,
+    throughput_offered: tput.offered,
+    throughput_p99_ms: tput.p99,
+    lost: tput.lost,
+    baseline_unbatched_bans_per_s: base.achieved_per_s,
+    baseline_unbatched_lost: base.lost,
+    baseline_unbatched_p99_ms: base.p99,
+    burst_bans: cu.bans,
+    burst_applied_s: cu.burst_applied_s,
+    catchup_s: cu.catchup_s,
+    rss_idle_mb: ten.rssMb,
+    rss_active_mb: cu.rss_active_mb,
+    fail2ban_client_bans_per_s: f2b === null ? null : round(f2b),
+    throughput_vs_fail2ban: f2b === null ? null : round(tput.achieved_per_s / f2b, 0)
+  }
+  process.stdout.write(`${JSON.stringify(result)}\n`)
+}
+
+run().catch(err => {
+  process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`)
+  process.exit(1)
+})

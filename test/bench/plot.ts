@@ -1,0 +1,34 @@
+import { writeFileSync } from 'node:fs'
+
+interface Point { nodes: number, p50: number, p90: number, p99: number }
+
+/** An SVG line chart of latency percentiles against mesh size; no chart library needed for three lines. */
+export function writePropagationPlot (file: string, points: Point[], title: string): void {
+  const w = 640
+  const h = 360
+  const m = { left: 60, right: 110, top: 40, bottom: 50 }
+  const xs = points.map(p => p.nodes)
+  const maxY = Math.max(1, ...points.map(p => p.p99)) * 1.1
+  const minX = Math.min(...xs)
+  const maxX = Math.max(...xs)
+  const x = (n: number) => m.left + ((n - minX) / Math.max(1, maxX - minX)) * (w - m.left - m.right)
+  const y = (v: number) => h - m.bottom - (v / maxY) * (h - m.top - m.bottom)
+  const series: Array<[keyof Point, string]> = [['p50', '#2b8a3e'], ['p90', '#e67700'], ['p99', '#c92a2a']]
+  const ticks = Array.from({ length: 6 }, (_, i) => (maxY / 5) * i)
+  const svg = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${w}" height="${h}" fill="white"/>`,
+    `<text x="${w / 2}" y="22" text-anchor="middle" font-size="14">${title}</text>`,
+    ...ticks.map(t => `<line x1="${m.left}" x2="${w - m.right}" y1="${y(t)}" y2="${y(t)}" stroke="#eee"/><text x="${m.left - 8}" y="${y(t) + 4}" text-anchor="end">${t.toFixed(0)}</text>`),
+    ...xs.map(n => `<text x="${x(n)}" y="${h - m.bottom + 18}" text-anchor="middle">${n}</text>`),
+    `<text x="${(m.left + w - m.right) / 2}" y="${h - 12}" text-anchor="middle">nodes in the mesh</text>`,
+    `<text transform="translate(16 ${h / 2}) rotate(-90)" text-anchor="middle">hook accepted → script started (ms)</text>`,
+    ...series.map(([key, color], i) => [
+      `<polyline fill="none" stroke="${color}" stroke-width="2" points="${points.map(p => `${x(p.nodes)},${y(p[key])}`).join(' ')}"/>`,
+      ...points.map(p => `<circle cx="${x(p.nodes)}" cy="${y(p[key])}" r="3" fill="${color}"/>`),
+      `<text x="${w - m.right + 12}" y="${m.top + 16 + i * 18}" fill="${color}">${key}</text>`
+    ].join('')),
+    '</svg>'
+  ]
+  writeFileSync(file, `${svg.join('\n')}\n`)
+}

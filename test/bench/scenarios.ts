@@ -1,0 +1,118 @@
+import { spawnSync } from 'node:child_process'
+import { Mesh, FST_ACTION } from '../utils/mesh.js'
+import { feed, readLatencies, socketOf, waitForLines } from './load.js'
+import { LATENCY_BATCH_SCRIPT, LATENCY_SCRIPT } from './scripts.js'
+import { median, percentile, round, rssMb } from './stats.js'
+
+const QUIET = { logLevel: 'warn' }
+
+async function latencyMesh (nodes: number, opts: { batchScripts?: boolean, config?: Record<string, unknown> } = {}): Promise<Mesh> {
+  const mesh = await Mesh.create({ nodes, actions: [], start: false, config: () => ({ ...QUIET, ...opts.config }) })
+  for (const node of mesh.nodes) {
+    mesh.addScript(node.index, 'ban', opts.batchScripts === true ? '50-latency.batch' : '50-latency', opts.batchScripts === true ? LATENCY_BATCH_SCRIPT : LATENCY_SCRIPT)
+  }
+  await mesh.startAll()
+  return mesh
+}
+
+/** Hook wall time against `node -e 0`, interleaved so both see the same machine load. */
+export async function hookTime (runs: number) {
+  const mesh = await latencyMesh(1)
+  try {
+    const time = (args: string[]) => {
+      const start = performance.now()
+      const out = spawnSync(process.execPath, args, { stdio: 'ignore' })
+      if (out.status !== 0) throw new Error(`${args.join(' ')} exited ${out.status}`)
+      return performance.now() - start
+    }
+    const hook: number[] = []
+    const hookConfig: number[] = []
+    const bare: number[] = []
+    for (let i = 0; i < runs; i++) {
+      bare.push(time(['-e', '0']))
+      hook.push(time([FST_ACTION, '--socket', socketOf(mesh, 0), 'ban', 'sshd', 'tcp', '22', `198.18.200.${i % 250}`]))
+      hookConfig.push(time([FST_ACTION, '--config', mesh.nodes[0]!.configFile, 'ban', 'sshd', 'tcp', '22', `198.18.201.${i % 250}`]))
+    }
+    return { hook_ms_median: round(median(hook)), hook_config_ms_median: round(median(hookConfig)), node_e0_ms_median: round(median(bare)) }
+  } finally {
+    await mesh.stop()
+  }
+}
+
+/** Hook accepted → first receiving script started, on every receiver, at a steady rate. */
+export async function propagation (nodes: number, rate: number, seconds: number) {
+  const mesh = await latencyMesh(nodes)
+  try {
+    const receivers = mesh.nodes.slice(1).map(n => n.index)
+    const count = Math.round(rate * seconds)
+    const { accepted } = await feed(socketOf(mesh, 0), count, rate)
+    const complete = await waitForLines(mesh, receivers, count, 30_000)
+    const { samples, seen } = readLatencies(mesh, receivers, accepted)
+    const idleRss = rssMb(mesh.nodes[1]!.process!.pid!)
+    return {
+      nodes,
+      p50: round(percentile(samples, 50)),
+      p90: round(percentile(samples, 90)),
+      p99: round(percentile(samples, 99)),
+      max: round(Math.max(...samples)),
+      lost: complete ? 0 : receivers.length * count - seen.reduce((a, b) => a + b, 0),
+      rssMb: idleRss
+    }
+  } finally {
+    await mesh.stop()
+  }
+}
+
+/** One origin fed at `rate` for `seconds` into a mesh through the control socket; batch scripts record. */
+export async function throughput (nodes: number, rate: number, seconds: number, config: Record<string, unknown> = {}) {
+  const mesh = await latencyMesh(nodes, { batchScripts: true, config })
+  try {
+    const receivers = mesh.nodes.slice(1).map(n => n.index)
+    const count = Math.round(rate * seconds)
+    const { accepted, refused, firstSentMs } = await feed(socketOf(mesh, 0), count, rate)
+    const complete = await waitForLines(mesh, receivers, accepted.size, Math.max(30_000, seconds * 4000))
+    const { samples, seen, lastStartMs } = readLatencies(mesh, receivers, accepted)
+    const ledgers = await Promise.all(mesh.nodes.map(n => mesh.status(n.index).then(s => s.ledger.entries)))
+    const rss = mesh.nodes.map(n => rssMb(n.process!.pid!))
+    return {
+      offered: count,
+      accepted: accepted.size,
+      refused,
+      achieved_per_s: round(accepted.size / ((lastStartMs - firstSentMs) / 1000), 0),
+      lost: complete ? 0 : receivers.length * accepted.size - seen.reduce((a, b) => a + b, 0),
+      ledgersComplete: ledgers.every(n => n >= accepted.size),
+      p50: round(percentile(samples, 50)),
+      p99: round(percentile(samples, 99)),
+      maxRssMb: Math.max(...rss)
+    }
+  } finally {
+    await mesh.stop()
+  }
+}
+
+/** A node that was away receives every active ban when it returns. */
+export async function catchUp (nodes: number, bans: number) {
+  const mesh = await latencyMesh(nodes, { batchScripts: true })
+  try {
+    const late = nodes - 1
+    await mesh.stopNode(late)
+    const burstStart = performance.now()
+    const { accepted } = await feed(socketOf(mesh, 0), bans, Number.POSITIVE_INFINITY)
+    const online = mesh.nodes.slice(1, late).map(n => n.index)
+    const burstApplied = await waitForLines(mesh, online, accepted.size, 300_000)
+    const burstSeconds = (performance.now() - burstStart) / 1000
+    const activeRss = rssMb(mesh.nodes[1]!.process!.pid!)
+    const started = performance.now()
+    await mesh.startNode(late)
+    const complete = await mesh.waitForLedger(late, accepted.size, 60_000)
+    const seconds = (performance.now() - started) / 1000
+    return {
+      bans: accepted.size,
+      burst_applied_s: burstApplied ? round(burstSeconds, 2) : null,
+      catchup_s: complete ? round(seconds, 2) : null,
+      rss_active_mb: activeRss
+    }
+  } finally {
+    await mesh.stop()
+  }
+}
