@@ -180,7 +180,8 @@ export class Mesh {
 
   /** The control socket of a node. */
   socket (index: number): string {
-    return join(this.nodes[index]!.dir, 'state', 'fst.sock')
+    const configured = this.options.config?.(index)?.controlSocket
+    return typeof configured === 'string' ? resolve(this.nodes[index]!.dir, configured) : join(this.nodes[index]!.dir, 'state', 'fst.sock')
   }
 
   /**
