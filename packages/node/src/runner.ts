@@ -31,10 +31,11 @@ export const MAX_SCRIPT_OUTPUT = 4096
 /** Most events merged into one job for an action whose scripts are all batch scripts. */
 const MAX_MERGED_EVENTS = 20_000
 /**
- * Most events per turn for an action with per-event scripts; the rest waits behind every other origin's next
- * job, so a flood from one peer delays another peer's ban by at most one turn.
+ * Most events per turn for an action that mixes batch and per-event scripts; an action with per-event scripts
+ * only takes one event per turn (merging saves such scripts nothing). The rest waits behind every other origin's
+ * next job, so a flood from one peer delays another peer's ban by at most one turn.
  */
-export const FAIR_TURN_EVENTS = 50
+export const FAIR_TURN_EVENTS = 10
 /** Grace between SIGTERM and SIGKILL for a script past its timeout. */
 const KILL_GRACE_MS = 1000
 
@@ -81,8 +82,8 @@ export class ActionRunner {
   /**
    * Takes the next origin's next job (round-robin over origins), merged with the jobs queued right behind it for
    * the same action and origin: under an attack wave a batch script then runs once for thousands of events
-   * instead of once per message. A turn is capped (FAIR_TURN_EVENTS when per-event scripts run) and the rest
-   * goes back to the head of its origin's lane.
+   * instead of once per message. A turn is capped when per-event scripts run (see FAIR_TURN_EVENTS) and the
+   * rest goes back to the head of its origin's lane.
    */
   private next (): Job | undefined {
     const job = this.queue.shift()
@@ -101,7 +102,8 @@ export class ActionRunner {
   private turnLimit (action: string): number {
     if (!NAME_PATTERN.test(action)) return FAIR_TURN_EVENTS
     const scripts = listScripts(join(this.init.actionsDir, `${action}.d`), this.init.platform)
-    return scripts.length > 0 && scripts.every(s => s.batch) ? MAX_MERGED_EVENTS : FAIR_TURN_EVENTS
+    const batch = scripts.filter(s => s.batch).length
+    return batch === 0 ? 1 : batch === scripts.length ? MAX_MERGED_EVENTS : FAIR_TURN_EVENTS
   }
 
   private async drain (): Promise<void> {
