@@ -3,7 +3,7 @@ import { TopicValidatorResult } from '@libp2p/gossipsub'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import {
   createHost, createMessageValidator, Dialer, type Host, listenAddr, loadOrCreateIdentity, Membership, type MessageVerdict,
-  type NodeConfig, parsePeersFile, PinStore, RateLimiter, readNetworkKey, TOPIC
+  LogThrottle, type NodeConfig, parsePeersFile, PinStore, RateLimiter, readNetworkKey, TOPIC
 } from '@fst/node'
 import { type AddressGuard, addressGuard, actionFamily, decodeMessage, type FstEvent } from '@fst/protocol'
 import type { Logger } from 'pino'
@@ -38,8 +38,11 @@ export class MeshObserver {
   private readonly actionLabels = new LabelCap(LABEL_CAP)
   private readonly nameLabels = new LabelCap(LABEL_CAP)
   private readonly listeners = new Set<() => void>()
+  // a peer flooding bad messages fills counters, not the disk
+  private readonly throttle: LogThrottle
 
   constructor (readonly config: NodeConfig, private readonly log: Logger, aggregator = new Aggregator(), dashboardClients: () => number = () => 0) {
+    this.throttle = new LogThrottle(log)
     this.aggregator = aggregator
     this.metrics = createMetrics(this.registry, {
       activeBans: () => this.aggregator.activeBans(),
@@ -113,7 +116,7 @@ export class MeshObserver {
       const verdict = validate(msg)
       this.observe(verdict, msg.data)
       if (verdict.result === 'accept') return TopicValidatorResult.Accept
-      this.log.warn({ reason: verdict.reason, error: verdict.error }, `message ${verdict.result}ed`)
+      this.throttle.warn(verdict.reason, { error: verdict.error }, `message ${verdict.result === 'reject' ? 'rejected' : 'ignored'}`)
       return verdict.result === 'reject' ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore
     })
     pubsub.subscribe(TOPIC)
