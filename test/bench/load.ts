@@ -26,9 +26,10 @@ export async function feed (socket: string, count: number, rate: number, offset 
   let refused = 0
   const answers: Array<Promise<void>> = []
   const firstSentMs = Date.now()
+  const firstSlot = performance.now()
+  // at most 100 slots a second; below 100/s one event per slot
   const perSlot = Number.isFinite(rate) ? Math.max(1, Math.round(rate / 100)) : 1000
   for (let sent = 0; sent < count;) {
-    const slotStart = performance.now()
     for (let k = 0; k < perSlot && sent < count; k++, sent++) {
       const ip = benchIp(offset + sent)
       answers.push(client.request({ op: 'publish', action: 'ban', name: 'bench', protocol: 'tcp', port: '22', ip }).then(a => {
@@ -39,7 +40,8 @@ export async function feed (socket: string, count: number, rate: number, offset 
     if (client.congested) await client.drain()
     if (answers.length > 20_000) await Promise.all(answers.splice(0))
     if (Number.isFinite(rate)) {
-      const wait = 10 * (perSlot / Math.max(1, rate / 100)) - (performance.now() - slotStart)
+      // pace by the schedule, not by the slot: late slots catch up instead of drifting
+      const wait = firstSlot + (sent / rate) * 1000 - performance.now()
       if (wait > 0) await new Promise(resolve => setTimeout(resolve, wait))
     }
   }

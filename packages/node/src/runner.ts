@@ -28,6 +28,8 @@ export interface RunnerInit {
 
 /** Bytes of a script's stdout/stderr kept for the log. */
 export const MAX_SCRIPT_OUTPUT = 4096
+/** Events a batch script may apply per `timeoutMs`. */
+const EVENTS_PER_TIMEOUT = 100
 /** Most events merged into one job for an action whose scripts are all batch scripts. */
 const MAX_MERGED_EVENTS = 20_000
 /**
@@ -140,7 +142,7 @@ export class ActionRunner {
     const args = script.batch ? [] : [first.name, first.protocol, first.port, first.ip]
     const env = scriptEnv(job, events, script.batch, this.init.extraEnv)
     const started = performance.now()
-    const outcome = await this.spawnScript(script, args, env, script.batch ? batchInput(events) : null)
+    const outcome = await this.spawnScript(script, args, env, script.batch ? batchInput(events) : null, timeoutFor(this.init.timeoutMs, events.length))
     const seconds = (performance.now() - started) / 1000
     this.init.onRun?.(job.action, outcome.outcome, seconds)
     const fields = { action: job.action, script: script.name, events: events.length, ip: script.batch ? undefined : first.ip, ms: Math.round(seconds * 1000), code: outcome.code, stdout: outcome.stdout || undefined, stderr: outcome.stderr || undefined }
@@ -148,7 +150,7 @@ export class ActionRunner {
     else this.init.log.warn({ ...fields, outcome: outcome.outcome }, 'script did not succeed')
   }
 
-  private spawnScript (script: Script, args: string[], env: NodeJS.ProcessEnv, input: string | null) {
+  private spawnScript (script: Script, args: string[], env: NodeJS.ProcessEnv, input: string | null, timeoutMs: number) {
     const [command, ...lead] = script.interpreter.length > 0 ? [...script.interpreter, script.path] : [script.path]
     return new Promise<{ outcome: Outcome, code: number | null, stdout: string, stderr: string }>(resolve => {
       // POSIX: its own process group, so a timeout also kills what the script started (a `sleep` in sh
@@ -177,7 +179,7 @@ export class ActionRunner {
         signal('SIGTERM')
         killTimer = setTimeout(() => signal('SIGKILL'), KILL_GRACE_MS)
       }
-      const timer = setTimeout(() => { timedOut = true; kill() }, this.init.timeoutMs)
+      const timer = setTimeout(() => { timedOut = true; kill() }, timeoutMs)
       this.current = { kill }
       if (input !== null) {
         child.stdin?.on('error', () => {}) // a script that exits without reading is its own business
@@ -205,6 +207,15 @@ export class ActionRunner {
       })
     })
   }
+}
+
+/**
+ * A script's time limit: `timeoutMs` for every started 100 events it is given. A batch script that applies
+ * thousands of addresses (fail2ban runs its own action per address) gets time in proportion, while a hung
+ * single-event script is still killed after `timeoutMs`.
+ */
+export function timeoutFor (timeoutMs: number, events: number): number {
+  return timeoutMs * Math.max(1, Math.ceil(events / EVENTS_PER_TIMEOUT))
 }
 
 /** The whole environment a script sees: nothing inherited from the daemon, plus the configured `scriptEnv`. */

@@ -5,7 +5,7 @@ import { Writable } from 'node:stream'
 import type { FstEvent } from '@fst/protocol'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ActionRunner, batchInput, type Outcome } from '../src/runner.js'
+import { ActionRunner, batchInput, type Outcome, timeoutFor } from '../src/runner.js'
 
 let root: string
 
@@ -181,5 +181,14 @@ describe('ActionRunner', () => {
     t.runner.enqueue({ action: 'ban', events: [event('203.0.113.3')], origin: 'peerA' })
     await t.runner.idle()
     expect(t.outcomes).toHaveLength(1)
+  })
+})
+
+describe('timeoutFor', () => {
+  it('gives a batch its limit per started 100 events and a single event the plain limit', () => {
+    expect(timeoutFor(10_000, 1)).toBe(10_000)
+    expect(timeoutFor(10_000, 100)).toBe(10_000)
+    expect(timeoutFor(10_000, 101)).toBe(20_000)
+    expect(timeoutFor(10_000, 20_000)).toBe(2_000_000)
   })
 })
