@@ -5,7 +5,7 @@ import { FST_ACTION, Mesh, runBin } from '../utils/mesh.js'
 
 /** Words an attacker (or a broken fail2ban config) would try in any position. */
 const NASTY = [
-  '../../bin', '..', '.', '/etc/passwd', 'a/b', 'ban;id', '$(id)', '`id`', '${IFS}', 'a\nb', 'a\rb', 'a\tb', ' ban', 'ban ',
+  '../../bin', '..', '.', '/etc/passwd', 'a/b', 'ban;id', '$(id)', '`id`', '$' + '{IFS}', 'a\nb', 'a\rb', 'a\tb', ' ban', 'ban ',
   '-rf', '--config=/etc/passwd', '--help', '*', '?', '~root', '|id', '&&id', '>x', "'", '"', '\\', '%00', '\u202eban',
   'ｂａｎ', 'ban\u0085', 'b\u00e4n', '🔥', 'x'.repeat(65), 'x'.repeat(100_000), '', 'tcp,udp,', ',', '22,', '0:65536', '65535:1',
   'ssh;id', 'http,https,' + 'a,'.repeat(40)
