@@ -15,6 +15,7 @@ export { BUCKETS, bucketOf, DigestIndex, diffBuckets } from './catchup/digest.js
 export { CatchupError, type FrameChannel, type PullResult, pullCatchup, serveCatchup } from './catchup/session.js'
 export { CATCHUP_PROTOCOL, decodeFrame, type EntryPolicy, MAX_ENTRIES_PER_FRAME, MAX_FRAME_BYTES, validateEntry } from './catchup/wire.js'
 export { Membership } from './membership.js'
+export { MeshPeer, type VerdictListener } from './mesh-peer.js'
 export { createNodeMetrics } from './metrics.js'
 export { HttpEndpoint, isLoopback, metricsRoute, parseHostPort, type RouteHandler } from './metrics-server.js'
 export { Dialer } from './dialer.js'
