@@ -7,7 +7,7 @@ import './polyfill.js'
 
 export { ConfigError, PeersFileError, PinMismatchError } from './errors.js'
 export { configPathFrom, configSchema, defaultConfig, loadConfig, type Config, type NodeConfig } from './config.js'
-export { createLogger, runDaemon } from './daemon.js'
+export { createLogger, type ForegroundService, runDaemon, runInForeground } from './daemon.js'
 export { createHost, readNetworkKey, type Host } from './host.js'
 export { IDENTITY_FILE, loadOrCreateIdentity } from './identity.js'
 export { expiresAt, expiryTombstone, isActive, Ledger, ledgerKey, newer, prunable, type LedgerEntry } from './ledger.js'
