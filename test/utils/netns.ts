@@ -1,11 +1,12 @@
-import { type ChildProcess, execFile, execFileSync, spawn, type SpawnOptions } from 'node:child_process'
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { type ChildProcess, execFileSync, spawn, type SpawnOptions } from 'node:child_process'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import pWaitFor from 'p-wait-for'
-import { stringify } from 'yaml'
 import { ask } from '@fst/cli'
-import { FST, FST_ACTION, type NodeStatus, type RunResult } from './mesh.js'
+import { FST, FST_ACTION, installScript as installScriptIn, type NodeStatus, run, type RunResult, waitMeshed, waitStarted, writeNodeConfig } from './mesh.js'
+
+export { run }
 
 /**
  * Test hosts as network namespaces on one bridge: a switch namespace holds `br0`, every host namespace
@@ -63,16 +64,6 @@ function hookExit (): void {
 /** Fails loudly: these tests need root for namespaces, nft and fail2ban, and CI runs them as root. */
 export function requireRoot (): void {
   if (process.getuid?.() !== 0) throw new Error('namespace tests must run as root (ip netns, nft, fail2ban); CI runs them as root')
-}
-
-export function run (command: string, args: string[], options: { input?: string, timeout?: number, cwd?: string, env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
-  return new Promise(resolveRun => {
-    const child = execFile(command, args, { timeout: options.timeout ?? 30_000, maxBuffer: 64 * 1024 * 1024, cwd: options.cwd, env: options.env }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1
-      resolveRun({ code, stdout, stderr })
-    })
-    if (options.input !== undefined) child.stdin?.end(options.input)
-  })
 }
 
 async function ip (args: string[]): Promise<void> {
@@ -156,31 +147,14 @@ export class NetnsMesh {
     const peers = this.hosts.filter(h => h.fst).map(h => `${h.addr}:${FST_PORT}`)
     writeFileSync(join(this.root, 'sync-peers.txt'), `# written by test/utils/netns.ts\n${peers.join('\n')}\n`)
     for (const host of this.hosts) {
-      if (host.fst) {
-        writeFileSync(host.configFile, stringify({
-          listen: [`${host.addr}:${FST_PORT}`],
-          peersFile: '../sync-peers.txt',
-          actionsDir: 'actions',
-          stateDir: 'state',
-          controlSocket: 'state/fst.sock',
-          redial: { minMs: 100, maxMs: 1000 },
-          logLevel: 'info',
-          ...this.options.config?.(host.index, host.dir)
-        }))
-      }
+      if (host.fst) writeNodeConfig(host.configFile, `${host.addr}:${FST_PORT}`, this.options.config?.(host.index, host.dir))
       await this.options.prepare?.(host, this)
     }
   }
 
   /** Writes an action script on a host (body, or a copy of a shipped file). */
   installScript (index: number, action: string, name: string, source: { body: string } | { file: string }): string {
-    const dir = join(this.host(index).dir, 'actions', `${action}.d`)
-    mkdirSync(dir, { recursive: true })
-    const target = join(dir, name)
-    if ('body' in source) writeFileSync(target, source.body)
-    else copyFileSync(source.file, target)
-    chmodSync(target, 0o755)
-    return target
+    return installScriptIn(this.host(index).dir, action, name, source)
   }
 
   /** Starts a long-running process inside a host, in its own process group; killed on teardown. */
@@ -221,12 +195,7 @@ export class NetnsMesh {
     const child = this.spawnIn(index, process.execPath, [FST, 'start', '--config', host.configFile])
     host.process = child
     host.log = child.output
-    let exited = false
-    child.once('exit', () => { exited = true })
-    await pWaitFor(async () => {
-      if (exited) throw new Error(`node on host ${index} exited during start:\n${child.output()}`)
-      return this.status(index).then(() => true, () => false)
-    }, { interval: 50, timeout: 20_000 })
+    await waitStarted(child, `node on host ${index}`, child.output, () => this.status(index), 20_000)
   }
 
   async stopNode (index: number): Promise<void> {
@@ -254,10 +223,7 @@ export class NetnsMesh {
   /** Waits until every running node has every other running node as a gossipsub topic peer. */
   async waitConnected (timeout = 20_000): Promise<void> {
     const running = this.hosts.filter(h => h.process !== null)
-    await pWaitFor(async () => {
-      const statuses = await Promise.all(running.map(h => this.status(h.index)))
-      return statuses.every(s => s.meshPeers.length >= running.length - 1)
-    }, { interval: 100, timeout })
+    await waitMeshed(running.map(h => () => this.status(h.index)), 100, timeout)
   }
 
   /** Waits until no node has scripts queued. */
