@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import pWaitFor from 'p-wait-for'
 import { ask } from '@fst/cli'
+import { switchPlan } from './switched-hosts.js'
 import { FST, FST_ACTION, installScript as installScriptIn, type NodeStatus, run, type RunResult, waitMeshed, waitStarted, writeNodeConfig } from './mesh.js'
 
 export { run }
@@ -118,23 +119,16 @@ export class NetnsMesh {
     return `10.77.${this.run}.${index}`
   }
 
-  private async addNs (name: string): Promise<void> {
-    await ip(['netns', 'add', name])
-    this.namespaces.push(name)
-    await ip(['-n', name, 'link', 'set', 'lo', 'up'])
-  }
-
   private async setupNetwork (): Promise<void> {
-    await this.addNs(this.switchNs)
-    await ip(['-n', this.switchNs, 'link', 'add', 'br0', 'type', 'bridge'])
-    await ip(['-n', this.switchNs, 'link', 'set', 'br0', 'up'])
-    for (let i = 1; i <= this.options.hosts; i++) {
+    const indices = Array.from({ length: this.options.hosts }, (_, k) => k + 1)
+    for (const step of switchPlan(this.switchNs, indices.map(i => ({ ns: `${this.prefix}-h${i}`, addr: this.addr(i), port: `vh${i}` })))) {
+      await ip(['netns', 'add', step.ns])
+      // only what this mesh created is deleted on teardown
+      this.namespaces.push(step.ns)
+      for (const args of step.setup) await ip(args)
+    }
+    for (const i of indices) {
       const ns = `${this.prefix}-h${i}`
-      await this.addNs(ns)
-      await ip(['-n', ns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', `vh${i}`, 'netns', this.switchNs])
-      await ip(['-n', this.switchNs, 'link', 'set', `vh${i}`, 'master', 'br0', 'up'])
-      await ip(['-n', ns, 'addr', 'add', `${this.addr(i)}/24`, 'dev', 'eth0'])
-      await ip(['-n', ns, 'link', 'set', 'eth0', 'up'])
       const dir = join(this.root, `h${i}`)
       mkdirSync(join(dir, 'actions'), { recursive: true })
       const fst = this.options.fstHosts?.includes(i) ?? true
