@@ -1,8 +1,8 @@
 import pWaitFor from 'p-wait-for'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { defences } from '../utils/defences.js'
-import { freePort, Mesh } from '../utils/mesh.js'
-import { newKey, Rogue, wireMessage } from '../utils/rogue.js'
+import type { Mesh } from '../utils/mesh.js'
+import { meshWithRogueMember, type Rogue, wireMessage } from '../utils/rogue.js'
 
 const FLOOD = 10_000
 const PER_RPC = 100
@@ -18,20 +18,14 @@ describe('flood from one listed peer', () => {
   let rogue: Rogue
 
   beforeAll(async () => {
-    const member = await newKey()
-    const port = await freePort()
-    mesh = await Mesh.create({
+    ({ mesh, rogue } = await meshWithRogueMember({
       nodes: 2,
-      start: false,
       actions: ['ban', 'unban', 'floodban'],
-      config: i => (i === 0 ? { rateLimit: { perSecond: 50, burst: 500 } } : {}),
-      peersFile: nodes => [...nodes.map(n => `127.0.0.1:${n.port}`), `${member.peerId}@127.0.0.1:${port}`].join('\n')
-    })
-    rogue = await Rogue.create({ key: member.key, port })
-    // a flood script that takes 50 ms, so that the queue stays deep while the honest ban arrives
-    mesh.addScript(0, 'floodban', '50-record', '#!/bin/sh\nsleep 0.05\nprintf \'%s %s\\n\' "$FST_ACTION" "$*" >> ../../runs.log\n')
-    await mesh.startAll()
-    await rogue.waitSubscriber((await mesh.status(0)).peerId, 20_000)
+      config: i => (i === 0 ? { rateLimit: { perSecond: 50, burst: 500 } } : {})
+    }, 0, m => {
+      // a flood script that takes 50 ms, so that the queue stays deep while the honest ban arrives
+      m.addScript(0, 'floodban', '50-record', '#!/bin/sh\nsleep 0.05\nprintf \'%s %s\\n\' "$FST_ACTION" "$*" >> ../../runs.log\n')
+    }))
   })
   afterAll(async () => {
     await rogue?.stop()

@@ -1,8 +1,8 @@
 import pWaitFor from 'p-wait-for'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { defences } from '../utils/defences.js'
-import { freePort, Mesh } from '../utils/mesh.js'
-import { newKey, Rogue, wireMessage } from '../utils/rogue.js'
+import type { Mesh } from '../utils/mesh.js'
+import { meshWithRogueMember, type Rogue, wireMessage } from '../utils/rogue.js'
 
 /**
  * Replays: a listed peer gone rogue captures the exact signed bytes of a ban and sends them again. Inside the
@@ -14,17 +14,10 @@ describe('replayed messages', () => {
   let rogue: Rogue
 
   beforeAll(async () => {
-    const member = await newKey()
-    const port = await freePort()
-    mesh = await Mesh.create({
+    ({ mesh, rogue } = await meshWithRogueMember({
       nodes: 2,
-      start: false,
-      config: () => ({ freshness: { maxAgeS: 1, maxSkewS: 5 }, reapplyOnStart: false }),
-      peersFile: nodes => [...nodes.map(n => `127.0.0.1:${n.port}`), `${member.peerId}@127.0.0.1:${port}`].join('\n')
-    })
-    rogue = await Rogue.create({ key: member.key, port })
-    await mesh.startAll()
-    await rogue.waitSubscriber((await mesh.status(1)).peerId, 20_000)
+      config: () => ({ freshness: { maxAgeS: 1, maxSkewS: 5 }, reapplyOnStart: false })
+    }, 1))
   })
   afterAll(async () => {
     await rogue?.stop()

@@ -6,6 +6,7 @@ import type { PeerId, PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import pWaitFor from 'p-wait-for'
+import { freePort, Mesh, type MeshOptions } from './mesh.js'
 
 const SIGN_PREFIX = new TextEncoder().encode('libp2p-pubsub:')
 const encoder = new TextEncoder()
@@ -141,4 +142,31 @@ function concat (a: Uint8Array, b: Uint8Array): Uint8Array {
 /** One wire event `[action,name,protocol,port,ip,time,duration]` as a message body, with no validation at all. */
 export function wireMessage (events: Array<[unknown, unknown, unknown, unknown, unknown, unknown?, unknown?]>): string {
   return JSON.stringify({ v: 1, e: events.map(([a, n, p, port, ip, time, duration]) => [a, n, p, port, ip, time ?? Date.now(), duration ?? 0]) })
+}
+
+/**
+ * A loopback mesh whose sync-peers.txt also lists a member gone rogue (its peer ID pinned): the Rogue holds
+ * that member's key. `beforeStart` runs before the nodes start; returns once the rogue sees node `watched`
+ * on the topic. Cleans up after itself if any step fails.
+ */
+export async function meshWithRogueMember (options: Omit<MeshOptions, 'start' | 'peersFile'>, watched: number, beforeStart?: (mesh: Mesh) => void): Promise<{ mesh: Mesh, rogue: Rogue }> {
+  const member = await newKey()
+  const port = await freePort()
+  const mesh = await Mesh.create({
+    ...options,
+    start: false,
+    peersFile: nodes => [...nodes.map(n => `127.0.0.1:${n.port}`), `${member.peerId}@127.0.0.1:${port}`].join('\n')
+  })
+  let rogue: Rogue | undefined
+  try {
+    rogue = await Rogue.create({ key: member.key, port })
+    beforeStart?.(mesh)
+    await mesh.startAll()
+    await rogue.waitSubscriber((await mesh.status(watched)).peerId, 20_000)
+    return { mesh, rogue }
+  } catch (err) {
+    await rogue?.stop()
+    await mesh.stop()
+    throw err
+  }
 }
