@@ -270,6 +270,21 @@ export class NetnsMesh {
   }
 }
 
+/**
+ * The firewall integrations' layout: hosts 1-3 run FST with one shipped script as both their ban.d and unban.d
+ * action (`name`), host 4 is an attacker without FST.
+ */
+export function fstHostsAndAttacker (name: string, file: string): Promise<NetnsMesh> {
+  return NetnsMesh.create({
+    hosts: 4,
+    fstHosts: [1, 2, 3],
+    prepare: (host, mesh) => {
+      if (!host.fst) return
+      for (const action of ['ban', 'unban']) mesh.installScript(host.index, action, name, { file })
+    }
+  })
+}
+
 /** Namespaces this process created that still exist (for a final check in tests). */
 export async function leftoverNamespaces (): Promise<string[]> {
   const out = await run('ip', ['netns', 'list'])
