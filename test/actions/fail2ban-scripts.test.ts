@@ -2,7 +2,7 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process'
 import { copyFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ActionRunner, type Outcome } from '@fst/node'
+import { ActionRunner, listScripts, type Outcome } from '@fst/node'
 import type { FstEvent } from '@fst/protocol'
 import pWaitFor from 'p-wait-for'
 import { pino } from 'pino'
@@ -41,19 +41,39 @@ function firewall (): string[] {
 
 function runner (extraEnv: Record<string, string>) {
   const outcomes: Array<{ action: string, outcome: Outcome }> = []
+  const log: string[] = []
   const run = new ActionRunner({
     actionsDir: join(ROOT, 'actions'),
-    timeoutMs: 20_000,
+    timeoutMs: 60_000,
     extraEnv,
-    log: pino({ level: 'silent' }),
+    log: pino({ level: 'info' }, { write: (line: string) => { log.push(line) } }),
     onRun: (action, outcome) => outcomes.push({ action, outcome })
   })
-  const apply = async (action: string, name: string, ip: string) => {
-    const event: FstEvent = { action, name, protocol: 'tcp', port: '22', ip, time: Date.now(), duration: 0 }
-    run.enqueue({ action, events: [event], origin: '12D3KooWtest' })
+  /** Runs one job: the shipped .batch script gets all its events on stdin. */
+  const applyAll = async (action: string, events: Array<{ name: string, ip: string }>) => {
+    const time = Date.now()
+    run.enqueue({ action, events: events.map(e => ({ action, ...e, protocol: 'tcp', port: '22', time, duration: 0 }) satisfies FstEvent), origin: '12D3KooWtest' })
     await run.idle()
   }
-  return { apply, outcomes }
+  const apply = (action: string, name: string, ip: string) => applyAll(action, [{ name, ip }])
+  return { apply, applyAll, outcomes, log }
+}
+
+/** Every address banned in a jail (`get <jail> banip`). */
+async function bannedIn (jail: string): Promise<Set<string>> {
+  const out = await client(['get', jail, 'banip'])
+  if (out.code !== 0) throw new Error(`get ${jail} banip: ${out.stdout}${out.stderr}`)
+  return new Set(out.stdout.split(/\s+/).filter(Boolean))
+}
+
+/** A fail2ban-client that records each invocation (one line of argv) before running the real one. */
+function countingClient (): { path: string, calls: () => string[][] } {
+  const log = join(dir, `client-${Math.random().toString(36).slice(2)}.log`)
+  const path = `${log}.sh`
+  writeFileSync(path, `#!/bin/sh\nprintf '%s\\n' "$*" >> '${log}'\nexec fail2ban-client "$@"\n`)
+  chmodSync(path, 0o755)
+  const calls = () => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean).map(l => l.split(' ')) : [])
+  return { path, calls }
 }
 
 beforeAll(async () => {
@@ -81,6 +101,9 @@ beforeAll(async () => {
     '[DEFAULT]', 'backend = polling', 'usedns = no', 'ignoreself = false', 'filter =', 'logpath = /dev/null', 'bantime = 600', '',
     '[sshd]', 'enabled = true', 'port = ssh', 'protocol = tcp', 'action = record', '',
     '[fst]', 'enabled = true', 'action = record', '',
+    // batch targets without a firewall action: fail2ban's own per-address action cost stays out of the test
+    '[web]', 'enabled = true', 'action =', '',
+    '[bulk]', 'enabled = true', 'action =', '',
     '[reporter]', 'enabled = true', 'port = 22,2222', 'protocol = tcp', 'bantime = 3600',
     `action = record\n         fst[port="%(port)s", protocol="%(protocol)s", fst_action="${hook}", fst_config="/etc/fst/test.yml", fst_socket="/run/fst/test.sock"]`, '',
     '[bare]', 'enabled = true', 'bantime = -1', `action = fst[fst_action="${hook}"]`, ''
@@ -144,6 +167,59 @@ describe('shipped actions/ban.d and unban.d with a real fail2ban', () => {
     const { apply, outcomes } = runner({ FST_FAIL2BAN_SOCKET: sock, FST_FAIL2BAN_JAIL: 'nosuchjail' })
     await apply('ban', 'sshd', '198.51.100.9')
     expect(outcomes).toEqual([{ action: 'ban', outcome: 'failed' }])
+  })
+})
+
+describe('batches through the shipped .batch scripts', () => {
+  it('ships only batch scripts for fail2ban, so no event reaches fail2ban twice', () => {
+    for (const action of ['ban', 'unban']) {
+      expect(listScripts(join(ROOT, 'actions', `${action}.d`)).map(s => [s.name, s.batch])).toEqual([['50-fail2ban.batch', true]])
+    }
+  })
+
+  it('bans 1,000 addresses across two jails in a few fail2ban-client calls, then unbans them all', async () => {
+    const counting = countingClient()
+    const { applyAll, outcomes } = runner({ FST_FAIL2BAN_SOCKET: sock, FST_FAIL2BAN_FALLBACK: 'bulk', FST_FAIL2BAN_CLIENT: counting.path })
+    // 600 reported by a jail `web` that runs here, 400 by a `postfix` jail that does not (→ fallback `bulk`)
+    const web = Array.from({ length: 600 }, (_, i) => ({ name: 'web', ip: `198.18.${i >> 8}.${i & 255}` }))
+    const postfix = Array.from({ length: 400 }, (_, i) => ({ name: 'postfix', ip: `2001:db8:5::${(i + 1).toString(16)}` }))
+    const events = web.flatMap((e, i) => (i < postfix.length ? [e, postfix[i]!] : [e]))
+    await applyAll('ban', events)
+    expect(outcomes).toEqual([{ action: 'ban', outcome: 'ok' }])
+    expect(await bannedIn('web')).toEqual(new Set(web.map(e => e.ip)))
+    expect(await bannedIn('bulk')).toEqual(new Set(postfix.map(e => e.ip)))
+    // one jail lookup per name, then chunks of at most 500 addresses: 5 calls for 1,000 bans
+    const banCalls = counting.calls()
+    expect(banCalls.map(c => c.slice(2, 5).join(' '))).toEqual(['status web', 'status postfix', 'set web banip', 'set web banip', 'set bulk banip'])
+    expect(banCalls.slice(2).map(c => c.length - 5)).toEqual([500, 100, 400])
+
+    await applyAll('unban', events)
+    expect(outcomes.at(-1)).toEqual({ action: 'unban', outcome: 'ok' })
+    expect(await bannedIn('web')).toEqual(new Set())
+    expect(await bannedIn('bulk')).toEqual(new Set())
+    expect(counting.calls().length - banCalls.length).toBe(5)
+  })
+
+  it('skips and reports malformed or protected lines, applies the rest, and fails the run visibly', async () => {
+    const { applyAll, outcomes, log } = runner({ FST_FAIL2BAN_SOCKET: sock, FST_FAIL2BAN_JAIL: 'bulk' })
+    // the node never sends these (it validated them); the script must not trust that: banip bans anything
+    await applyAll('ban', [
+      { name: 'web', ip: '203.0.113.30' },
+      { name: 'web', ip: 'not-an-ip' },
+      { name: 'web', ip: '0.0.0.0/0' },
+      { name: 'web', ip: '203.0.113.31 6' },
+      { name: '-s', ip: '203.0.113.32' },
+      { name: 'web', ip: '2001:db8::31' }
+    ])
+    expect(await bannedIn('bulk')).toEqual(new Set(['203.0.113.30', '2001:db8::31']))
+    expect(outcomes).toEqual([{ action: 'ban', outcome: 'failed' }])
+    const stderr = log.map(l => JSON.parse(l) as { stderr?: string }).find(l => l.stderr !== undefined)?.stderr ?? ''
+    expect(stderr).toContain('line 2 skipped: not an IPv4 or IPv6 address')
+    expect(stderr).toContain('line 3 skipped: in an always-protected range')
+    expect(stderr).toContain('line 4 skipped: expected 5 fields')
+    expect(stderr).toContain('line 5 skipped: name must match')
+    await applyAll('unban', [{ name: 'web', ip: '203.0.113.30' }, { name: 'web', ip: '2001:db8::31' }])
+    expect(await bannedIn('bulk')).toEqual(new Set())
   })
 })
 

@@ -6,6 +6,7 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { ROOT } from '../utils/mesh.js'
 import { fail2banClientRate } from './fail2ban-baseline.js'
+import { nftApplySeconds } from './nft-apply.js'
 import { writePropagationPlot } from './plot.js'
 import { catchUp, hookTime, propagation, throughput } from './scenarios.js'
 import { progress, round } from './stats.js'
@@ -48,6 +49,10 @@ async function run () {
   const f2b = await fail2banClientRate(plan.f2b)
   progress(`  ${f2b === null ? 'fail2ban not installed' : `${round(f2b)} bans/s`}`)
 
+  progress('applying: 10,000 received bans through the nftables batch action, in a namespace')
+  const nft = nftApplySeconds(10_000)
+  progress(`  ${nft === null ? 'skipped (needs root and nft)' : `${round(nft, 3)} s`}`)
+
   const outDir = quick ? join(ROOT, 'test-output') : join(ROOT, 'docs')
   mkdirSync(outDir, { recursive: true })
   const plotFile = join(outDir, 'benchmarks-propagation.svg')
@@ -76,6 +81,7 @@ async function run () {
     catchup_s: cu.catchup_s,
     rss_idle_mb: ten.rssMb,
     rss_active_mb: cu.rss_active_mb,
+    nft_apply_10k_s: nft === null ? null : round(nft, 3),
     fail2ban_client_bans_per_s: f2b === null ? null : round(f2b),
     throughput_vs_fail2ban: f2b === null ? null : round(tput.achieved_per_s / f2b, 0)
   }

@@ -5,6 +5,8 @@ import { LATENCY_BATCH_SCRIPT, LATENCY_SCRIPT } from './scripts.js'
 import { median, percentile, round, rssMb } from './stats.js'
 
 const QUIET = { logLevel: 'warn' }
+/** Addresses for warm-up bans, apart from the measured ones. */
+const WARM_UP_OFFSET = 100_000
 
 async function latencyMesh (nodes: number, opts: { batchScripts?: boolean, config?: Record<string, unknown> } = {}): Promise<Mesh> {
   const mesh = await Mesh.create({ nodes, actions: [], start: false, config: () => ({ ...QUIET, ...opts.config }) })
@@ -45,8 +47,12 @@ export async function propagation (nodes: number, rate: number, seconds: number)
   try {
     const receivers = mesh.nodes.slice(1).map(n => n.index)
     const count = Math.round(rate * seconds)
+    // warm-up: start-up work (catch-up pulls, mesh grafting) is over once a few bans went everywhere
+    const warmUp = 10
+    await feed(socketOf(mesh, 0), warmUp, rate, WARM_UP_OFFSET)
+    await waitForLines(mesh, receivers, warmUp, 60_000)
     const { accepted } = await feed(socketOf(mesh, 0), count, rate)
-    const complete = await waitForLines(mesh, receivers, count, 30_000)
+    const complete = await waitForLines(mesh, receivers, warmUp + count, 30_000)
     const { samples, seen } = readLatencies(mesh, receivers, accepted)
     const idleRss = rssMb(mesh.nodes[1]!.process!.pid!)
     return {

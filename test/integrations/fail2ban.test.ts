@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync } from 'node:fs'
+import { chmodSync, copyFileSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import pWaitFor from 'p-wait-for'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -39,10 +39,12 @@ describe('fail2ban end to end in namespaces', () => {
         action: `fst[port="%(port)s", protocol="%(protocol)s", fst_action="${process.execPath} ${FST_ACTION}", fst_config="${host.configFile}", fst_socket="${host.socket}"]`
       }])
       f2b.push(jail)
-      mesh.installScript(host.index, 'ban', '50-fail2ban', { file: join(ACTIONS, 'ban.d/50-fail2ban') })
-      mesh.installScript(host.index, 'unban', '50-fail2ban', { file: join(ACTIONS, 'unban.d/50-fail2ban') })
+      mesh.installScript(host.index, 'ban', '50-fail2ban.batch', { file: join(ACTIONS, 'ban.d/50-fail2ban.batch') })
+      mesh.installScript(host.index, 'unban', '50-fail2ban.batch', { file: join(ACTIONS, 'unban.d/50-fail2ban.batch') })
       mkdirSync(join(host.dir, 'actions/lib'), { recursive: true })
-      copyFileSync(join(ACTIONS, 'lib/fst-fail2ban'), join(host.dir, 'actions/lib/fst-fail2ban'))
+      const lib = join(host.dir, 'actions/lib/fst-fail2ban')
+      copyFileSync(join(ACTIONS, 'lib/fst-fail2ban'), lib)
+      chmodSync(lib, 0o755)
     }
     await mesh.startAll()
   })

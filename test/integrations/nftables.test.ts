@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import pWaitFor from 'p-wait-for'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ROOT } from '../utils/mesh.js'
-import { FST_PORT, leftoverNamespaces, NetnsMesh } from '../utils/netns.js'
+import { FST_PORT, fstHostsAndAttacker, leftoverNamespaces, type NetnsMesh } from '../utils/netns.js'
 
 const SCRIPT = join(ROOT, 'contrib/nftables/fst-nft.batch')
 const BULK = 10_000
@@ -29,15 +29,7 @@ describe('nftables action set in namespaces', () => {
   let mesh: NetnsMesh
 
   beforeAll(async () => {
-    mesh = await NetnsMesh.create({
-      hosts: 4,
-      fstHosts: [1, 2, 3],
-      prepare: (host, m) => {
-        if (!host.fst) return
-        m.installScript(host.index, 'ban', '50-nftables.batch', { file: SCRIPT })
-        m.installScript(host.index, 'unban', '50-nftables.batch', { file: SCRIPT })
-      }
-    })
+    mesh = await fstHostsAndAttacker('50-nftables.batch', SCRIPT)
   })
   afterAll(async () => {
     await mesh?.destroy()

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import pWaitFor from 'p-wait-for'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { FST_ACTION, ROOT } from '../utils/mesh.js'
-import { FST_PORT, leftoverNamespaces, NetnsMesh } from '../utils/netns.js'
+import { FST_PORT, fstHostsAndAttacker, leftoverNamespaces, type NetnsMesh } from '../utils/netns.js'
 
 const WRAPPER = join(ROOT, 'contrib/sshguard/fst-sshguard-backend')
 const SET_ACTION = join(ROOT, 'contrib/sshguard/fst-sshguard-set.batch')
@@ -27,15 +27,7 @@ describe('sshguard wrapper backend in namespaces', () => {
   const logs: string[] = []
 
   beforeAll(async () => {
-    mesh = await NetnsMesh.create({
-      hosts: 4,
-      fstHosts: [1, 2, 3],
-      prepare: (host, m) => {
-        if (!host.fst) return
-        m.installScript(host.index, 'ban', '50-sshguard.batch', { file: SET_ACTION })
-        m.installScript(host.index, 'unban', '50-sshguard.batch', { file: SET_ACTION })
-      }
-    })
+    mesh = await fstHostsAndAttacker('50-sshguard.batch', SET_ACTION)
     for (const i of [1, 2, 3]) {
       const log = join(mesh.host(i).dir, 'auth.log')
       logs[i] = log

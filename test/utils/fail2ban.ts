@@ -1,7 +1,8 @@
+import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdirSync, writeFileSync, copyFileSync } from 'node:fs'
 import { join } from 'node:path'
 import pWaitFor from 'p-wait-for'
-import type { RunResult } from './mesh.js'
+import { run, type RunResult } from './mesh.js'
 import type { NetnsMesh } from './netns.js'
 
 /** A jail of the self-contained fail2ban: failed passwords in a log file the test writes. */
@@ -10,14 +11,55 @@ export interface JailSpec {
   bantime: number
   port: string
   protocol: string
-  /** Action line(s) of the jail, e.g. `fst[port="%(port)s", protocol="%(protocol)s", fst_action="…"]`. */
-  action: string
+  /** Action line(s) of the jail, e.g. `fst[port="%(port)s", protocol="%(protocol)s", fst_action="…"]`; none: bans only. */
+  action?: string
+}
+
+export interface Fail2banOptions {
+  /** The fail2ban action file installed as action.d/fst.conf, if the jails use it. */
+  actionConf?: string
+  /** fail2ban's own log level (default INFO). */
+  logLevel?: 'INFO' | 'WARNING'
+}
+
+/** Where the server runs: a host of a NetnsMesh, or (the bench) this machine's own namespace. */
+interface Place {
+  label: string
+  /** The folder the server's folder `fail2ban/` goes in. */
+  hostDir: string
+  spawn (command: string, args: string[], cwd: string): ChildProcess & { output: () => string }
+  exec (command: string, args: string[]): Promise<RunResult>
+}
+
+function meshHost (mesh: NetnsMesh, index: number): Place {
+  return {
+    label: `host ${index}`,
+    hostDir: mesh.host(index).dir,
+    spawn: (command, args, cwd) => mesh.spawnIn(index, command, args, { cwd }),
+    exec: (command, args) => mesh.exec(index, command, args)
+  }
+}
+
+function thisMachine (hostDir: string): Place {
+  return {
+    label: 'this machine',
+    hostDir,
+    spawn: (command, args, cwd) => {
+      const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] }) as ChildProcess & { output: () => string }
+      let output = ''
+      child.stdout?.on('data', (d: Buffer) => { output = (output + d.toString()).slice(-200_000) })
+      child.stderr?.on('data', (d: Buffer) => { output = (output + d.toString()).slice(-200_000) })
+      child.output = () => output
+      return child
+    },
+    exec: (command, args) => run(command, args)
+  }
 }
 
 /**
- * One fail2ban-server inside a host namespace, with its own config dir, socket and in-memory database
- * (see /work/shared/notes/TESTBED.md). Started in the foreground (-f) in its own process group; the
- * mesh's teardown kills it with the rest.
+ * One self-contained fail2ban-server, with its own config dir, socket and in-memory database (see
+ * /work/shared/notes/TESTBED.md). Inside a host namespace (`start`) it runs in its own process group and the
+ * mesh's teardown kills it with the rest; on this machine (`startHere`, the bench) `stop()` ends it.
  */
 export class Fail2ban {
   readonly dir: string
@@ -29,32 +71,49 @@ export class Fail2ban {
     return join(hostDir, 'fail2ban')
   }
 
-  private constructor (readonly mesh: NetnsMesh, readonly index: number) {
-    this.dir = Fail2ban.dirOf(mesh.host(index).dir)
+  private server: ChildProcess | null = null
+
+  private constructor (private readonly place: Place) {
+    this.dir = Fail2ban.dirOf(place.hostDir)
     this.sock = join(this.dir, 'f2b.sock')
     this.logFile = join(this.dir, 'auth.log')
   }
 
-  static async start (mesh: NetnsMesh, index: number, actionConf: string, jails: JailSpec[]): Promise<Fail2ban> {
-    const f2b = new Fail2ban(mesh, index)
-    f2b.writeConfig(actionConf, jails)
-    const server = mesh.spawnIn(index, 'fail2ban-server', ['-f', '-x', '-c', f2b.dir, '-s', f2b.sock, '-p', join(f2b.dir, 'f2b.pid')], { cwd: f2b.dir })
-    let exited = false
-    server.once('exit', () => { exited = true })
-    await pWaitFor(async () => {
-      if (exited) throw new Error(`fail2ban-server on host ${index} exited:\n${server.output()}`)
-      return (await f2b.client(['ping'])).code === 0
-    }, { interval: 100, timeout: 15_000 })
-    return f2b
+  /** Starts fail2ban on a host of the mesh. */
+  static start (mesh: NetnsMesh, index: number, actionConf: string, jails: JailSpec[]): Promise<Fail2ban> {
+    return new Fail2ban(meshHost(mesh, index)).launch(jails, { actionConf })
   }
 
-  private writeConfig (actionConf: string, jails: JailSpec[]): void {
+  /** Starts fail2ban on this machine, its folder under `hostDir`; the caller must `stop()` it. */
+  static startHere (hostDir: string, jails: JailSpec[], options: Fail2banOptions = {}): Promise<Fail2ban> {
+    return new Fail2ban(thisMachine(hostDir)).launch(jails, options)
+  }
+
+  private async launch (jails: JailSpec[], options: Fail2banOptions): Promise<this> {
+    this.writeConfig(jails, options)
+    const server = this.place.spawn('fail2ban-server', ['-f', '-x', '-c', this.dir, '-s', this.sock, '-p', join(this.dir, 'f2b.pid')], this.dir)
+    this.server = server
+    let exited = false
+    server.once('exit', () => { exited = true })
+    try {
+      await pWaitFor(async () => {
+        if (exited) throw new Error(`fail2ban-server on ${this.place.label} exited:\n${server.output()}`)
+        return (await this.client(['ping'])).code === 0
+      }, { interval: 100, timeout: 15_000 })
+    } catch (err) {
+      server.kill('SIGKILL')
+      throw err
+    }
+    return this
+  }
+
+  private writeConfig (jails: JailSpec[], options: Fail2banOptions): void {
     mkdirSync(join(this.dir, 'action.d'), { recursive: true })
     mkdirSync(join(this.dir, 'filter.d'), { recursive: true })
-    copyFileSync(actionConf, join(this.dir, 'action.d', 'fst.conf'))
+    if (options.actionConf !== undefined) copyFileSync(options.actionConf, join(this.dir, 'action.d', 'fst.conf'))
     writeFileSync(this.logFile, '')
     writeFileSync(join(this.dir, 'fail2ban.conf'), [
-      '[Definition]', 'loglevel = INFO', `logtarget = ${join(this.dir, 'fail2ban.log')}`,
+      '[Definition]', `loglevel = ${options.logLevel ?? 'INFO'}`, `logtarget = ${join(this.dir, 'fail2ban.log')}`,
       `socket = ${this.sock}`, `pidfile = ${join(this.dir, 'f2b.pid')}`, 'dbfile = :memory:', ''
     ].join('\n'))
     writeFileSync(join(this.dir, 'filter.d', 'fst-test.conf'), [
@@ -63,19 +122,19 @@ export class Fail2ban {
     const lines = ['[DEFAULT]', 'backend = polling', 'usedns = no', 'ignoreself = false', 'ignoreip =', 'findtime = 600', 'maxretry = 3', '']
     for (const jail of jails) {
       lines.push(`[${jail.name}]`, 'enabled = true', 'filter = fst-test', `logpath = ${this.logFile}`, `bantime = ${jail.bantime}`,
-        `port = ${jail.port}`, `protocol = ${jail.protocol}`, `action = ${jail.action}`, '')
+        `port = ${jail.port}`, `protocol = ${jail.protocol}`, ...(jail.action === undefined ? [] : [`action = ${jail.action}`]), '')
     }
     writeFileSync(join(this.dir, 'jail.conf'), lines.join('\n'))
   }
 
   client (args: string[]): Promise<RunResult> {
-    return this.mesh.exec(this.index, 'fail2ban-client', ['-s', this.sock, ...args])
+    return this.place.exec('fail2ban-client', ['-s', this.sock, ...args])
   }
 
   /** Whether the jail holds the address as banned right now. */
   async banned (jail: string, ip: string): Promise<boolean> {
     const out = await this.client(['get', jail, 'banned', ip])
-    if (out.code !== 0) throw new Error(`fail2ban-client get ${jail} banned ${ip} on host ${this.index}: ${out.stderr}${out.stdout}`)
+    if (out.code !== 0) throw new Error(`fail2ban-client get ${jail} banned ${ip} on ${this.place.label}: ${out.stderr}${out.stdout}`)
     return out.stdout.trim() === '1'
   }
 
@@ -85,7 +144,8 @@ export class Fail2ban {
     writeFileSync(this.logFile, text, { flag: 'a' })
   }
 
+  /** Asks the server to stop; kills it if it does not answer. */
   async stop (): Promise<void> {
-    await this.client(['stop'])
+    if ((await this.client(['stop'])).code !== 0) this.server?.kill('SIGKILL')
   }
 }

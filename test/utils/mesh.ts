@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process'
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -75,15 +75,63 @@ export interface NodeStatus {
 
 export interface RunResult { code: number, stdout: string, stderr: string }
 
-/** Runs a bin (fst or fst-action) to completion. */
-export function runBin (bin: string, args: string[], input?: string): Promise<RunResult> {
+/** Runs a command to completion; a failure is a non-zero code, never a throw. */
+export function run (command: string, args: string[], options: { input?: string, timeout?: number, cwd?: string, env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
   return new Promise(resolveRun => {
-    const child = execFile(process.execPath, [bin, ...args], { timeout: 30_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+    const child = execFile(command, args, { timeout: options.timeout ?? 30_000, maxBuffer: 64 * 1024 * 1024, cwd: options.cwd, env: options.env }, (err, stdout, stderr) => {
       const code = err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1
       resolveRun({ code, stdout, stderr })
     })
-    if (input !== undefined) child.stdin?.end(input)
+    if (options.input !== undefined) child.stdin?.end(options.input)
   })
+}
+
+/** Runs a bin (fst or fst-action) to completion. */
+export function runBin (bin: string, args: string[], input?: string): Promise<RunResult> {
+  return run(process.execPath, [bin, ...args], { input })
+}
+
+/** Writes a test node's config.yml: listening on `listen`, sync-peers.txt one folder up, quick redials. */
+export function writeNodeConfig (file: string, listen: string, extra: Record<string, unknown> = {}): void {
+  writeFileSync(file, stringify({
+    listen: [listen],
+    peersFile: '../sync-peers.txt',
+    actionsDir: 'actions',
+    stateDir: 'state',
+    controlSocket: 'state/fst.sock',
+    redial: { minMs: 100, maxMs: 1000 },
+    logLevel: 'info',
+    ...extra
+  }))
+}
+
+/** Writes an executable action script `<nodeDir>/actions/<action>.d/<name>` (a body, or a copy of a file). */
+export function installScript (nodeDir: string, action: string, name: string, source: { body: string } | { file: string }): string {
+  const dir = join(nodeDir, 'actions', `${action}.d`)
+  mkdirSync(dir, { recursive: true })
+  const target = join(dir, name)
+  if ('body' in source) writeFileSync(target, source.body)
+  else copyFileSync(source.file, target)
+  chmodSync(target, 0o755)
+  return target
+}
+
+/** Waits until a just-spawned `fst start` answers on its control socket; fails at once if it exits first. */
+export async function waitStarted (child: ChildProcess, label: string, output: () => string, status: () => Promise<unknown>, timeout: number): Promise<void> {
+  let exited = false
+  child.once('exit', () => { exited = true })
+  await pWaitFor(async () => {
+    if (exited) throw new Error(`${label} exited during start:\n${output()}`)
+    return status().then(() => true, () => false)
+  }, { interval: 50, timeout })
+}
+
+/** Waits until every given node has all the others as gossipsub topic peers. */
+export async function waitMeshed (statuses: Array<() => Promise<NodeStatus>>, interval: number, timeout: number): Promise<void> {
+  await pWaitFor(async () => {
+    const all = await Promise.all(statuses.map(status => status()))
+    return all.every(s => s.meshPeers.length >= statuses.length - 1)
+  }, { interval, timeout })
 }
 
 /**
@@ -122,26 +170,14 @@ export class Mesh {
     for (const node of this.nodes) {
       const actions = typeof this.options.actions === 'function' ? this.options.actions(node.index) : (this.options.actions ?? ['ban', 'unban'])
       for (const action of actions) this.addScript(node.index, action)
-      writeFileSync(node.configFile, stringify({
-        listen: [`${host(node.index)}:${node.port}`],
-        peersFile: '../sync-peers.txt',
-        actionsDir: 'actions',
-        stateDir: 'state',
-        controlSocket: 'state/fst.sock',
-        redial: { minMs: 100, maxMs: 1000 },
-        logLevel: 'info',
-        ...this.options.config?.(node.index)
-      }))
+      writeNodeConfig(node.configFile, `${host(node.index)}:${node.port}`, this.options.config?.(node.index))
     }
   }
 
   /** Adds the recording script for an action on one node. */
   addScript (index: number, action: string, name = '50-record', body?: string): void {
-    const dir = join(this.nodes[index]!.dir, 'actions', `${action}.d`)
-    mkdirSync(dir, { recursive: true })
-    const file = join(dir, this.options.batchScripts === true ? `${name}.batch` : name)
-    writeFileSync(file, body ?? (this.options.batchScripts === true ? RECORD_BATCH_SCRIPT : RECORD_SCRIPT))
-    chmodSync(file, 0o755)
+    const batch = this.options.batchScripts === true
+    installScript(this.nodes[index]!.dir, action, batch ? `${name}.batch` : name, { body: body ?? (batch ? RECORD_BATCH_SCRIPT : RECORD_SCRIPT) })
   }
 
   async startAll (): Promise<void> {
@@ -162,12 +198,7 @@ export class Mesh {
     child.stderr.on('data', (d: Buffer) => { output += d.toString() })
     node.process = child
     node.log = () => output
-    let exited = false
-    child.once('exit', () => { exited = true })
-    await pWaitFor(async () => {
-      if (exited) throw new Error(`node ${index} exited during start:\n${output}`)
-      return this.status(index).then(() => true, () => false)
-    }, { interval: 50, timeout: 30_000 })
+    await waitStarted(child, `node ${index}`, node.log, () => this.status(index), 30_000)
   }
 
   /** Stops one node with SIGTERM (or SIGKILL) and waits for it to exit. */
@@ -182,7 +213,8 @@ export class Mesh {
 
   /** The control socket of a node. */
   socket (index: number): string {
-    return join(this.nodes[index]!.dir, 'state', 'fst.sock')
+    const configured = this.options.config?.(index)?.controlSocket
+    return typeof configured === 'string' ? resolve(this.nodes[index]!.dir, configured) : join(this.nodes[index]!.dir, 'state', 'fst.sock')
   }
 
   /**
@@ -198,10 +230,7 @@ export class Mesh {
   /** Waits until every running node has every other running node as a gossipsub mesh subscriber. */
   async waitConnected (timeout = 20_000): Promise<void> {
     const running = this.nodes.filter(n => n.process !== null)
-    await pWaitFor(async () => {
-      const statuses = await Promise.all(running.map(n => this.status(n.index)))
-      return statuses.every(s => s.meshPeers.length >= running.length - 1)
-    }, { interval: 50, timeout })
+    await waitMeshed(running.map(n => () => this.status(n.index)), 50, timeout)
   }
 
   fst (index: number, args: string[], input?: string): Promise<RunResult> {

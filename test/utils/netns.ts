@@ -1,11 +1,13 @@
-import { type ChildProcess, execFile, execFileSync, spawn, type SpawnOptions } from 'node:child_process'
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { type ChildProcess, execFileSync, spawn, type SpawnOptions } from 'node:child_process'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import pWaitFor from 'p-wait-for'
-import { stringify } from 'yaml'
 import { ask } from '@fst/cli'
-import { FST, FST_ACTION, type NodeStatus, type RunResult } from './mesh.js'
+import { switchPlan } from './switched-hosts.js'
+import { FST, FST_ACTION, installScript as installScriptIn, type NodeStatus, run, type RunResult, waitMeshed, waitStarted, writeNodeConfig } from './mesh.js'
+
+export { run }
 
 /**
  * Test hosts as network namespaces on one bridge: a switch namespace holds `br0`, every host namespace
@@ -65,16 +67,6 @@ export function requireRoot (): void {
   if (process.getuid?.() !== 0) throw new Error('namespace tests must run as root (ip netns, nft, fail2ban); CI runs them as root')
 }
 
-export function run (command: string, args: string[], options: { input?: string, timeout?: number, cwd?: string, env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
-  return new Promise(resolveRun => {
-    const child = execFile(command, args, { timeout: options.timeout ?? 30_000, maxBuffer: 64 * 1024 * 1024, cwd: options.cwd, env: options.env }, (err, stdout, stderr) => {
-      const code = err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1
-      resolveRun({ code, stdout, stderr })
-    })
-    if (options.input !== undefined) child.stdin?.end(options.input)
-  })
-}
-
 async function ip (args: string[]): Promise<void> {
   const out = await run('ip', args)
   if (out.code !== 0) throw new Error(`ip ${args.join(' ')}: ${out.stderr.trim()}`)
@@ -127,23 +119,16 @@ export class NetnsMesh {
     return `10.77.${this.run}.${index}`
   }
 
-  private async addNs (name: string): Promise<void> {
-    await ip(['netns', 'add', name])
-    this.namespaces.push(name)
-    await ip(['-n', name, 'link', 'set', 'lo', 'up'])
-  }
-
   private async setupNetwork (): Promise<void> {
-    await this.addNs(this.switchNs)
-    await ip(['-n', this.switchNs, 'link', 'add', 'br0', 'type', 'bridge'])
-    await ip(['-n', this.switchNs, 'link', 'set', 'br0', 'up'])
-    for (let i = 1; i <= this.options.hosts; i++) {
+    const indices = Array.from({ length: this.options.hosts }, (_, k) => k + 1)
+    for (const step of switchPlan(this.switchNs, indices.map(i => ({ ns: `${this.prefix}-h${i}`, addr: this.addr(i), port: `vh${i}` })))) {
+      await ip(['netns', 'add', step.ns])
+      // only what this mesh created is deleted on teardown
+      this.namespaces.push(step.ns)
+      for (const args of step.setup) await ip(args)
+    }
+    for (const i of indices) {
       const ns = `${this.prefix}-h${i}`
-      await this.addNs(ns)
-      await ip(['-n', ns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', `vh${i}`, 'netns', this.switchNs])
-      await ip(['-n', this.switchNs, 'link', 'set', `vh${i}`, 'master', 'br0', 'up'])
-      await ip(['-n', ns, 'addr', 'add', `${this.addr(i)}/24`, 'dev', 'eth0'])
-      await ip(['-n', ns, 'link', 'set', 'eth0', 'up'])
       const dir = join(this.root, `h${i}`)
       mkdirSync(join(dir, 'actions'), { recursive: true })
       const fst = this.options.fstHosts?.includes(i) ?? true
@@ -156,31 +141,14 @@ export class NetnsMesh {
     const peers = this.hosts.filter(h => h.fst).map(h => `${h.addr}:${FST_PORT}`)
     writeFileSync(join(this.root, 'sync-peers.txt'), `# written by test/utils/netns.ts\n${peers.join('\n')}\n`)
     for (const host of this.hosts) {
-      if (host.fst) {
-        writeFileSync(host.configFile, stringify({
-          listen: [`${host.addr}:${FST_PORT}`],
-          peersFile: '../sync-peers.txt',
-          actionsDir: 'actions',
-          stateDir: 'state',
-          controlSocket: 'state/fst.sock',
-          redial: { minMs: 100, maxMs: 1000 },
-          logLevel: 'info',
-          ...this.options.config?.(host.index, host.dir)
-        }))
-      }
+      if (host.fst) writeNodeConfig(host.configFile, `${host.addr}:${FST_PORT}`, this.options.config?.(host.index, host.dir))
       await this.options.prepare?.(host, this)
     }
   }
 
   /** Writes an action script on a host (body, or a copy of a shipped file). */
   installScript (index: number, action: string, name: string, source: { body: string } | { file: string }): string {
-    const dir = join(this.host(index).dir, 'actions', `${action}.d`)
-    mkdirSync(dir, { recursive: true })
-    const target = join(dir, name)
-    if ('body' in source) writeFileSync(target, source.body)
-    else copyFileSync(source.file, target)
-    chmodSync(target, 0o755)
-    return target
+    return installScriptIn(this.host(index).dir, action, name, source)
   }
 
   /** Starts a long-running process inside a host, in its own process group; killed on teardown. */
@@ -221,12 +189,7 @@ export class NetnsMesh {
     const child = this.spawnIn(index, process.execPath, [FST, 'start', '--config', host.configFile])
     host.process = child
     host.log = child.output
-    let exited = false
-    child.once('exit', () => { exited = true })
-    await pWaitFor(async () => {
-      if (exited) throw new Error(`node on host ${index} exited during start:\n${child.output()}`)
-      return this.status(index).then(() => true, () => false)
-    }, { interval: 50, timeout: 20_000 })
+    await waitStarted(child, `node on host ${index}`, child.output, () => this.status(index), 20_000)
   }
 
   async stopNode (index: number): Promise<void> {
@@ -254,10 +217,7 @@ export class NetnsMesh {
   /** Waits until every running node has every other running node as a gossipsub topic peer. */
   async waitConnected (timeout = 20_000): Promise<void> {
     const running = this.hosts.filter(h => h.process !== null)
-    await pWaitFor(async () => {
-      const statuses = await Promise.all(running.map(h => this.status(h.index)))
-      return statuses.every(s => s.meshPeers.length >= running.length - 1)
-    }, { interval: 100, timeout })
+    await waitMeshed(running.map(h => () => this.status(h.index)), 100, timeout)
   }
 
   /** Waits until no node has scripts queued. */
@@ -308,6 +268,21 @@ export class NetnsMesh {
     rmSync(this.root, { recursive: true, force: true })
     live.delete(this)
   }
+}
+
+/**
+ * The firewall integrations' layout: hosts 1-3 run FST with one shipped script as both their ban.d and unban.d
+ * action (`name`), host 4 is an attacker without FST.
+ */
+export function fstHostsAndAttacker (name: string, file: string): Promise<NetnsMesh> {
+  return NetnsMesh.create({
+    hosts: 4,
+    fstHosts: [1, 2, 3],
+    prepare: (host, mesh) => {
+      if (!host.fst) return
+      for (const action of ['ban', 'unban']) mesh.installScript(host.index, action, name, { file })
+    }
+  })
 }
 
 /** Namespaces this process created that still exist (for a final check in tests). */

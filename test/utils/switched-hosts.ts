@@ -9,6 +9,31 @@ function nft (ns: string, script: string): void {
   execFileSync('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { input: script, stdio: ['pipe', 'ignore', 'pipe'] })
 }
 
+/** One namespace to create and the `ip` calls that then set it up. */
+export interface NamespaceStep { ns: string, setup: string[][] }
+
+/**
+ * The `ip` calls that put hosts on one switch: a switch namespace with bridge br0 and, per host, a namespace
+ * whose eth0 (`addr`/24) is a veth whose peer `port` is a port of br0. Run them in order, creating each
+ * namespace before its calls (so a caller can note what it created).
+ */
+export function switchPlan (switchNs: string, hosts: Array<{ ns: string, addr: string, port: string }>): NamespaceStep[] {
+  const loUp = (ns: string) => ['-n', ns, 'link', 'set', 'lo', 'up']
+  return [
+    { ns: switchNs, setup: [loUp(switchNs), ['-n', switchNs, 'link', 'add', 'br0', 'type', 'bridge'], ['-n', switchNs, 'link', 'set', 'br0', 'up']] },
+    ...hosts.map(({ ns, addr, port }) => ({
+      ns,
+      setup: [
+        loUp(ns),
+        ['-n', ns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', port, 'netns', switchNs],
+        ['-n', switchNs, 'link', 'set', port, 'master', 'br0', 'up'],
+        ['-n', ns, 'addr', 'add', `${addr}/24`, 'dev', 'eth0'],
+        ['-n', ns, 'link', 'set', 'eth0', 'up']
+      ]
+    }))
+  ]
+}
+
 /**
  * Hosts on one switch, all in namespaces of their own (nothing touches the root namespace): a "switch"
  * namespace with a bridge, and per host a namespace whose eth0 (10.77.0.<i+1>/24) is a veth into the bridge.
@@ -37,17 +62,9 @@ export class SwitchedHosts {
   }
 
   private setup (): void {
-    ip('netns', 'add', this.switchNs)
-    ip('-n', this.switchNs, 'link', 'add', 'br0', 'type', 'bridge')
-    ip('-n', this.switchNs, 'link', 'set', 'br0', 'up')
-    for (const [i, ns] of this.hosts.entries()) {
-      ip('netns', 'add', ns)
-      ip('-n', ns, 'link', 'set', 'lo', 'up')
-      ip('-n', ns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', `vh${i}`, 'netns', this.switchNs)
-      ip('-n', ns, 'addr', 'add', `${this.address(i)}/24`, 'dev', 'eth0')
-      ip('-n', ns, 'link', 'set', 'eth0', 'up')
-      ip('-n', this.switchNs, 'link', 'set', `vh${i}`, 'master', 'br0')
-      ip('-n', this.switchNs, 'link', 'set', `vh${i}`, 'up')
+    for (const step of switchPlan(this.switchNs, this.hosts.map((ns, i) => ({ ns, addr: this.address(i), port: `vh${i}` })))) {
+      ip('netns', 'add', step.ns)
+      for (const args of step.setup) ip(...args)
     }
   }
 

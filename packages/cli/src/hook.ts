@@ -10,15 +10,21 @@ else of the defaults relative to the current directory.`
 
 /**
  * The hook fail2ban (or anything) calls: `fst-action ban sshd tcp 22 203.0.113.7`. Loads no libp2p.
- * Options are read by hand so that every other word, even one starting with a dash, is a field to validate.
+ * Options are read by hand and only before the first field (or up to `--`): every later word, even one
+ * starting with a dash, is a field to validate, so a field can never pick the config file.
  */
 export async function hook (argv: readonly string[]): Promise<string> {
   const opts: { config?: string, socket?: string } = {}
   const fields: string[] = []
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
-    const option = /^--(config|socket)(?:=(.*))?$/.exec(arg)
-    if (option !== null) {
+    const option = fields.length === 0 ? /^--(config|socket)(?:=(.*))?$/.exec(arg) : null
+    if (fields.length > 0) {
+      fields.push(arg)
+    } else if (arg === '--') {
+      fields.push(...argv.slice(i + 1))
+      break
+    } else if (option !== null) {
       const value = option[2] ?? argv[++i]
       if (value === undefined || value === '') throw new UsageError(`--${option[1]} needs a path`)
       opts[option[1] as 'config' | 'socket'] = value

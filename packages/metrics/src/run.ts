@@ -1,4 +1,4 @@
-import { ConfigError, createLogger, HttpEndpoint, isLoopback, type NodeConfig, parseHostPort } from '@fst/node'
+import { ConfigError, createLogger, HttpEndpoint, isLoopback, type NodeConfig, parseHostPort, runInForeground } from '@fst/node'
 import type { Logger } from 'pino'
 import { collectDefaultMetrics } from 'prom-client'
 import { Aggregator } from './aggregator.js'
@@ -69,6 +69,11 @@ export class MetricsService {
     }, wait)
   }
 
+  /** SIGHUP: the observer re-reads sync-peers.txt. */
+  async reload (): Promise<void> {
+    await this.observer.reload()
+  }
+
   async stop (): Promise<void> {
     if (this.pending !== null) clearTimeout(this.pending)
     if (this.refresher !== null) clearInterval(this.refresher)
@@ -78,26 +83,9 @@ export class MetricsService {
   }
 }
 
-/** Runs the service in the foreground until SIGINT/SIGTERM; SIGHUP re-reads sync-peers.txt. */
+/** Runs the service in the foreground until SIGINT/SIGTERM (see runInForeground in @fst/node). */
 export async function runMetricsService (config: NodeConfig, log: Logger = createLogger(config.logLevel)): Promise<MetricsService> {
   const service = new MetricsService(config, log)
-  try {
-    await service.start()
-  } catch (err) {
-    await service.stop().catch(() => {})
-    throw err
-  }
-  let stopping = false
-  const shutdown = (signal: string) => {
-    if (stopping) process.exit(130)
-    stopping = true
-    log.info({ signal }, 'stopping')
-    service.stop().then(() => process.exit(0), () => process.exit(1))
-  }
-  process.on('SIGINT', shutdown)
-  process.on('SIGTERM', shutdown)
-  process.on('SIGHUP', () => {
-    service.observer.reload().catch(err => log.error({ err: (err as Error).message }, 'reload failed; keeping the old peer list'))
-  })
+  await runInForeground(service, log)
   return service
 }

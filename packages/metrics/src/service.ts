@@ -1,11 +1,5 @@
-import { readFileSync } from 'node:fs'
-import { TopicValidatorResult } from '@libp2p/gossipsub'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import {
-  createHost, createMessageValidator, Dialer, type Host, listenAddr, loadOrCreateIdentity, Membership, type MessageVerdict,
-  type NodeConfig, parsePeersFile, PinStore, RateLimiter, readNetworkKey, TOPIC
-} from '@fst/node'
-import { type AddressGuard, addressGuard, actionFamily, decodeMessage, type FstEvent } from '@fst/protocol'
+import { type Host, LogThrottle, MeshPeer, type MessageVerdict, type NodeConfig } from '@fst/node'
+import { actionFamily, decodeMessage, type FstEvent } from '@fst/protocol'
 import type { Logger } from 'pino'
 import { Registry } from 'prom-client'
 import { Aggregator } from './aggregator.js'
@@ -29,17 +23,17 @@ export class MeshObserver {
   readonly registry = new Registry()
   readonly aggregator: Aggregator
   readonly metrics: MeshMetrics
-  peerId = ''
-  host!: Host
-  private membership!: Membership
-  private dialer!: Dialer
-  private guard!: AddressGuard
+  private readonly mesh: MeshPeer
   private readonly lastHeard = new Map<string, number>()
   private readonly actionLabels = new LabelCap(LABEL_CAP)
   private readonly nameLabels = new LabelCap(LABEL_CAP)
   private readonly listeners = new Set<() => void>()
+  // a peer flooding bad messages fills counters, not the disk
+  private readonly throttle: LogThrottle
 
   constructor (readonly config: NodeConfig, private readonly log: Logger, aggregator = new Aggregator(), dashboardClients: () => number = () => 0) {
+    this.mesh = new MeshPeer(config, log)
+    this.throttle = new LogThrottle(log)
     this.aggregator = aggregator
     this.metrics = createMetrics(this.registry, {
       activeBans: () => this.aggregator.activeBans(),
@@ -48,46 +42,29 @@ export class MeshObserver {
     })
   }
 
+  get peerId (): string { return this.mesh.peerId }
+  get host (): Host { return this.mesh.host }
+
   async start (): Promise<void> {
-    const { config, log } = this
-    const privateKey = await loadOrCreateIdentity(config.stateDir)
-    this.peerId = peerIdFromPrivateKey(privateKey).toString()
-    this.membership = new Membership(this.peerId, new PinStore(config.stateDir), log.child({ component: 'membership' }))
-    this.host = await createHost({
-      privateKey,
-      listen: config.listen.map(listenAddr),
-      muxers: config.muxers,
-      gater: this.membership.gater(),
-      networkKey: readNetworkKey(config.networkKeyFile)
+    await this.mesh.start()
+    // the same validator as a node: what a node would refuse is counted as refused here
+    this.mesh.joinTopic((verdict, msg) => {
+      this.observe(verdict, msg.data)
+      if (verdict.result !== 'accept') this.throttle.warn(verdict.reason, { error: verdict.error }, `message ${verdict.result === 'reject' ? 'rejected' : 'ignored'}`)
     })
-    await this.loadPeers()
-    this.joinTopic()
-    this.dialer = new Dialer({ host: this.host, membership: this.membership, ...config.redial, log: log.child({ component: 'dialer' }) })
-    this.dialer.dialAll()
+    this.mesh.dialAll()
     this.host.addEventListener('connection:open', () => this.changed())
     this.host.addEventListener('connection:close', () => this.changed())
-    log.info({ peerId: this.peerId, listen: this.host.getMultiaddrs().map(String), peers: this.membership.others().length }, 'metrics peer started')
+    this.log.info({ peerId: this.peerId, listen: this.host.getMultiaddrs().map(String), peers: this.mesh.membership.others().length }, 'metrics peer started')
   }
 
   /** Reads sync-peers.txt (start and SIGHUP), exactly as a node does. */
   async loadPeers (): Promise<void> {
-    const entries = parsePeersFile(readFileSync(this.config.peersFile, 'utf8'), this.config.defaultPort)
-    const ports = this.host.getMultiaddrs().map(ma => Number(ma.toString().split('/tcp/')[1]?.split('/')[0]))
-    await this.membership.load(entries, ports)
-    this.guard = addressGuard({
-      protect: [...this.config.ignore, ...this.membership.protectedAddresses()],
-      minPrefixV4: this.config.minPrefixV4,
-      minPrefixV6: this.config.minPrefixV6
-    })
+    await this.mesh.loadPeers()
   }
 
   async reload (): Promise<void> {
-    await this.loadPeers()
-    for (const conn of this.host.getConnections()) {
-      if (!this.membership.isMember(conn.remotePeer.toString())) await conn.close()
-    }
-    this.dialer.dialAll()
-    this.log.info({ peers: this.membership.others().length }, 'peers file reloaded')
+    await this.mesh.reload()
     this.changed()
   }
 
@@ -99,24 +76,6 @@ export class MeshObserver {
 
   private changed (): void {
     for (const listener of this.listeners) listener()
-  }
-
-  private joinTopic (): void {
-    const pubsub = this.host.services.pubsub
-    const validate = createMessageValidator({
-      isMember: id => this.membership.isMember(id),
-      guard: () => this.guard,
-      freshness: this.config.freshness,
-      rateLimiter: new RateLimiter(this.config.rateLimit.perSecond, this.config.rateLimit.burst)
-    })
-    pubsub.topicValidators.set(TOPIC, (_from, msg) => {
-      const verdict = validate(msg)
-      this.observe(verdict, msg.data)
-      if (verdict.result === 'accept') return TopicValidatorResult.Accept
-      this.log.warn({ reason: verdict.reason, error: verdict.error }, `message ${verdict.result}ed`)
-      return verdict.result === 'reject' ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore
-    })
-    pubsub.subscribe(TOPIC)
   }
 
   /** Counts one validated message; accepted events also feed the aggregator. */
@@ -148,13 +107,13 @@ export class MeshObserver {
   }
 
   connectedPeers (): string[] {
-    return [...new Set(this.host.getConnections().map(c => c.remotePeer.toString()))]
+    return this.mesh.connectedPeers()
   }
 
   /** Listed peers (this service excluded) with their connection state and when each was last heard. */
   peers (): PeerView[] {
     const connected = new Set(this.connectedPeers())
-    return this.membership.others().map(m => ({
+    return this.mesh.membership.others().map(m => ({
       entry: m.entry.text,
       peerId: m.peerId ?? null,
       connected: m.peerId !== undefined && connected.has(m.peerId),
@@ -163,7 +122,6 @@ export class MeshObserver {
   }
 
   async stop (): Promise<void> {
-    this.dialer?.stop()
-    await this.host?.stop()
+    await this.mesh.stop()
   }
 }

@@ -1,3 +1,4 @@
+import { NAME_PATTERN } from '@fst/protocol'
 import { z } from 'zod'
 import { configPathFrom, DEFAULT_CONTROL_SOCKET, merge, readConfigDocument, resolveConfigPath } from './config-file.js'
 import { ConfigError } from './errors.js'
@@ -65,6 +66,11 @@ export const configSchema = z.strictObject({
     perSecond: z.number().positive(),
     burst: z.number().int().min(1)
   }),
+  /** Per action: run it only after this many distinct peers reported the same address within windowS. */
+  quorum: z.record(z.string().regex(NAME_PATTERN), z.strictObject({
+    peers: z.number().int().min(1).max(1000),
+    windowS: z.number().int().min(1)
+  })),
   /**
    * On start, run the scripts again for every ban the ledger holds as active (own bans only with
    * runOwnEvents: fail2ban restores those itself). Off when the firewall keeps received bans across restarts.
@@ -121,6 +127,7 @@ export const defaultConfig: Config = {
   batch: { maxDelayMs: 2, maxEvents: 1000 },
   freshness: { maxAgeS: 24 * 3600, maxSkewS: 60 },
   rateLimit: { perSecond: 20_000, burst: 100_000 },
+  quorum: {},
   reapplyOnStart: true,
   ledgerRetentionS: 30 * 24 * 3600,
   catchup: { intervalS: 300, timeoutS: 120 },

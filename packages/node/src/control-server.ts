@@ -52,13 +52,25 @@ export class ControlServer {
     let buffer = ''
     let inFlight = 0
     let answered: Promise<void> = Promise.resolve()
+    // a line over the limit, complete or not, ends the connection once earlier answers are out
+    let closing = false
+    const tooLarge = () => {
+      closing = true
+      socket.pause()
+      buffer = ''
+      answered = answered.then(() => {
+        socket.end(`${JSON.stringify({ ok: false, code: 'too_large', error: `request line over ${MAX_CONTROL_LINE} bytes` })}\n`)
+      })
+    }
     socket.on('data', (chunk: string) => {
+      if (closing) return
       buffer += chunk
       let nl = buffer.indexOf('\n')
       while (nl !== -1) {
         const line = buffer.slice(0, nl)
         buffer = buffer.slice(nl + 1)
         nl = buffer.indexOf('\n')
+        if (line.length > MAX_CONTROL_LINE) return tooLarge()
         if (line.trim() === '') continue
         inFlight++
         if (inFlight >= MAX_IN_FLIGHT) socket.pause()
@@ -67,12 +79,10 @@ export class ControlServer {
           const response = await reply
           if (!socket.destroyed) socket.write(`${JSON.stringify(response)}\n`)
           inFlight--
-          if (inFlight < MAX_IN_FLIGHT / 2 && socket.isPaused()) socket.resume()
+          if (!closing && inFlight < MAX_IN_FLIGHT / 2 && socket.isPaused()) socket.resume()
         })
       }
-      if (buffer.length > MAX_CONTROL_LINE) {
-        socket.end(`${JSON.stringify({ ok: false, code: 'too_large', error: `request line over ${MAX_CONTROL_LINE} bytes` })}\n`)
-      }
+      if (buffer.length > MAX_CONTROL_LINE) tooLarge()
     })
   }
 

@@ -6,16 +6,23 @@ export function createLogger (level: string): Logger {
   return pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime })
 }
 
+/** A mesh peer run as a process: `fst start` (FstNode) and `fst metrics` (MetricsService). */
+export interface ForegroundService {
+  start (): Promise<void>
+  stop (): Promise<void>
+  /** Re-reads sync-peers.txt. */
+  reload (): Promise<void>
+}
+
 /**
- * Runs a node in the foreground until SIGINT/SIGTERM. SIGHUP re-reads sync-peers.txt.
- * A second SIGINT/SIGTERM while stopping exits at once.
+ * Starts `service` (stopping it again if the start fails) and ties it to the process signals: SIGINT/SIGTERM
+ * stop it and exit, a second one while stopping exits at once, SIGHUP reloads the peers file.
  */
-export async function runDaemon (config: NodeConfig, log: Logger = createLogger(config.logLevel)): Promise<FstNode> {
-  const node = new FstNode(config, log)
+export async function runInForeground (service: ForegroundService, log: Logger, stoppingMessage = 'stopping'): Promise<void> {
   try {
-    await node.start()
+    await service.start()
   } catch (err) {
-    await node.stop().catch(() => {})
+    await service.stop().catch(() => {})
     throw err
   }
   let stopping = false
@@ -25,8 +32,8 @@ export async function runDaemon (config: NodeConfig, log: Logger = createLogger(
       process.exit(130)
     }
     stopping = true
-    log.info({ signal }, 'stopping: draining scripts and closing the ledger')
-    node.stop().then(() => process.exit(0), err => {
+    log.info({ signal }, stoppingMessage)
+    service.stop().then(() => process.exit(0), err => {
       log.error({ err }, 'unclean stop')
       process.exit(1)
     })
@@ -34,7 +41,13 @@ export async function runDaemon (config: NodeConfig, log: Logger = createLogger(
   process.on('SIGINT', shutdown)
   process.on('SIGTERM', shutdown)
   process.on('SIGHUP', () => {
-    node.reload().catch(err => log.error({ err: (err as Error).message }, 'reload failed; keeping the old peer list'))
+    service.reload().catch(err => log.error({ err: (err as Error).message }, 'reload failed; keeping the old peer list'))
   })
+}
+
+/** Runs a node in the foreground until SIGINT/SIGTERM (see runInForeground). */
+export async function runDaemon (config: NodeConfig, log: Logger = createLogger(config.logLevel)): Promise<FstNode> {
+  const node = new FstNode(config, log)
+  await runInForeground(node, log, 'stopping: draining scripts and closing the ledger')
   return node
 }

@@ -59,7 +59,9 @@ export class Dialer {
       this.init.log.debug({ entry: member.entry.text, err: (err as Error).message }, 'resolve failed')
     }
     for (const ip of member.addresses) {
-      const addr = tcpAddr(ip, member.entry.port) + (member.peerId === undefined ? '' : `/p2p/${member.peerId}`)
+      // no /p2p/<id>: Noise would refuse a changed key quietly; the gater (Membership.checkOutbound) sees the
+      // key first and refuses it with a loud error naming the entry and both IDs
+      const addr = tcpAddr(ip, member.entry.port)
       try {
         await this.init.host.dial(multiaddr(addr), { signal: AbortSignal.timeout(10_000) })
         this.delays.delete(member)

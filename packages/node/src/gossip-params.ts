@@ -1,4 +1,37 @@
+import { MAX_MESSAGE_BYTES } from '@fst/protocol'
 import type { GossipsubOpts } from '@libp2p/gossipsub'
+import type { PeerScoreParams, PeerScoreThresholds, TopicScoreParams } from '@libp2p/gossipsub/score'
+
+/** The gossipsub topic every FST node and the metrics service join. */
+export const TOPIC = 'fst/events/1'
+
+/**
+ * Score for the events topic. A firewall mesh is quiet (no bans for hours is normal), so the delivery-rate
+ * terms that suit busy chains (P1 time in mesh, P2 first deliveries, P3/P3b mesh deliveries) are off: they
+ * would punish honest idle peers. Only P4 counts: every message our validator Rejects (bad signer, bad shape,
+ * protected address) adds 1 to the invalid count of the peer that sent it to us, and the score falls by
+ * count² × 1. The count decays by 1% a second (half-life ~70 s).
+ */
+export const topicScoreParams: Partial<TopicScoreParams> = {
+  topicWeight: 1,
+  timeInMeshWeight: 0,
+  firstMessageDeliveriesWeight: 0,
+  meshMessageDeliveriesWeight: 0,
+  meshFailurePenaltyWeight: 0,
+  invalidMessageDeliveriesWeight: -1,
+  invalidMessageDeliveriesDecay: 0.99
+}
+
+/**
+ * Thresholds (gossipsub's defaults, stated so docs/security.md can cite them): with P4 alone, 4 rejected
+ * messages put a peer below gossip (-10: no IHAVE to or from it), 8 below publish (-50: we stop sending it our
+ * messages) and 9 below graylist (-80: everything it sends is dropped unread until the count decays).
+ */
+export const scoreThresholds: Partial<PeerScoreThresholds> = {
+  gossipThreshold: -10,
+  publishThreshold: -50,
+  graylistThreshold: -80
+}
 
 /**
  * Gossipsub settings for a fleet of firewalls. Messages are few and precious, peers are known in
@@ -6,7 +39,13 @@ import type { GossipsubOpts } from '@libp2p/gossipsub'
  * seen cache for long enough that a replay inside the freshness window is still dropped as duplicate,
  * and drop duplicates by (from, seqno) before any signature work.
  */
-export function gossipOptions (): Partial<GossipsubOpts> {
+export function gossipOptions (topic = TOPIC): Partial<GossipsubOpts> {
+  const scoreParams: Partial<PeerScoreParams> = {
+    topics: { [topic]: topicScoreParams as TopicScoreParams },
+    // broken IWANT promises; a peer that advertises messages it never delivers loses score quickly
+    behaviourPenaltyWeight: -10,
+    behaviourPenaltyDecay: 0.986
+  }
   return {
     allowPublishToZeroTopicPeers: true,
     floodPublish: true,
@@ -15,11 +54,14 @@ export function gossipOptions (): Partial<GossipsubOpts> {
     doPX: false,
     fastMsgIdFn: msg => fastId(msg.from, msg.seqno),
     seenTTL: 10 * 60 * 1000,
-    scoreParams: {
-      // a peer that forwards rejected messages loses score quickly; see docs/security.md
-      behaviourPenaltyWeight: -10,
-      behaviourPenaltyDecay: 0.986
-    }
+    // one message at a time per peer, in order: a flooding peer's backlog then waits in its own stream (and
+    // TCP/yamux flow control slows the sender) instead of thousands of validations racing every other peer's
+    awaitRpcHandler: true,
+    awaitRpcMessageHandler: true,
+    // one RPC frame; the default is 4 MiB. Room for a few full messages plus control, no more
+    maxInboundDataLength: 4 * MAX_MESSAGE_BYTES,
+    scoreParams,
+    scoreThresholds
   }
 }
 

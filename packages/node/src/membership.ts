@@ -68,7 +68,10 @@ export class Membership {
    * seen (recorded like known_hosts); a different ID later is refused loudly.
    */
   checkOutbound (peerId: string, remote: string): boolean {
-    const member = this.members.find(m => !m.self && m.addresses.some(a => remote.includes(`/${a}/tcp/${m.entry.port}`)))
+    const at = /^\/ip[46]\/([^/]+)\/tcp\/(\d+)(?:\/|$)/.exec(remote)
+    const member = at === null
+      ? undefined
+      : this.members.find(m => !m.self && m.entry.port === Number(at[2]) && m.addresses.includes(at[1]!))
     if (member === undefined) return this.isMember(peerId)
     if (member.peerId === undefined) {
       member.peerId = peerId

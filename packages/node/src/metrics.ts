@@ -9,6 +9,7 @@ export function createNodeMetrics (registry: Registry) {
     refused: new Counter({ name: 'fst_node_hook_refused_total', help: 'Hook calls refused, by reason', labelNames: ['reason'], registers }),
     messages: new Counter({ name: 'fst_node_messages_total', help: 'Mesh messages received, by outcome', labelNames: ['outcome'], registers }),
     rejected: new Counter({ name: 'fst_node_messages_rejected_total', help: 'Mesh messages rejected or ignored, by reason', labelNames: ['reason'], registers }),
+    held: new Counter({ name: 'fst_node_events_held_total', help: 'Events held until enough distinct peers report the same address (quorum)', labelNames: ['action'], registers }),
     received: new Counter({ name: 'fst_node_events_received_total', help: 'Events received from the mesh that changed the ledger', labelNames: ['action'], registers }),
     runs: new Counter({ name: 'fst_node_script_runs_total', help: 'Script executions, by action and outcome', labelNames: ['action', 'outcome'], registers }),
     runSeconds: new Histogram({ name: 'fst_node_script_duration_seconds', help: 'Script run time', labelNames: ['action'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers }),

@@ -1,32 +1,25 @@
-import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { TopicValidatorResult } from '@libp2p/gossipsub'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import {
-  actionFamily, type AddressGuard, addressGuard, type ControlRequest, type ControlResponse, encodeMessage, type FstEvent, validateInput
-} from '@fst/protocol'
+import { actionFamily, type ControlRequest, type ControlResponse, encodeMessage, type FstEvent, validateInput } from '@fst/protocol'
 import { Catchup } from './catchup/service.js'
 import type { Logger } from 'pino'
 import { Registry } from 'prom-client'
 import { Batcher } from './batcher.js'
 import type { NodeConfig } from './config.js'
 import { ControlServer } from './control-server.js'
-import { Dialer } from './dialer.js'
-import { createHost, type Host, readNetworkKey } from './host.js'
-import { loadOrCreateIdentity } from './identity.js'
+import { TOPIC } from './gossip-params.js'
+import type { Host } from './host.js'
 import { type Change, isActive, Ledger, type LedgerEntry, ledgerKey, prunable } from './ledger.js'
 import { entriesCovering } from './ledger-query.js'
-import { Membership } from './membership.js'
+import type { Membership } from './membership.js'
+import { MeshPeer } from './mesh-peer.js'
 import { createNodeMetrics, type NodeMetrics } from './metrics.js'
 import { HttpEndpoint, metricsRoute } from './metrics-server.js'
-import { listenAddr, parsePeersFile } from './peers-file.js'
-import { PinStore } from './pins.js'
-import { RateLimiter } from './rate-limit.js'
+import { LogThrottle } from './log-throttle.js'
+import { QuorumTracker } from './quorum.js'
 import { ActionRunner, type Job } from './runner.js'
-import { createMessageValidator, type MessageVerdict } from './validator.js'
+import type { MessageVerdict } from './validator.js'
 
-/** The gossipsub topic every FST node and the metrics service join. */
-export const TOPIC = 'fst/events/1'
+export { TOPIC }
 /** How often expired bans are looked for. */
 const EXPIRY_SWEEP_MS = 200
 /** How long SIGTERM waits for queued scripts. */
@@ -42,15 +35,11 @@ const PRUNE_MS = 3600_000
 export class FstNode {
   readonly registry = new Registry()
   readonly metrics: NodeMetrics = createNodeMetrics(this.registry)
-  peerId = ''
-  host!: Host
   ledger!: Ledger
-  membership!: Membership
+  private readonly mesh: MeshPeer
   private runner!: ActionRunner
   private batcher!: Batcher
   private control!: ControlServer
-  private dialer!: Dialer
-  private guard!: AddressGuard
   private sweeper: NodeJS.Timeout | null = null
   private pruner: NodeJS.Timeout | null = null
   private catchup: Catchup | null = null
@@ -58,27 +47,26 @@ export class FstNode {
   private metricsEndpoint: HttpEndpoint | null = null
   private readonly verdicts = new WeakMap<object, MessageVerdict>()
   private readonly lastHeard = new Map<string, number>()
+  private quorum!: QuorumTracker
+  private throttle!: LogThrottle
   /** Mesh messages this node signed and sent, valid ones accepted from others, and hook calls that changed nothing (echoes). */
   private readonly messageCounts = { published: 0, accepted: 0, suppressed: 0 }
 
-  constructor (readonly config: NodeConfig, private readonly log: Logger) {}
+  constructor (readonly config: NodeConfig, private readonly log: Logger) {
+    this.mesh = new MeshPeer(config, log)
+  }
+
+  get peerId (): string { return this.mesh.peerId }
+  get host (): Host { return this.mesh.host }
+  get membership (): Membership { return this.mesh.membership }
 
   async start (): Promise<void> {
     const { config, log } = this
-    const privateKey = await loadOrCreateIdentity(config.stateDir)
-    this.peerId = peerIdFromPrivateKey(privateKey).toString()
-    this.membership = new Membership(this.peerId, new PinStore(config.stateDir), log.child({ component: 'membership' }))
+    this.quorum = new QuorumTracker(config.quorum)
+    this.throttle = new LogThrottle(log)
+    await this.mesh.start(config.metricsListen === null ? null : this.registry)
     this.ledger = Ledger.open(join(config.stateDir, 'ledger'))
     await this.ledger.prune(config.ledgerRetentionS * 1000)
-    this.host = await createHost({
-      privateKey,
-      listen: config.listen.map(listenAddr),
-      muxers: config.muxers,
-      gater: this.membership.gater(),
-      networkKey: readNetworkKey(config.networkKeyFile),
-      metricsRegistry: config.metricsListen === null ? null : this.registry
-    })
-    await this.loadPeers()
 
     this.runner = new ActionRunner({
       actionsDir: config.actionsDir,
@@ -112,7 +100,7 @@ export class FstNode {
       policy: () => ({
         isMember: id => this.membership.isMember(id),
         self: this.peerId,
-        guard: this.guard,
+        guard: this.mesh.guard,
         maxTime: Date.now() + config.freshness.maxSkewS * 1000,
         isPrunable: e => prunable(e, config.ledgerRetentionS * 1000)
       }),
@@ -131,8 +119,7 @@ export class FstNode {
     await this.catchup.start()
     this.control = new ControlServer(config.controlSocket, config.controlGroup, req => this.handle(req), log.child({ component: 'control' }))
     await this.control.start()
-    this.dialer = new Dialer({ host: this.host, membership: this.membership, ...config.redial, log: log.child({ component: 'dialer' }) })
-    this.dialer.dialAll()
+    this.mesh.dialAll()
     this.sweeper = setInterval(() => this.sweepExpired(), EXPIRY_SWEEP_MS)
     this.pruner = setInterval(() => { void this.ledger.prune(config.ledgerRetentionS * 1000) }, PRUNE_MS)
     this.host.addEventListener('connection:open', () => this.metrics.peers.set(this.connectedPeers().length))
@@ -146,51 +133,33 @@ export class FstNode {
 
   /** Reads sync-peers.txt (start and SIGHUP) and recomputes the never-ban list. */
   async loadPeers (): Promise<void> {
-    const entries = parsePeersFile(readFileSync(this.config.peersFile, 'utf8'), this.config.defaultPort)
-    const ports = this.host.getMultiaddrs().map(ma => Number(ma.toString().split('/tcp/')[1]?.split('/')[0]))
-    await this.membership.load(entries, ports)
-    this.guard = addressGuard({
-      protect: [...this.config.ignore, ...this.membership.protectedAddresses()],
-      minPrefixV4: this.config.minPrefixV4,
-      minPrefixV6: this.config.minPrefixV6
-    })
+    await this.mesh.loadPeers()
   }
 
   /** SIGHUP: re-read the peers file, drop peers no longer listed, dial new ones. */
   async reload (): Promise<void> {
-    await this.loadPeers()
-    for (const conn of this.host.getConnections()) {
-      if (!this.membership.isMember(conn.remotePeer.toString())) await conn.close()
-    }
-    this.dialer.dialAll()
-    this.log.info({ peers: this.membership.others().length }, 'peers file reloaded')
+    await this.mesh.reload()
   }
 
   private joinTopic (): void {
-    const pubsub = this.host.services.pubsub
-    const validate = createMessageValidator({
-      isMember: id => this.membership.isMember(id),
-      guard: () => this.guard,
-      freshness: this.config.freshness,
-      rateLimiter: new RateLimiter(this.config.rateLimit.perSecond, this.config.rateLimit.burst)
+    this.host.services.pubsub.addEventListener('message', evt => {
+      const verdict = this.verdicts.get(evt.detail)
+      if (verdict?.result === 'accept') this.receive(verdict.origin, verdict.events)
     })
-    pubsub.topicValidators.set(TOPIC, (_from, msg) => {
-      const verdict = validate(msg)
+    let validated = 0
+    this.mesh.joinTopic(async (verdict, msg, from) => {
+      // gossipsub works through one peer's buffered RPCs without returning to the event loop; yielding lets
+      // other peers' messages in while one peer floods: always after a message over its origin's rate
+      if ((verdict.result !== 'accept' && verdict.reason === 'rate_limited') || ++validated % 32 === 0) await yieldToEventLoop()
       this.metrics.messages.inc({ outcome: verdict.result })
       if (verdict.result === 'accept') {
         this.verdicts.set(msg, verdict)
         this.messageCounts.accepted++
-        return TopicValidatorResult.Accept
+        return
       }
       this.metrics.rejected.inc({ reason: verdict.reason })
-      this.log.warn({ reason: verdict.reason, error: verdict.error }, `message ${verdict.result}ed`)
-      return verdict.result === 'reject' ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore
+      this.throttle.warn(verdict.reason, { error: verdict.error, from: from.toString() }, `message ${verdict.result === 'reject' ? 'rejected' : 'ignored'}`)
     })
-    pubsub.addEventListener('message', evt => {
-      const verdict = this.verdicts.get(evt.detail)
-      if (verdict?.result === 'accept') this.receive(verdict.origin, verdict.events)
-    })
-    pubsub.subscribe(TOPIC)
   }
 
   /** Applies events from the mesh: only those that change the ledger's active state run scripts. */
@@ -202,7 +171,9 @@ export class FstNode {
   /** Applies validated entries (mesh or catch-up) and runs scripts for those whose active state changed. */
   applyEntries (entries: LedgerEntry[]): Change[] {
     if (this.stopping) return []
-    const changes = this.ledger.applyMany(entries)
+    // a report held for a quorum stays out of the ledger until enough distinct peers made it
+    const admitted = this.quorum.active ? entries.filter(e => this.admitReport(e, e.origin)) : entries
+    const changes = this.ledger.applyMany(admitted)
     for (const c of changes) this.metrics.received.inc({ action: c.entry.action })
     this.run(changes)
     return changes
@@ -230,7 +201,7 @@ export class FstNode {
     if (!checked.valid) return this.refuse(checked.reason, checked.error)
     const { removes } = actionFamily(checked.value.action)
     if (!removes) {
-      const allowed = this.guard.check(checked.value.ip)
+      const allowed = this.mesh.guard.check(checked.value.ip)
       if (!allowed.valid) return this.refuse(allowed.reason, allowed.error)
     }
     const key = ledgerKey(checked.value)
@@ -248,12 +219,21 @@ export class FstNode {
     await change.written
     this.batcher.add(event)
     this.metrics.published.inc({ action: event.action })
-    if (this.config.runOwnEvents) this.run([change])
+    // our own report counts toward a quorum like any peer's
+    const admitted = this.admitReport(event, this.peerId)
+    if (this.config.runOwnEvents && admitted) this.run([change])
     return { ok: true, published: true, ip: event.ip, time: event.time }
+  }
+
+  private admitReport (event: FstEvent, reporter: string): boolean {
+    if (this.quorum.admit(event, reporter) === 'pass') return true
+    this.metrics.held.inc({ action: event.action })
+    return false
   }
 
   private refuse (reason: string, error: string): ControlResponse {
     this.metrics.refused.inc({ reason })
+    this.throttle.warn(reason, { error }, 'hook call refused')
     return { ok: false, code: reason, error }
   }
 
@@ -293,7 +273,7 @@ export class FstNode {
   }
 
   connectedPeers (): string[] {
-    return [...new Set(this.host.getConnections().map(c => c.remotePeer.toString()))]
+    return this.mesh.connectedPeers()
   }
 
   status () {
@@ -318,23 +298,32 @@ export class FstNode {
       pinned: m.entry.peerId !== undefined ? 'file' : m.self ? 'self' : m.peerId !== undefined ? 'first-use' : 'none',
       addresses: m.addresses,
       connected: m.peerId !== undefined && connected.has(m.peerId),
-      lastMessage: m.peerId === undefined ? null : (this.lastHeard.get(m.peerId) ?? null)
+      lastMessage: m.peerId === undefined ? null : (this.lastHeard.get(m.peerId) ?? null),
+      // gossipsub peer score: falls with every message of this peer our validator Rejected
+      score: !m.self && m.peerId !== undefined && connected.has(m.peerId) ? peerScore(this.host, m.peerId) : null
     }))
   }
 
   private async handle (req: ControlRequest): Promise<ControlResponse> {
     switch (req.op) {
       case 'publish': return this.publish(req)
-      case 'status': return { ok: true, ...this.status() }
+      case 'status': return { ok: true, ...this.status(), defences: await this.defenceCounts() }
       case 'peers': return { ok: true, peers: this.peers() }
       case 'list': return { ok: true, entries: entriesCovering(this.ledger, req) }
       case 'repin': {
-        if (!this.membership.repin(String(req.peer))) return { ok: false, code: 'not_found', error: `no first-use pin for ${JSON.stringify(req.peer)}` }
-        this.dialer.dialAll()
+        if (typeof req.peer !== 'string' || !this.membership.repin(req.peer)) return { ok: false, code: 'not_found', error: `no first-use pin for ${typeof req.peer === 'string' ? JSON.stringify(req.peer.slice(0, 200)) : typeof req.peer}` }
+        this.mesh.dialAll()
         return { ok: true }
       }
       default: return { ok: false, code: 'bad_request', error: `unknown op ${JSON.stringify((req as { op: unknown }).op)}` }
     }
+  }
+
+  /** Rejected mesh messages and refused hook calls by reason, and events held for a quorum (status). */
+  private async defenceCounts () {
+    const byReason = async (counter: { get(): Promise<{ values: Array<{ labels: Record<string, string | number | undefined>, value: number }> }> }) =>
+      Object.fromEntries((await counter.get()).values.map(v => [String(v.labels.reason ?? v.labels.action), v.value]))
+    return { rejected: await byReason(this.metrics.rejected), refused: await byReason(this.metrics.refused), held: await byReason(this.metrics.held) }
   }
 
   /** Waits until the runner has nothing queued (tests, drain). */
@@ -350,14 +339,23 @@ export class FstNode {
     this.pruner = null
     await this.control?.stop()
     await this.metricsEndpoint?.stop()
-    this.dialer?.stop()
+    this.mesh.stopDialing()
     await this.catchup?.stop()
     // from here on nothing enters the ledger whose scripts could not run; catch-up brings it after restart
     this.stopping = true
     await this.batcher?.drain()
     await this.runner?.stop(DRAIN_MS)
-    await this.host?.stop()
+    await this.mesh.stop()
     await this.catchup?.settled()
     await this.ledger?.close()
   }
+}
+
+function yieldToEventLoop (): Promise<void> {
+  return new Promise(resolve => setImmediate(resolve))
+}
+
+/** gossipsub 17's exported type lacks getScore, which the implementation has. */
+function peerScore (host: Host, peerId: string): number {
+  return (host.services.pubsub as unknown as { getScore(id: string): number }).getScore(peerId)
 }

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { NAME_PATTERN, type FstEvent } from '@fst/protocol'
 import type { Logger } from 'pino'
+import { FairQueue } from './fair-queue.js'
 import { listScripts, type Script } from './scripts.js'
 
 /** Events of one action from one origin, run together. */
@@ -27,18 +28,27 @@ export interface RunnerInit {
 
 /** Bytes of a script's stdout/stderr kept for the log. */
 export const MAX_SCRIPT_OUTPUT = 4096
-/** Most events merged into one job. */
+/** Events a batch script may apply per `timeoutMs`. */
+const EVENTS_PER_TIMEOUT = 100
+/** Most events merged into one job for an action whose scripts are all batch scripts. */
 const MAX_MERGED_EVENTS = 20_000
+/**
+ * Most events per turn for an action that mixes batch and per-event scripts; an action with per-event scripts
+ * only takes one event per turn (merging saves such scripts nothing). The rest waits behind every other origin's
+ * next job, so a flood from one peer delays another peer's ban by at most one turn.
+ */
+export const FAIR_TURN_EVENTS = 10
 /** Grace between SIGTERM and SIGKILL for a script past its timeout. */
 const KILL_GRACE_MS = 1000
 
 /**
  * Runs `<actionsDir>/<action>.d/*` for received events, one script at a time, in lexical order.
  * Scripts get argv and a fixed minimal environment, never a shell. A batch script runs once per job with
- * the events on stdin; any other script runs once per event.
+ * the events on stdin; any other script runs once per event. Jobs wait in one lane per origin, served
+ * round-robin in turns of at most FAIR_TURN_EVENTS events.
  */
 export class ActionRunner {
-  private readonly queue: Job[] = []
+  private readonly queue = new FairQueue<Job>()
   private running: Promise<void> | null = null
   private stopped = false
   private current: { kill: () => void } | null = null
@@ -49,7 +59,7 @@ export class ActionRunner {
 
   enqueue (job: Job): void {
     if (this.stopped || job.events.length === 0) return
-    this.queue.push(job)
+    this.queue.push(job.origin, job)
     this.pending += job.events.length
     this.running ??= this.drain().finally(() => { this.running = null })
   }
@@ -66,26 +76,36 @@ export class ActionRunner {
     const timeout = new Promise<void>(resolve => { timer = setTimeout(resolve, drainMs) })
     await Promise.race([this.idle(), timeout])
     clearTimeout(timer)
-    this.queue.length = 0
+    this.queue.clear()
     this.current?.kill()
     await this.idle()
   }
 
   /**
-   * Takes the next job, merged with the jobs queued right behind it for the same action and origin: under an
-   * attack wave the queue grows, and a batch script then runs once for thousands of events instead of once per
-   * message.
+   * Takes the next origin's next job (round-robin over origins), merged with the jobs queued right behind it for
+   * the same action and origin: under an attack wave a batch script then runs once for thousands of events
+   * instead of once per message. A turn is capped when per-event scripts run (see FAIR_TURN_EVENTS) and the
+   * rest goes back to the head of its origin's lane.
    */
   private next (): Job | undefined {
     const job = this.queue.shift()
     if (job === undefined) return undefined
+    const limit = this.turnLimit(job.action)
     const events = [...job.events]
-    for (let following = this.queue[0]; following !== undefined && events.length < MAX_MERGED_EVENTS; following = this.queue[0]) {
-      if (following.action !== job.action || following.origin !== job.origin) break
+    for (let following = this.queue.peek(job.origin); following !== undefined && events.length < limit; following = this.queue.peek(job.origin)) {
+      if (following.action !== job.action) break
       events.push(...following.events)
-      this.queue.shift()
+      this.queue.shiftFrom(job.origin)
     }
+    if (events.length > limit) this.queue.unshift(job.origin, { ...job, events: events.splice(limit) })
     return { ...job, events }
+  }
+
+  private turnLimit (action: string): number {
+    if (!NAME_PATTERN.test(action)) return FAIR_TURN_EVENTS
+    const scripts = listScripts(join(this.init.actionsDir, `${action}.d`), this.init.platform)
+    const batch = scripts.filter(s => s.batch).length
+    return batch === 0 ? 1 : batch === scripts.length ? MAX_MERGED_EVENTS : FAIR_TURN_EVENTS
   }
 
   private async drain (): Promise<void> {
@@ -122,7 +142,7 @@ export class ActionRunner {
     const args = script.batch ? [] : [first.name, first.protocol, first.port, first.ip]
     const env = scriptEnv(job, events, script.batch, this.init.extraEnv)
     const started = performance.now()
-    const outcome = await this.spawnScript(script, args, env, script.batch ? batchInput(events) : null)
+    const outcome = await this.spawnScript(script, args, env, script.batch ? batchInput(events) : null, timeoutFor(this.init.timeoutMs, events.length))
     const seconds = (performance.now() - started) / 1000
     this.init.onRun?.(job.action, outcome.outcome, seconds)
     const fields = { action: job.action, script: script.name, events: events.length, ip: script.batch ? undefined : first.ip, ms: Math.round(seconds * 1000), code: outcome.code, stdout: outcome.stdout || undefined, stderr: outcome.stderr || undefined }
@@ -130,7 +150,7 @@ export class ActionRunner {
     else this.init.log.warn({ ...fields, outcome: outcome.outcome }, 'script did not succeed')
   }
 
-  private spawnScript (script: Script, args: string[], env: NodeJS.ProcessEnv, input: string | null) {
+  private spawnScript (script: Script, args: string[], env: NodeJS.ProcessEnv, input: string | null, timeoutMs: number) {
     const [command, ...lead] = script.interpreter.length > 0 ? [...script.interpreter, script.path] : [script.path]
     return new Promise<{ outcome: Outcome, code: number | null, stdout: string, stderr: string }>(resolve => {
       // POSIX: its own process group, so a timeout also kills what the script started (a `sleep` in sh
@@ -159,7 +179,7 @@ export class ActionRunner {
         signal('SIGTERM')
         killTimer = setTimeout(() => signal('SIGKILL'), KILL_GRACE_MS)
       }
-      const timer = setTimeout(() => { timedOut = true; kill() }, this.init.timeoutMs)
+      const timer = setTimeout(() => { timedOut = true; kill() }, timeoutMs)
       this.current = { kill }
       if (input !== null) {
         child.stdin?.on('error', () => {}) // a script that exits without reading is its own business
@@ -187,6 +207,15 @@ export class ActionRunner {
       })
     })
   }
+}
+
+/**
+ * A script's time limit: `timeoutMs` for every started 100 events it is given. A batch script that applies
+ * thousands of addresses (fail2ban runs its own action per address) gets time in proportion, while a hung
+ * single-event script is still killed after `timeoutMs`.
+ */
+export function timeoutFor (timeoutMs: number, events: number): number {
+  return timeoutMs * Math.max(1, Math.ceil(events / EVENTS_PER_TIMEOUT))
 }
 
 /** The whole environment a script sees: nothing inherited from the daemon, plus the configured `scriptEnv`. */

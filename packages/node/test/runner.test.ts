@@ -5,7 +5,7 @@ import { Writable } from 'node:stream'
 import type { FstEvent } from '@fst/protocol'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ActionRunner, batchInput, type Outcome } from '../src/runner.js'
+import { ActionRunner, batchInput, type Outcome, timeoutFor } from '../src/runner.js'
 
 let root: string
 
@@ -52,7 +52,7 @@ describe('ActionRunner', () => {
     expect(t.lines()).toEqual(['10-a sshd tcp 22 203.0.113.7', '2-b sshd tcp 22 203.0.113.7', '50-c sshd tcp 22 203.0.113.7', 'B sshd tcp 22 203.0.113.7', 'a sshd tcp 22 203.0.113.7'])
   })
 
-  it('runs scripts one after another, per event in order, and jobs in the order queued', async () => {
+  it('runs scripts one after another, per event in order, origins taking turns', async () => {
     const t = setup()
     t.script('ban', '10-slow', `#!/bin/sh\necho "start $4" >> '${t.out}'\nsleep 0.2\necho "end $4" >> '${t.out}'\n`)
     t.recorder('ban', '20-next', 'next')
@@ -61,11 +61,26 @@ describe('ActionRunner', () => {
     expect(t.runner.pending).toBe(3)
     await t.runner.idle()
     expect(t.runner.pending).toBe(0)
+    // per-event scripts only: one event per turn. peerA's first turn had begun (its rest queued again) before
+    // peerB's job arrived, so peerB waits exactly one more turn; the fairness test below has the long case
     expect(t.lines()).toEqual([
-      'start 203.0.113.1', 'end 203.0.113.1', 'start 203.0.113.2', 'end 203.0.113.2',
-      'next sshd tcp 22 203.0.113.1', 'next sshd tcp 22 203.0.113.2',
+      'start 203.0.113.1', 'end 203.0.113.1', 'next sshd tcp 22 203.0.113.1',
+      'start 203.0.113.2', 'end 203.0.113.2', 'next sshd tcp 22 203.0.113.2',
       'start 203.0.113.3', 'end 203.0.113.3', 'next sshd tcp 22 203.0.113.3'
     ])
+  })
+
+  it('serves origins round-robin: one flooding origin delays another by one turn at most', async () => {
+    const t = setup()
+    t.recorder('ban', '50-record', 'ran')
+    const flood = Array.from({ length: 200 }, (_, i) => event(`198.18.0.${i}`))
+    t.runner.enqueue({ action: 'ban', events: flood.slice(0, 100), origin: 'flooder' })
+    t.runner.enqueue({ action: 'ban', events: flood.slice(100), origin: 'flooder' })
+    t.runner.enqueue({ action: 'ban', events: [event('203.0.113.9')], origin: 'honest' })
+    await t.runner.idle()
+    const lines = t.lines()
+    expect(lines).toHaveLength(201)
+    expect(lines.indexOf('ran sshd tcp 22 203.0.113.9')).toBeLessThanOrEqual(2)
   })
 
   it('passes exactly the argv and a fixed minimal environment, in the script\'s folder', async () => {
@@ -166,5 +181,14 @@ describe('ActionRunner', () => {
     t.runner.enqueue({ action: 'ban', events: [event('203.0.113.3')], origin: 'peerA' })
     await t.runner.idle()
     expect(t.outcomes).toHaveLength(1)
+  })
+})
+
+describe('timeoutFor', () => {
+  it('gives a batch its limit per started 100 events and a single event the plain limit', () => {
+    expect(timeoutFor(10_000, 1)).toBe(10_000)
+    expect(timeoutFor(10_000, 100)).toBe(10_000)
+    expect(timeoutFor(10_000, 101)).toBe(20_000)
+    expect(timeoutFor(10_000, 20_000)).toBe(2_000_000)
   })
 })

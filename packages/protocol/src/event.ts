@@ -54,9 +54,14 @@ export function validatePort (port: unknown): Result<string> {
   return ok(port)
 }
 
+/** A value for an error message: untrusted input, so no String() (an object could throw) and at most 80 chars. */
+function shown (value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value.slice(0, 80)) : typeof value
+}
+
 function checkName (value: unknown, reason: RejectReason, field: string): Result<string> {
   if (typeof value === 'string' && NAME_PATTERN.test(value)) return ok(value)
-  return fail(reason, `${field} must match ${NAME_PATTERN.source}, got ${JSON.stringify(String(value).slice(0, 80))}`)
+  return fail(reason, `${field} must match ${NAME_PATTERN.source}, got ${shown(value)}`)
 }
 
 /** Validates the five hook fields (and an optional duration) and normalises the address. */
@@ -66,7 +71,7 @@ export function validateInput (input: Record<string, unknown>): Result<EventInpu
   const name = checkName(input.name, RejectReason.badName, 'name')
   if (!name.valid) return name
   if (typeof input.protocol !== 'string' || !PROTOCOL_PATTERN.test(input.protocol)) {
-    return fail(RejectReason.badProtocol, `protocol must match ${PROTOCOL_PATTERN.source}, got ${JSON.stringify(String(input.protocol).slice(0, 80))}`)
+    return fail(RejectReason.badProtocol, `protocol must match ${PROTOCOL_PATTERN.source}, got ${shown(input.protocol)}`)
   }
   const port = validatePort(input.port)
   if (!port.valid) return port

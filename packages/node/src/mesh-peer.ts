@@ -1,0 +1,116 @@
+import { readFileSync } from 'node:fs'
+import { type Message, TopicValidatorResult } from '@libp2p/gossipsub'
+import type { PeerId } from '@libp2p/interface'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { type AddressGuard, addressGuard } from '@fst/protocol'
+import type { Logger } from 'pino'
+import type { Registry } from 'prom-client'
+import type { NodeConfig } from './config.js'
+import { Dialer } from './dialer.js'
+import { TOPIC } from './gossip-params.js'
+import { createHost, type Host, readNetworkKey } from './host.js'
+import { loadOrCreateIdentity } from './identity.js'
+import { Membership } from './membership.js'
+import { listenAddr, parsePeersFile } from './peers-file.js'
+import { PinStore } from './pins.js'
+import { RateLimiter } from './rate-limit.js'
+import { createMessageValidator, type MessageVerdict } from './validator.js'
+
+/** Sees every verdict before gossipsub acts on it (accept, reject or ignore). */
+export type VerdictListener = (verdict: MessageVerdict, msg: Message, from: PeerId) => void | Promise<void>
+
+/**
+ * What a node and the metrics service share as members of the mesh: the persistent identity, the membership
+ * from sync-peers.txt (pins, connection gater, never-ban list), the libp2p host, the redialer, and the topic
+ * joined through the one message validator.
+ */
+export class MeshPeer {
+  peerId = ''
+  host!: Host
+  membership!: Membership
+  /** Never-ban list and minimum prefixes; recomputed whenever the peers file is read. */
+  guard!: AddressGuard
+  private dialer: Dialer | null = null
+
+  constructor (private readonly config: NodeConfig, private readonly log: Logger) {}
+
+  /** Loads (or creates) the identity, starts the host behind the membership's gater and reads the peers file. */
+  async start (metricsRegistry: Registry | null = null): Promise<void> {
+    const { config, log } = this
+    const privateKey = await loadOrCreateIdentity(config.stateDir)
+    this.peerId = peerIdFromPrivateKey(privateKey).toString()
+    this.membership = new Membership(this.peerId, new PinStore(config.stateDir), log.child({ component: 'membership' }))
+    this.host = await createHost({
+      privateKey,
+      listen: config.listen.map(listenAddr),
+      muxers: config.muxers,
+      gater: this.membership.gater(),
+      networkKey: readNetworkKey(config.networkKeyFile),
+      metricsRegistry
+    })
+    await this.loadPeers()
+  }
+
+  /** Reads sync-peers.txt (start and SIGHUP) and recomputes the never-ban list. */
+  async loadPeers (): Promise<void> {
+    const entries = parsePeersFile(readFileSync(this.config.peersFile, 'utf8'), this.config.defaultPort)
+    const ports = this.host.getMultiaddrs().map(ma => Number(ma.toString().split('/tcp/')[1]?.split('/')[0]))
+    await this.membership.load(entries, ports)
+    this.guard = addressGuard({
+      protect: [...this.config.ignore, ...this.membership.protectedAddresses()],
+      minPrefixV4: this.config.minPrefixV4,
+      minPrefixV6: this.config.minPrefixV6
+    })
+  }
+
+  /** SIGHUP: re-read the peers file, drop peers no longer listed, dial new ones. */
+  async reload (): Promise<void> {
+    await this.loadPeers()
+    for (const conn of this.host.getConnections()) {
+      if (!this.membership.isMember(conn.remotePeer.toString())) await conn.close()
+    }
+    this.dialAll()
+    this.log.info({ peers: this.membership.others().length }, 'peers file reloaded')
+  }
+
+  /**
+   * Subscribes to the topic; every message passes the shared validator, `listener` sees the verdict, and
+   * gossipsub accepts, rejects (penalising the forwarder) or ignores it accordingly.
+   */
+  joinTopic (listener: VerdictListener): void {
+    const pubsub = this.host.services.pubsub
+    const validate = createMessageValidator({
+      isMember: id => this.membership.isMember(id),
+      guard: () => this.guard,
+      freshness: this.config.freshness,
+      rateLimiter: new RateLimiter(this.config.rateLimit.perSecond, this.config.rateLimit.burst)
+    })
+    pubsub.topicValidators.set(TOPIC, async (from, msg) => {
+      const verdict = validate(msg)
+      await listener(verdict, msg, from)
+      if (verdict.result === 'accept') return TopicValidatorResult.Accept
+      return verdict.result === 'reject' ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore
+    })
+    pubsub.subscribe(TOPIC)
+  }
+
+  /** Dials every other member now and keeps redialing lost ones (start, SIGHUP, repin). */
+  dialAll (): void {
+    this.dialer ??= new Dialer({ host: this.host, membership: this.membership, ...this.config.redial, log: this.log.child({ component: 'dialer' }) })
+    this.dialer.dialAll()
+  }
+
+  /** Stops redialing; the host stays up. */
+  stopDialing (): void {
+    this.dialer?.stop()
+  }
+
+  connectedPeers (): string[] {
+    return [...new Set(this.host.getConnections().map(c => c.remotePeer.toString()))]
+  }
+
+  async stop (): Promise<void> {
+    this.stopDialing()
+    await this.host?.stop()
+  }
+}

@@ -1,0 +1,114 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import pWaitFor from 'p-wait-for'
+import { afterEach, describe, expect, it } from 'vitest'
+import { FST, freePort, Mesh, runBin } from '../utils/mesh.js'
+import { newKey, Rogue, wireMessage } from '../utils/rogue.js'
+
+/**
+ * Issue 3 acceptance, membership: who may connect at all. Each case counts the scripts run on honest nodes
+ * (zero for the attack) and ends with a legitimate ban as a barrier: once it ran, the attack was processed.
+ */
+describe('membership: outsiders, wrong network key, changed peer key', () => {
+  let mesh: Mesh | undefined
+  const rogues: Rogue[] = []
+
+  afterEach(async () => {
+    await Promise.all(rogues.splice(0).map(r => r.stop()))
+    await mesh?.stop()
+    mesh = undefined
+  })
+
+  async function barrier (m: Mesh, from: number, to: number[], ip: string): Promise<void> {
+    const before = to.map(i => m.runs(i).length)
+    expect((await m.hook(from, ['ban', 'barrier', 'tcp', '22', ip])).code).toBe(0)
+    for (const [k, i] of to.entries()) await m.waitForRuns(i, before[k]! + 1)
+  }
+
+  it('refuses an unlisted node that connects and publishes: no connection, no script', async () => {
+    mesh = await Mesh.create({ nodes: 2 })
+    const rogue = await Rogue.create()
+    rogues.push(rogue)
+    const peerId0 = (await mesh.status(0)).peerId
+    await rogue.connect(mesh.nodes[0]!.port, 3000).catch(() => null)
+    const m = mesh
+    await pWaitFor(() => m.nodes[0]!.log().includes('refused inbound connection from unlisted peer'), { interval: 20, timeout: 10_000 })
+    await pWaitFor(() => rogue.host.getConnections().length === 0, { interval: 20, timeout: 10_000 })
+    // it publishes anyway: nobody is there to take it
+    expect(await rogue.publish(wireMessage([['ban', 'sshd', 'tcp', '22', '203.0.113.50']]))).toBe(0)
+    expect(() => rogue.sendRaw(peerId0, [])).toThrow(/no gossipsub stream/)
+    expect((await mesh.status(0)).peers).not.toContain(rogue.peerId)
+    await barrier(mesh, 1, [0], '203.0.113.51')
+    expect(mesh.runs(0)).toEqual(['ban barrier tcp 22 203.0.113.51'])
+  })
+
+  it('refuses a listed key that lacks the network key, and accepts it with the key', async () => {
+    const member = await newKey()
+    const memberPort = await freePort()
+    mesh = await Mesh.create({
+      nodes: 2,
+      start: false,
+      config: () => ({ networkKeyFile: '../swarm.key' }),
+      peersFile: nodes => [...nodes.map(n => `127.0.0.1:${n.port}`), `${member.peerId}@127.0.0.1:${memberPort}`].join('\n')
+    })
+    const keygen = await runBin(FST, ['keygen', join(mesh.root, 'swarm.key')])
+    expect(keygen.code, keygen.stderr).toBe(0)
+    const other = await runBin(FST, ['keygen', join(mesh.root, 'other.key')])
+    expect(other.code).toBe(0)
+    await mesh.startAll()
+
+    for (const networkKey of [null, readFileSync(join(mesh.root, 'other.key'))]) {
+      const outsider = await Rogue.create({ key: member.key, networkKey })
+      rogues.push(outsider)
+      await expect(outsider.connect(mesh.nodes[0]!.port, 3000)).rejects.toThrow()
+      expect(outsider.host.getConnections()).toHaveLength(0)
+      expect(await outsider.publish(wireMessage([['ban', 'sshd', 'tcp', '22', '203.0.113.60']]))).toBe(0)
+      await outsider.stop()
+    }
+    // the same listed key with the right network key gets in: the refusal above was the network key's doing
+    const insider = await Rogue.create({ key: member.key, port: memberPort, networkKey: readFileSync(join(mesh.root, 'swarm.key')) })
+    rogues.push(insider)
+    await insider.connect(mesh.nodes[0]!.port)
+    await insider.waitSubscriber((await mesh.status(0)).peerId)
+    expect(await insider.publish(wireMessage([['ban', 'sshd', 'tcp', '22', '203.0.113.61']]))).toBeGreaterThan(0)
+    await mesh.waitForRuns(0, 1)
+    await barrier(mesh, 1, [0], '203.0.113.62')
+    expect(mesh.runs(0)).toEqual(['ban sshd tcp 22 203.0.113.61', 'ban barrier tcp 22 203.0.113.62'])
+    expect(mesh.runs(1)).toEqual(['ban sshd tcp 22 203.0.113.61'])
+  })
+
+  it('refuses a listed address answered by a different key (loud error), until `fst repin`', async () => {
+    mesh = await Mesh.create({ nodes: 3 })
+    const m = mesh
+    const original = (await m.status(1)).peerId
+    const pinned = async () => {
+      const out = await m.fst(0, ['peers', '--json'])
+      expect(out.code, out.stderr).toBe(0)
+      return JSON.parse(out.stdout) as Array<{ entry: string, peerId: string | null, pinned: string }>
+    }
+    const entry = `127.0.0.1:${m.nodes[1]!.port}`
+    expect((await pinned()).find(p => p.entry === entry)).toMatchObject({ peerId: original, pinned: 'first-use' })
+
+    await m.stopNode(1)
+    const impostor = await Rogue.create({ port: m.nodes[1]!.port })
+    rogues.push(impostor)
+    await pWaitFor(() => m.nodes[0]!.log().includes('PEER KEY CHANGED'), { interval: 20, timeout: 15_000 })
+    const line = m.nodes[0]!.log().split('\n').find(l => l.includes('PEER KEY CHANGED'))!
+    expect(JSON.parse(line)).toMatchObject({ level: 50, expected: original, got: impostor.peerId, entry })
+    // it also tries inbound, and publishes what it can
+    await expect(impostor.connect(m.nodes[0]!.port, 3000)).rejects.toThrow()
+    await impostor.publish(wireMessage([['ban', 'sshd', 'tcp', '22', '203.0.113.70']]))
+    expect((await m.status(0)).peers).not.toContain(impostor.peerId)
+    await barrier(m, 2, [0], '203.0.113.71')
+    expect(m.runs(0)).toEqual(['ban barrier tcp 22 203.0.113.71'])
+    expect((await pinned()).find(p => p.entry === entry)?.peerId).toBe(original)
+
+    // the key was legitimately replaced: the administrator re-pins, the next dial pins the new key
+    const repin = await m.fst(0, ['repin', entry])
+    expect(repin.code, repin.stderr).toBe(0)
+    await impostor.waitSubscriber((await m.status(0)).peerId, 15_000)
+    expect((await pinned()).find(p => p.entry === entry)).toMatchObject({ peerId: impostor.peerId, pinned: 'first-use' })
+    await impostor.publish(wireMessage([['ban', 'sshd', 'tcp', '22', '203.0.113.72']]))
+    expect(await m.waitForRuns(0, 2)).toEqual(['ban barrier tcp 22 203.0.113.71', 'ban sshd tcp 22 203.0.113.72'])
+  })
+})
