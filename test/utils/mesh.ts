@@ -10,8 +10,6 @@ import pWaitFor from 'p-wait-for'
 export const ROOT = resolve(import.meta.dirname, '../..')
 export const FST = join(ROOT, 'packages/cli/bin/fst.js')
 export const FST_ACTION = join(ROOT, 'packages/cli/bin/fst-action.js')
-/** Node flags on fst.js's shebang (`env -S node --flag…`): test nodes run with them, as installed ones do. */
-export const FST_NODE_FLAGS = readFileSync(FST, 'utf8').split('\n')[0]!.split(/\s+/).filter(word => word.startsWith('--'))
 
 /** A script that records each run as one line `<action> <argv…>` in `<node>/runs.log`. */
 const RECORD_SCRIPT = `#!/bin/sh
@@ -189,7 +187,7 @@ export class Mesh {
   async startNode (index: number): Promise<void> {
     const node = this.nodes[index]!
     let output = ''
-    const argv = [process.execPath, ...FST_NODE_FLAGS, FST, 'start', '--config', node.configFile]
+    const argv = [process.execPath, FST, 'start', '--config', node.configFile]
     // `ip netns exec` execs the command in place, so signals to the child reach the node itself
     const netns = typeof this.options.netns === 'function' ? this.options.netns(index) : this.options.netns
     const [command, ...args] = netns === undefined ? argv : ['ip', 'netns', 'exec', netns, ...argv]
