@@ -226,7 +226,7 @@ export class Mesh {
   }
 
   /** Waits until every running node has every other running node as a gossipsub mesh subscriber. */
-  async waitConnected (timeout = 20_000): Promise<void> {
+  async waitConnected (timeout = Math.max(20_000, 2_000 * this.nodes.length)): Promise<void> {
     const running = this.nodes.filter(n => n.process !== null)
     await waitMeshed(running.map(n => () => this.status(n.index)), 50, timeout)
   }
