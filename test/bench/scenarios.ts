@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process'
-import { Mesh, FST_ACTION } from '../utils/mesh.js'
+import pWaitFor from 'p-wait-for'
+import { FST_ACTION, Mesh } from '../utils/mesh.js'
 import { feed, readLatencies, socketOf, waitForLines } from './load.js'
 import { LATENCY_BATCH_SCRIPT, LATENCY_SCRIPT } from './scripts.js'
 import { median, percentile, round, rssMb } from './stats.js'
@@ -13,8 +14,20 @@ async function latencyMesh (nodes: number, opts: { batchScripts?: boolean, confi
   for (const node of mesh.nodes) {
     mesh.addScript(node.index, 'ban', opts.batchScripts === true ? '50-latency.batch' : '50-latency', opts.batchScripts === true ? LATENCY_BATCH_SCRIPT : LATENCY_SCRIPT)
   }
-  await mesh.startAll()
+  await Promise.all(mesh.nodes.map(n => mesh.startNode(n.index)))
+  // every node connected to every other; then give gossipsub time to learn all subscriptions, without
+  // failing when it does not (see subscribedShare): messages then travel the mesh instead of one hop
+  const statuses = () => Promise.all(mesh.nodes.map(n => mesh.status(n.index)))
+  await pWaitFor(async () => (await statuses()).every(s => s.peers.length >= nodes - 1), { interval: 100, timeout: 60_000 })
+  await pWaitFor(async () => (await statuses()).every(s => s.meshPeers.length >= nodes - 1), { interval: 100, timeout: 20_000 }).catch(() => {})
   return mesh
+}
+
+/** Share of (node, peer) pairs where the node knows the peer subscribed to the topic. */
+async function subscribedShare (mesh: Mesh): Promise<number> {
+  const all = await Promise.all(mesh.nodes.map(n => mesh.status(n.index)))
+  const known = all.reduce((sum, s) => sum + s.meshPeers.length, 0)
+  return round(known / (all.length * (all.length - 1)), 2)
 }
 
 /** Hook wall time against `node -e 0`, interleaved so both see the same machine load. */
@@ -57,6 +70,7 @@ export async function propagation (nodes: number, rate: number, seconds: number)
     const idleRss = rssMb(mesh.nodes[1]!.process!.pid!)
     return {
       nodes,
+      subscribed: await subscribedShare(mesh),
       p50: round(percentile(samples, 50)),
       p90: round(percentile(samples, 90)),
       p99: round(percentile(samples, 99)),

@@ -281,6 +281,7 @@ export class FstNode {
       peerId: this.peerId,
       peers: this.connectedPeers(),
       meshPeers: this.host.services.pubsub.getSubscribers(TOPIC).map(String),
+      gossipPeers: this.host.services.pubsub.getPeers().length,
       listen: this.host.getMultiaddrs().map(String),
       ledger: { entries: this.ledger.size, active: this.ledger.active().length },
       queue: this.runner.pending,
