@@ -14,12 +14,17 @@ async function latencyMesh (nodes: number, opts: { batchScripts?: boolean, confi
   for (const node of mesh.nodes) {
     mesh.addScript(node.index, 'ban', opts.batchScripts === true ? '50-latency.batch' : '50-latency', opts.batchScripts === true ? LATENCY_BATCH_SCRIPT : LATENCY_SCRIPT)
   }
-  await Promise.all(mesh.nodes.map(n => mesh.startNode(n.index)))
-  // every node connected to every other; then give gossipsub time to learn all subscriptions, without
-  // failing when it does not (see subscribedShare): messages then travel the mesh instead of one hop
-  const statuses = () => Promise.all(mesh.nodes.map(n => mesh.status(n.index)))
-  await pWaitFor(async () => (await statuses()).every(s => s.peers.length >= nodes - 1), { interval: 100, timeout: 60_000 })
-  await pWaitFor(async () => (await statuses()).every(s => s.meshPeers.length >= nodes - 1), { interval: 100, timeout: 20_000 }).catch(() => {})
+  try {
+    await Promise.all(mesh.nodes.map(n => mesh.startNode(n.index)))
+    // every node connected to every other; then give gossipsub time to learn all subscriptions, without
+    // failing when it does not (see subscribedShare): messages then travel the mesh instead of one hop
+    const statuses = () => Promise.all(mesh.nodes.map(n => mesh.status(n.index)))
+    await pWaitFor(async () => (await statuses()).every(s => s.peers.length >= nodes - 1), { interval: 100, timeout: 60_000 })
+    await pWaitFor(async () => (await statuses()).every(s => s.meshPeers.length >= nodes - 1), { interval: 100, timeout: 20_000 }).catch(() => {})
+  } catch (err) {
+    await mesh.stop()
+    throw err
+  }
   return mesh
 }
 
