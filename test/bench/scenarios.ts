@@ -108,7 +108,7 @@ export async function throughput (nodes: number, rate: number, seconds: number, 
       ledgersComplete: ledgers.every(n => n >= accepted.size),
       p50: round(percentile(samples, 50)),
       p99: round(percentile(samples, 99)),
-      maxRssMb: Math.max(...rss)
+      maxRssMb: Math.max(...rss.map(r => r ?? 0))
     }
   } finally {
     await mesh.stop()

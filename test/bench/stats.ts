@@ -20,9 +20,12 @@ export function progress (message: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`)
 }
 
-/** Resident set size of a process in MB, from /proc. */
-export function rssMb (pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN)
-  return round(kb / 1024)
+/** Resident set size of a process in MB, from /proc; null when the process is gone. */
+export function rssMb (pid: number): number | null {
+  try {
+    const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? Number.NaN)
+    return round(kb / 1024)
+  } catch {
+    return null
+  }
 }
