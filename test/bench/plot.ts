@@ -1,9 +1,11 @@
 import { writeFileSync } from 'node:fs'
 
-interface Point { nodes: number, p50: number, p90: number, p99: number }
+interface Point { nodes: number, p50: number | null, p90: number | null, p99: number | null }
 
 /** An SVG line chart of latency percentiles against mesh size; no chart library needed for three lines. */
-export function writePropagationPlot (file: string, points: Point[], title: string): void {
+export function writePropagationPlot (file: string, measured: Point[], title: string): void {
+  // a mesh size where nothing arrived has no percentiles: it is left out of the lines (the JSON says lost)
+  const points = measured.filter((p): p is { nodes: number, p50: number, p90: number, p99: number } => p.p99 !== null && Number.isFinite(p.p99))
   const w = 640
   const h = 360
   const m = { left: 60, right: 110, top: 40, bottom: 50 }
