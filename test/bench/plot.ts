@@ -18,7 +18,8 @@ export function writePropagationPlot (file: string, measured: Point[], title: st
   const series: Array<[keyof Point, string]> = [['p50', '#2b8a3e'], ['p90', '#e67700'], ['p99', '#c92a2a']]
   const ticks = Array.from({ length: 6 }, (_, i) => (maxY / 5) * i)
   const svg = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" font-family="sans-serif" font-size="12">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" font-family="sans-serif" font-size="12" role="img">`,
+    `<title>${title}: p50, p90 and p99 in ms against the number of nodes</title>`,
     `<rect width="${w}" height="${h}" fill="white"/>`,
     `<text x="${w / 2}" y="22" text-anchor="middle" font-size="14">${title}</text>`,
     ...ticks.map(t => `<line x1="${m.left}" x2="${w - m.right}" y1="${y(t)}" y2="${y(t)}" stroke="#eee"/><text x="${m.left - 8}" y="${y(t) + 4}" text-anchor="end">${t.toFixed(0)}</text>`),
