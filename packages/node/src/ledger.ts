@@ -158,7 +158,10 @@ export class Ledger {
     const previous = this.entries.get(key)
     if (previous !== undefined && !newer(incoming, previous)) return null
     const entry = expiresAt(incoming) <= now ? expiryTombstone(incoming) : incoming
-    return { key, change: { entry, wasActive: previous !== undefined && isActive(previous, now), isActive: isActive(entry, now) } }
+    // a ban past its time whose expiry has not been swept yet still counts as active: its unban has not run,
+    // and an unban arriving now (the origin's) must run it, or it would run nowhere
+    const wasActive = previous !== undefined && (isActive(previous, now) || this.expiring.has(key))
+    return { key, change: { entry, wasActive, isActive: isActive(entry, now) } }
   }
 
   /**

@@ -111,4 +111,16 @@ describe('Ledger (LMDB)', () => {
     expect(ledger.active({}, now + 2000).map(e => e.ip)).toEqual(['203.0.113.8'])
     await ledger.close()
   })
+
+  it('runs the unban once when the origin\'s unban arrives after the expiry time but before the sweep', async () => {
+    const ledger = Ledger.open(join(dir, 'expiry-race'))
+    const now = Date.now()
+    ledger.apply(ev('ban', now, { duration: 1 }), 'peerA', now)
+    // the origin's own unban, issued at expiry, arrives before this node's sweeper has looked
+    const change = ledger.apply(ev('unban', now + 1000), 'peerA', now + 1100)
+    expect(change).toMatchObject({ wasActive: true, isActive: false })
+    // and the sweeper then has nothing left to unban: exactly once
+    expect(ledger.expire(now + 1200)).toEqual([])
+    await ledger.close()
+  })
 })
