@@ -282,6 +282,7 @@ export class FstNode {
       peers: this.connectedPeers(),
       meshPeers: this.host.services.pubsub.getSubscribers(TOPIC).map(String),
       gossipPeers: this.host.services.pubsub.getPeers().length,
+      connections: this.host.getConnections().length,
       listen: this.host.getMultiaddrs().map(String),
       ledger: { entries: this.ledger.size, active: this.ledger.active().length },
       queue: this.runner.pending,
