@@ -14,7 +14,7 @@ import { progress, round } from './stats.js'
 const quick = process.argv.includes('--quick')
 const plan = quick
   ? { hookRuns: 15, sizes: [3, 5, 10], propSeconds: 3, tputRate: 10_000, tputSeconds: 2, baseRate: 2000, baseSeconds: 1, catchup: 10_000, f2b: 20 }
-  : { hookRuns: 60, sizes: [3, 5, 10, 20], propSeconds: 15, tputRate: 10_000, tputSeconds: 30, baseRate: 10_000, baseSeconds: 5, catchup: 100_000, f2b: 100 }
+  : { hookRuns: 60, sizes: [3, 5, 10, 20, 30], propSeconds: 15, tputRate: 10_000, tputSeconds: 30, baseRate: 10_000, baseSeconds: 5, catchup: 100_000, f2b: 100 }
 
 async function run () {
   const started = performance.now()
