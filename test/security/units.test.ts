@@ -1,4 +1,4 @@
-import { FairQueue, LogThrottle, Membership, PinStore, parsePeersFile, QuorumTracker, RateLimiter } from '@fst/node'
+import { FairQueue, LogThrottle, Membership, PinStore, parsePeersFile, QuorumTracker } from '@fst/node'
 import { addressGuard, type FstEvent } from '@fst/protocol'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -67,16 +67,6 @@ describe('LogThrottle', () => {
     t.warn('bad_action', {}, 'message rejected')
     expect(lines.at(-2)).toMatchObject({ reason: 'bad_action', suppressed: 97 })
     expect(lines).toHaveLength(6)
-  })
-})
-
-describe('RateLimiter', () => {
-  it('refuses past the burst and refills at the configured rate, per origin', () => {
-    const r = new RateLimiter(10, 20)
-    expect(r.take('A', 20, 0)).toBe(true)
-    expect(r.take('A', 1, 0)).toBe(false)
-    expect(r.take('B', 1, 0)).toBe(true)
-    expect(r.take('A', 10, 1000)).toBe(true)
   })
 })
 
