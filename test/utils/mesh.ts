@@ -187,7 +187,9 @@ export class Mesh {
   async startNode (index: number): Promise<void> {
     const node = this.nodes[index]!
     let output = ''
-    const argv = [process.execPath, FST, 'start', '--config', node.configFile]
+    // FST_NODE_ARGS: extra Node flags for every node, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile
+    const nodeArgs = process.env.FST_NODE_ARGS?.split(' ').filter(Boolean) ?? []
+    const argv = [process.execPath, ...nodeArgs, FST, 'start', '--config', node.configFile]
     // `ip netns exec` execs the command in place, so signals to the child reach the node itself
     const netns = typeof this.options.netns === 'function' ? this.options.netns(index) : this.options.netns
     const [command, ...args] = netns === undefined ? argv : ['ip', 'netns', 'exec', netns, ...argv]

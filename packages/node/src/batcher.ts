@@ -14,10 +14,13 @@ const MAX_BATCH_BYTES = MAX_MESSAGE_BYTES - 1024
 /**
  * Coalesces events published within a few milliseconds into one signed message: gossipsub pays a signature
  * check per message on every node, so at attack-wave rates many events per message is what keeps up.
+ * Leading edge: an event that finds the batcher quiet (nothing sent in the last `maxDelayMs`) is sent at
+ * once, so a lone ban pays no delay; the events that follow it within `maxDelayMs` share the next message.
  */
 export class Batcher {
   private pending: FstEvent[] = []
   private bytes = 0
+  /** Runs while a window is open: from a send until `maxDelayMs` later; events arriving meanwhile wait for it. */
   private timer: NodeJS.Timeout | null = null
   private inFlight = new Set<Promise<void>>()
 
@@ -25,14 +28,14 @@ export class Batcher {
 
   add (event: FstEvent): void {
     const size = encodedEventSize(event)
-    if (this.bytes + size > MAX_BATCH_BYTES) this.flush()
+    if (this.bytes + size > MAX_BATCH_BYTES) this.send()
     this.pending.push(event)
     this.bytes += size
-    if (this.pending.length >= this.init.maxEvents) this.flush()
-    else this.timer ??= setTimeout(() => this.flush(), this.init.maxDelayMs)
+    if (this.timer === null || this.pending.length >= this.init.maxEvents) this.send()
   }
 
-  flush (): void {
+  /** Sends what is pending now and opens a window for what follows. */
+  private send (): void {
     if (this.timer !== null) clearTimeout(this.timer)
     this.timer = null
     if (this.pending.length === 0) return
@@ -41,11 +44,20 @@ export class Batcher {
     this.bytes = 0
     const done = this.init.publish(batch).finally(() => this.inFlight.delete(done))
     this.inFlight.add(done)
+    if (this.init.maxDelayMs > 0) this.timer = setTimeout(() => this.windowClosed(), this.init.maxDelayMs)
+  }
+
+  /** The window ends: send what gathered (opening the next window), or go quiet. */
+  private windowClosed (): void {
+    this.timer = null
+    if (this.pending.length > 0) this.send()
   }
 
   /** Publishes what is pending and waits for every publish under way. */
   async drain (): Promise<void> {
-    this.flush()
+    this.send()
+    if (this.timer !== null) clearTimeout(this.timer)
+    this.timer = null
     await Promise.allSettled([...this.inFlight])
   }
 }

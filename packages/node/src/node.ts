@@ -216,8 +216,9 @@ export class FstNode {
     }
     const change = this.ledger.apply(event, this.peerId)
     if (change === null) return { ok: true, published: false }
-    await change.written
+    // peers get the event while the store commits; the hook's answer waits for the commit
     this.batcher.add(event)
+    await change.written
     this.metrics.published.inc({ action: event.action })
     // our own report counts toward a quorum like any peer's
     const admitted = this.admitReport(event, this.peerId)

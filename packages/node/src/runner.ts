@@ -40,6 +40,8 @@ const MAX_MERGED_EVENTS = 20_000
 export const FAIR_TURN_EVENTS = 10
 /** Grace between SIGTERM and SIGKILL for a script past its timeout. */
 const KILL_GRACE_MS = 1000
+/** How long a listing of an action folder is reused: changes to actions/ take effect within this. */
+const SCRIPT_LIST_TTL_MS = 1000
 
 /**
  * Runs `<actionsDir>/<action>.d/*` for received events, one script at a time, in lexical order.
@@ -49,6 +51,7 @@ const KILL_GRACE_MS = 1000
  */
 export class ActionRunner {
   private readonly queue = new FairQueue<Job>()
+  private readonly listings = new Map<string, { scripts: Script[], at: number }>()
   private running: Promise<void> | null = null
   private stopped = false
   private current: { kill: () => void } | null = null
@@ -103,9 +106,21 @@ export class ActionRunner {
 
   private turnLimit (action: string): number {
     if (!NAME_PATTERN.test(action)) return FAIR_TURN_EVENTS
-    const scripts = listScripts(join(this.init.actionsDir, `${action}.d`), this.init.platform)
+    const scripts = this.scriptsOf(action)
     const batch = scripts.filter(s => s.batch).length
     return batch === 0 ? 1 : batch === scripts.length ? MAX_MERGED_EVENTS : FAIR_TURN_EVENTS
+  }
+
+  /** The scripts of an action, listed at most once per SCRIPT_LIST_TTL_MS (a listing stats every file). */
+  private scriptsOf (action: string): Script[] {
+    const now = performance.now()
+    const cached = this.listings.get(action)
+    if (cached !== undefined && now - cached.at < SCRIPT_LIST_TTL_MS) return cached.scripts
+    const scripts = listScripts(join(this.init.actionsDir, `${action}.d`), this.init.platform)
+    // bounded: actions are validated names, but a hostile peer could send many; keep only recent listings
+    if (this.listings.size >= 256) this.listings.clear()
+    this.listings.set(action, { scripts, at: now })
+    return scripts
   }
 
   private async drain (): Promise<void> {
@@ -122,8 +137,7 @@ export class ActionRunner {
   private async runJob (job: Job): Promise<void> {
     // the action was validated on receipt; re-check because it becomes a path
     if (!NAME_PATTERN.test(job.action)) return
-    const dir = join(this.init.actionsDir, `${job.action}.d`)
-    const scripts = listScripts(dir, this.init.platform)
+    const scripts = this.scriptsOf(job.action)
     if (scripts.length === 0) {
       this.init.log.debug({ action: job.action }, 'no scripts for action; ignored')
       return
