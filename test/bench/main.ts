@@ -43,7 +43,7 @@ async function run () {
 
   progress(`burst and catch-up: ${plan.catchup} bans at once into 4 of 5 nodes, then the fifth rejoins`)
   const cu = await catchUp(5, plan.catchup)
-  progress(`  burst applied in ${cu.burst_applied_s} s, catch-up ${cu.catchup_s} s, RSS with ${cu.bans} active ${cu.rss_active_mb} MB`)
+  progress(`  burst applied in ${cu.burst_applied_s} s, catch-up ${cu.catchup_s} s, RSS with ${cu.bans} active ${cu.rss_active_mb} MB (${cu.rss_burst_mb} MB right after the wave)`)
 
   progress(`fail2ban-client baseline: ${plan.f2b} sequential banip calls`)
   const f2b = await fail2banClientRate(plan.f2b)
@@ -81,6 +81,7 @@ async function run () {
     catchup_s: cu.catchup_s,
     rss_idle_mb: ten.rssMb,
     rss_active_mb: cu.rss_active_mb,
+    rss_burst_mb: cu.rss_burst_mb,
     nft_apply_10k_s: nft === null ? null : round(nft, 3),
     fail2ban_client_bans_per_s: f2b === null ? null : round(f2b),
     throughput_vs_fail2ban: f2b === null ? null : round(tput.achieved_per_s / f2b, 0)

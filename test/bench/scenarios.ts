@@ -8,6 +8,8 @@ import { median, percentile, round, rssMb } from './stats.js'
 const QUIET = { logLevel: 'warn' }
 /** Addresses for warm-up bans, apart from the measured ones. */
 const WARM_UP_OFFSET = 100_000
+/** How long after a wave the memory of a node holding it is read. */
+const SETTLE_MS = 5000
 
 async function latencyMesh (nodes: number, opts: { batchScripts?: boolean, config?: Record<string, unknown> } = {}): Promise<Mesh> {
   const mesh = await Mesh.create({ nodes, actions: [], start: false, config: () => ({ ...QUIET, ...opts.config }) })
@@ -126,6 +128,9 @@ export async function catchUp (nodes: number, bans: number) {
     const online = mesh.nodes.slice(1, late).map(n => n.index)
     const burstApplied = await waitForLines(mesh, online, accepted.size, 300_000)
     const burstSeconds = (performance.now() - burstStart) / 1000
+    const burstRss = rssMb(mesh.nodes[1]!.process!.pid!)
+    // settled: the node gives a wave's heap back after 2 s without changes (MemoryReducer); measured 5 s on
+    await new Promise(resolve => setTimeout(resolve, SETTLE_MS))
     const activeRss = rssMb(mesh.nodes[1]!.process!.pid!)
     const started = performance.now()
     await mesh.startNode(late)
@@ -135,6 +140,7 @@ export async function catchUp (nodes: number, bans: number) {
       bans: accepted.size,
       burst_applied_s: burstApplied ? round(burstSeconds, 2) : null,
       catchup_s: complete ? round(seconds, 2) : null,
+      rss_burst_mb: burstRss,
       rss_active_mb: activeRss
     }
   } finally {

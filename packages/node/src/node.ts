@@ -15,6 +15,7 @@ import { MeshPeer } from './mesh-peer.js'
 import { createNodeMetrics, type NodeMetrics } from './metrics.js'
 import { HttpEndpoint, metricsRoute } from './metrics-server.js'
 import { LogThrottle } from './log-throttle.js'
+import { MemoryReducer } from './memory-reducer.js'
 import { QuorumTracker } from './quorum.js'
 import { ActionRunner, type Job } from './runner.js'
 import type { MessageVerdict } from './validator.js'
@@ -26,6 +27,9 @@ const EXPIRY_SWEEP_MS = 200
 const DRAIN_MS = 10_000
 /** How often tombstones past the retention are pruned. */
 const PRUNE_MS = 3600_000
+/** A wave of this many ledger changes, then this long without one, and the node gives the wave's heap back. */
+const WAVE_CHANGES = 10_000
+const WAVE_QUIET_MS = 2000
 
 /**
  * An FST node: the libp2p host on the mesh, the control socket the hook talks to, the ledger, and the
@@ -49,6 +53,7 @@ export class FstNode {
   private readonly lastHeard = new Map<string, number>()
   private quorum!: QuorumTracker
   private throttle!: LogThrottle
+  private readonly memory = new MemoryReducer({ minChanges: WAVE_CHANGES, quietMs: WAVE_QUIET_MS })
   /** Mesh messages this node signed and sent, valid ones accepted from others, and hook calls that changed nothing (echoes). */
   private readonly messageCounts = { published: 0, accepted: 0, suppressed: 0 }
 
@@ -174,6 +179,7 @@ export class FstNode {
     // a report held for a quorum stays out of the ledger until enough distinct peers made it
     const admitted = this.quorum.active ? entries.filter(e => this.admitReport(e, e.origin)) : entries
     const changes = this.ledger.applyMany(admitted)
+    this.memory.noteChanges(changes.length)
     for (const c of changes) this.metrics.received.inc({ action: c.entry.action })
     this.run(changes)
     return changes
@@ -216,6 +222,7 @@ export class FstNode {
     }
     const change = this.ledger.apply(event, this.peerId)
     if (change === null) return { ok: true, published: false }
+    this.memory.noteChanges(1)
     // peers get the event while the store commits; the hook's answer waits for the commit
     this.batcher.add(event)
     await change.written
@@ -340,6 +347,7 @@ export class FstNode {
     if (this.pruner !== null) clearInterval(this.pruner)
     this.sweeper = null
     this.pruner = null
+    this.memory.stop()
     await this.control?.stop()
     await this.metricsEndpoint?.stop()
     this.mesh.stopDialing()

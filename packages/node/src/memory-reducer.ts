@@ -1,0 +1,56 @@
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
+
+export interface MemoryReducerInit {
+  /** Ledger changes since the last collection that count as a wave. */
+  minChanges: number
+  /** How long the node must be quiet after a wave before collecting. */
+  quietMs: number
+  /** Runs a full garbage collection; V8's own (two passes) by default. */
+  gc?: () => void
+}
+
+/**
+ * Gives an attack wave's garbage back once the wave is over. V8 grows its heap to absorb a burst and, in a
+ * process that then sits idle (nothing allocates, Node sends V8 no idle notifications), keeps it: a node
+ * that applied 100,000 bans stayed at ~210 MB RSS with ~48 MB of its heap live. A full collection when the
+ * node has been quiet for `quietMs` after at least `minChanges` changes brings it to ~185 MB. It never runs
+ * during a wave and at most once per wave; the pause (tens of ms) falls into a quiet moment.
+ */
+export class MemoryReducer {
+  private changes = 0
+  private timer: NodeJS.Timeout | null = null
+  private readonly gc: () => void
+
+  constructor (private readonly init: MemoryReducerInit) {
+    this.gc = init.gc ?? exposedGc()
+  }
+
+  /** Called for every batch of ledger changes; (re)arms the quiet timer once a wave's worth came in. */
+  noteChanges (count: number): void {
+    this.changes += count
+    if (this.changes < this.init.minChanges) return
+    if (this.timer !== null) clearTimeout(this.timer)
+    this.timer = setTimeout(() => this.collect(), this.init.quietMs)
+    this.timer.unref()
+  }
+
+  private collect (): void {
+    this.timer = null
+    this.changes = 0
+    this.gc()
+  }
+
+  stop (): void {
+    if (this.timer !== null) clearTimeout(this.timer)
+    this.timer = null
+  }
+}
+
+/** V8's `gc()`, without starting node with --expose-gc (the flag only adds the function to new contexts). */
+function exposedGc (): () => void {
+  setFlagsFromString('--expose-gc')
+  const gc = runInNewContext('gc') as () => void
+  // the second pass returns pages the first one emptied (measured: ~208 MB after one, ~185 MB after two)
+  return () => { gc(); gc() }
+}

@@ -1,0 +1,50 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { MemoryReducer } from '../src/memory-reducer.js'
+
+describe('MemoryReducer', () => {
+  beforeEach(() => { vi.useFakeTimers() })
+  afterEach(() => { vi.useRealTimers() })
+
+  it('collects once, when a wave of changes is followed by quiet, never during the wave', () => {
+    const gc = vi.fn()
+    const reducer = new MemoryReducer({ minChanges: 1000, quietMs: 2000, gc })
+    for (let i = 0; i < 30; i++) {
+      reducer.noteChanges(100)
+      vi.advanceTimersByTime(500)
+    }
+    expect(gc).not.toHaveBeenCalled()
+    vi.advanceTimersByTime(2000)
+    expect(gc).toHaveBeenCalledTimes(1)
+    vi.advanceTimersByTime(60_000)
+    expect(gc).toHaveBeenCalledTimes(1)
+  })
+
+  it('leaves small traffic alone and counts it toward the next wave', () => {
+    const gc = vi.fn()
+    const reducer = new MemoryReducer({ minChanges: 1000, quietMs: 2000, gc })
+    reducer.noteChanges(999)
+    vi.advanceTimersByTime(10_000)
+    expect(gc).not.toHaveBeenCalled()
+    reducer.noteChanges(1)
+    vi.advanceTimersByTime(2000)
+    expect(gc).toHaveBeenCalledTimes(1)
+  })
+
+  it('does not collect after stop()', () => {
+    const gc = vi.fn()
+    const reducer = new MemoryReducer({ minChanges: 1, quietMs: 2000, gc })
+    reducer.noteChanges(5)
+    reducer.stop()
+    vi.advanceTimersByTime(5000)
+    expect(gc).not.toHaveBeenCalled()
+  })
+
+  it('reaches V8\'s collector without --expose-gc: a wave\'s garbage is gone after the quiet time', () => {
+    const reducer = new MemoryReducer({ minChanges: 1, quietMs: 10 })
+    const wave = () => Array.from({ length: 200_000 }, (_, i) => ({ ip: `198.18.${i >> 8}.${i & 255}`, i })).length
+    reducer.noteChanges(wave())
+    const before = process.memoryUsage().heapUsed
+    vi.advanceTimersByTime(10)
+    expect(before - process.memoryUsage().heapUsed).toBeGreaterThan(10 * 1024 * 1024)
+  })
+})
