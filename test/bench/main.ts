@@ -35,7 +35,7 @@ async function run () {
 
   progress(`throughput: 5 nodes, ${plan.tputRate}/s for ${plan.tputSeconds} s through one control connection`)
   const tput = await throughput(5, plan.tputRate, plan.tputSeconds)
-  progress(`  achieved ${tput.achieved_per_s}/s, lost ${tput.lost}, p99 ${tput.p99} ms, max RSS ${tput.maxRssMb} MB`)
+  progress(`  achieved ${tput.achieved_per_s}/s, lost ${tput.lost}, refused ${tput.refused}, p99 ${tput.p99} ms, max RSS ${tput.maxRssMb} MB`)
 
   progress(`baseline: batching off (one event per message), ${plan.baseRate}/s for ${plan.baseSeconds} s`)
   const base = await throughput(5, plan.baseRate, plan.baseSeconds, { batch: { maxDelayMs: 0, maxEvents: 1 } })
