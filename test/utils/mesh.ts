@@ -276,7 +276,8 @@ export class Mesh {
   }
 
   async stop (): Promise<void> {
-    await Promise.all(this.nodes.map(n => this.stopNode(n.index, 'SIGKILL')))
+    // FST_NODE_ARGS may ask for a CPU profile, which is written on a clean exit only
+    await Promise.all(this.nodes.map(n => this.stopNode(n.index, process.env.FST_NODE_ARGS?.includes('--cpu-prof') === true ? 'SIGTERM' : 'SIGKILL')))
     rmSync(this.root, { recursive: true, force: true })
   }
 }

@@ -99,8 +99,9 @@ export class Ledger {
   /** Updates memory and digest; the caller writes to the store. */
   private remember (key: string, entry: LedgerEntry): void {
     // memory holds a compact copy (shared strings, one shape); the store gets the entry as given
-    this.entries.set(key, this.compactor.compact(entry))
-    this.digest.set(key, entry)
+    const compact = this.compactor.compact(entry)
+    this.entries.set(key, compact)
+    this.digest.set(key, compact)
     this.track(key, entry)
   }
 

@@ -30,6 +30,9 @@ export function entryHash (e: LedgerEntry): bigint {
  * A summary of a ledger that two nodes can compare cheaply: per bucket, the XOR of the hashes of the entries
  * whose key falls in it. XOR makes it order-independent and lets it be updated per change in O(1); the root
  * (SHA-256 of all bucket digests) answers "equal?" in one small message.
+ *
+ * Changes are folded in when the digest is read (catch-up, on connect and every few minutes), not when they
+ * happen: hashing every change cost the origin ~13 % of its CPU at 10,000 bans/s, in the middle of the wave.
  */
 export class DigestIndex {
   private readonly sums = new Uint32Array(BUCKETS * 2)
@@ -39,27 +42,38 @@ export class DigestIndex {
    * (the bucket is recomputed from the key): about a quarter of an object holding bucket and [hi, lo].
    */
   private readonly held = new Map<string, bigint>()
+  /** Changes not folded in yet: the latest version per key, null for a key deleted. */
+  private readonly pending = new Map<string, LedgerEntry | null>()
   private cachedRoot: string | null = null
 
   /** Records the version a key holds now, replacing the one it held. */
   set (key: string, entry: LedgerEntry): void {
-    const bucket = bucketOf(key)
-    const previous = this.held.get(key)
-    if (previous !== undefined) this.xor(bucket, previous)
-    const hash = entryHash(entry)
-    this.xor(bucket, hash)
-    this.keys[bucket]!.add(key)
-    this.held.set(key, hash)
+    this.pending.set(key, entry)
   }
 
   /** Forgets a key (pruned). */
   delete (key: string): void {
-    const previous = this.held.get(key)
-    if (previous === undefined) return
-    const bucket = bucketOf(key)
-    this.xor(bucket, previous)
-    this.keys[bucket]!.delete(key)
-    this.held.delete(key)
+    this.pending.set(key, null)
+  }
+
+  /** Folds the pending changes into the sums (~2 µs per change). */
+  private settle (): void {
+    if (this.pending.size === 0) return
+    for (const [key, entry] of this.pending) {
+      const bucket = bucketOf(key)
+      const previous = this.held.get(key)
+      if (previous !== undefined) this.xor(bucket, previous)
+      if (entry === null) {
+        this.keys[bucket]!.delete(key)
+        this.held.delete(key)
+        continue
+      }
+      const hash = entryHash(entry)
+      this.xor(bucket, hash)
+      this.keys[bucket]!.add(key)
+      this.held.set(key, hash)
+    }
+    this.pending.clear()
   }
 
   private xor (b: number, hash: bigint): void {
@@ -70,6 +84,7 @@ export class DigestIndex {
 
   /** Every bucket digest, big-endian, BUCKETS × DIGEST_BYTES bytes. */
   digests (): Uint8Array {
+    this.settle()
     const out = Buffer.alloc(BUCKETS * DIGEST_BYTES)
     for (let i = 0; i < BUCKETS * 2; i++) out.writeUInt32BE(this.sums[i]!, i * 4)
     return out
@@ -77,12 +92,14 @@ export class DigestIndex {
 
   /** Hex SHA-256 of `digests()`, cached until the next change. */
   root (): string {
+    this.settle()
     this.cachedRoot ??= createHash('sha256').update(this.digests()).digest('hex')
     return this.cachedRoot
   }
 
   /** Ledger keys in one bucket. */
   keysIn (bucket: number): ReadonlySet<string> {
+    this.settle()
     return this.keys[bucket] ?? new Set()
   }
 }
