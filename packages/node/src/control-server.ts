@@ -52,6 +52,17 @@ export class ControlServer {
     let buffer = ''
     let inFlight = 0
     let answered: Promise<void> = Promise.resolve()
+    // answers that become ready together (one ledger commit settles thousands) leave in one write, not one
+    // syscall each: the socket is corked until the event loop's next turn
+    let corked = false
+    const send = (text: string) => {
+      if (!corked) {
+        corked = true
+        socket.cork()
+        setImmediate(() => { corked = false; socket.uncork() })
+      }
+      socket.write(text)
+    }
     // a line over the limit, complete or not, ends the connection once earlier answers are out
     let closing = false
     const tooLarge = () => {
@@ -77,7 +88,7 @@ export class ControlServer {
         const reply = this.answer(line)
         answered = answered.then(async () => {
           const response = await reply
-          if (!socket.destroyed) socket.write(`${JSON.stringify(response)}\n`)
+          if (!socket.destroyed) send(`${JSON.stringify(response)}\n`)
           inFlight--
           if (!closing && inFlight < MAX_IN_FLIGHT / 2 && socket.isPaused()) socket.resume()
         })

@@ -25,15 +25,8 @@ export function parseAddress (input: string): Result<AddressRange> {
   const host = slash === -1 ? input : input.slice(0, slash)
   const prefixText = slash === -1 ? undefined : input.slice(slash + 1)
 
-  let address: ipaddr.IPv4 | ipaddr.IPv6
-  if (ipaddr.IPv4.isValidFourPartDecimal(host)) {
-    address = ipaddr.IPv4.parse(host)
-  } else if (ipaddr.IPv6.isValid(host) && !host.includes('%')) {
-    const v6 = ipaddr.IPv6.parse(host)
-    address = v6.isIPv4MappedAddress() ? v6.toIPv4Address() : v6
-  } else {
-    return fail(RejectReason.badAddress, `not an IPv4 or IPv6 address: ${JSON.stringify(host)}`)
-  }
+  const address = parseHost(host)
+  if (address === null) return fail(RejectReason.badAddress, `not an IPv4 or IPv6 address: ${JSON.stringify(host)}`)
 
   const max = address.kind() === 'ipv4' ? 32 : 128
   let prefix = max
@@ -51,6 +44,25 @@ export function parseAddress (input: string): Result<AddressRange> {
   const network = prefix === max ? address : networkOf(address, prefix)
   const text = prefix === max ? network.toString() : `${network.toString()}/${prefix}`
   return ok({ text, kind: address.kind(), address: network, prefix })
+}
+
+/** Four decimal octets without leading zeros; ipaddr.js then checks each is at most 255. */
+const FOUR_PART_DECIMAL = /^(?:0|[1-9]\d{0,2})(?:\.(?:0|[1-9]\d{0,2})){3}$/
+
+/**
+ * One address, or null. The family is picked by the text (a colon means IPv6) so that a valid address never
+ * goes through a parser that throws: ipaddr.js's isValid() builds an Error for every address of the other
+ * family, which made an IPv6 address cost ~15 µs instead of ~1.
+ */
+function parseHost (host: string): ipaddr.IPv4 | ipaddr.IPv6 | null {
+  try {
+    if (!host.includes(':')) return FOUR_PART_DECIMAL.test(host) ? ipaddr.IPv4.parse(host) : null
+    if (host.includes('%')) return null
+    const v6 = ipaddr.IPv6.parse(host)
+    return v6.isIPv4MappedAddress() ? v6.toIPv4Address() : v6
+  } catch {
+    return null
+  }
 }
 
 function networkOf (address: ipaddr.IPv4 | ipaddr.IPv6, prefix: number): ipaddr.IPv4 | ipaddr.IPv6 {
