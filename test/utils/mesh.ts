@@ -51,15 +51,30 @@ export interface MeshOptions {
 /** One ledger entry as `fst list --json` prints it. */
 export interface ListedEntry { action: string, name: string, protocol: string, port: string, ip: string, time: number, duration: number, origin: string }
 
-/** Returns a free TCP port on 127.0.0.1. */
+/** Listen ports are taken below Linux's ephemeral range (32768-60999), where no outgoing connection lands. */
+const PORT_RANGE = { low: 20_000, high: 32_767 }
+const handedOut = new Set<number>()
+
+/**
+ * Returns a free TCP port on 127.0.0.1 that this process has not handed out before. Not from the kernel's
+ * ephemeral range: in a 30-node mesh the outgoing connections of the nodes started first took ports that
+ * were free when the later nodes' ports were chosen (EADDRINUSE at start).
+ */
 export async function freePort (): Promise<number> {
-  return new Promise((resolvePort, reject) => {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = PORT_RANGE.low + Math.floor(Math.random() * (PORT_RANGE.high - PORT_RANGE.low + 1))
+    if (handedOut.has(port) || !(await canListen(port))) continue
+    handedOut.add(port)
+    return port
+  }
+  throw new Error(`no free port in ${PORT_RANGE.low}-${PORT_RANGE.high} after 100 attempts`)
+}
+
+function canListen (port: number): Promise<boolean> {
+  return new Promise(resolveFree => {
     const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolvePort(port))
-    })
+    server.once('error', () => resolveFree(false))
+    server.listen(port, '127.0.0.1', () => server.close(() => resolveFree(true)))
   })
 }
 
