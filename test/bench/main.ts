@@ -13,8 +13,8 @@ import { progress, round } from './stats.js'
 
 const quick = process.argv.includes('--quick')
 const plan = quick
-  ? { hookRuns: 15, sizes: [3, 5, 10], propSeconds: 3, tputRate: 10_000, tputSeconds: 2, baseRate: 2000, baseSeconds: 1, catchup: 10_000, f2b: 20 }
-  : { hookRuns: 60, sizes: [3, 5, 10, 20, 30], propSeconds: 15, tputRate: 10_000, tputSeconds: 30, baseRate: 10_000, baseSeconds: 5, catchup: 100_000, f2b: 100 }
+  ? { hookRuns: 15, sizes: [3, 5, 10], propSeconds: 3, tputRate: 10_000, headroomRate: 12_000, tputSeconds: 2, baseRate: 2000, baseSeconds: 1, catchup: 10_000, f2b: 20 }
+  : { hookRuns: 60, sizes: [3, 5, 10, 20, 30], propSeconds: 15, tputRate: 10_000, headroomRate: 12_000, tputSeconds: 30, baseRate: 10_000, baseSeconds: 5, catchup: 100_000, f2b: 100 }
 
 async function run () {
   const started = performance.now()
@@ -36,6 +36,10 @@ async function run () {
   progress(`throughput: 5 nodes, ${plan.tputRate}/s for ${plan.tputSeconds} s through one control connection`)
   const tput = await throughput(5, plan.tputRate, plan.tputSeconds)
   progress(`  achieved ${tput.achieved_per_s}/s, lost ${tput.lost}, refused ${tput.refused}, p99 ${tput.p99} ms, max RSS ${tput.maxRssMb} MB`)
+
+  progress(`headroom: the same at ${plan.headroomRate}/s`)
+  const head = await throughput(5, plan.headroomRate, plan.tputSeconds)
+  progress(`  achieved ${head.achieved_per_s}/s, lost ${head.lost}, refused ${head.refused}, p99 ${head.p99} ms`)
 
   progress(`baseline: batching off (one event per message), ${plan.baseRate}/s for ${plan.baseSeconds} s`)
   const base = await throughput(5, plan.baseRate, plan.baseSeconds, { batch: { maxDelayMs: 0, maxEvents: 1 } })
@@ -73,6 +77,10 @@ async function run () {
     throughput_offered: tput.offered,
     throughput_p99_ms: tput.p99,
     lost: tput.lost,
+    headroom_offered_per_s: plan.headroomRate,
+    headroom_bans_per_s: head.achieved_per_s,
+    headroom_lost: head.lost,
+    headroom_p99_ms: head.p99,
     baseline_unbatched_bans_per_s: base.achieved_per_s,
     baseline_unbatched_lost: base.lost,
     baseline_unbatched_p99_ms: base.p99,

@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util'
 
 const ROOT = resolve(import.meta.dirname, '../..')
 const FST = join(ROOT, 'packages/cli/bin/fst.js')
-const FST_ACTION = join(ROOT, 'packages/cli/bin/fst-action.js')
+const FST_ACTION = join(ROOT, 'packages/cli/bin/fst-action.cjs')
 const NODES = 3
 const BAN = ['ban', 'sshd', 'tcp', '22', '203.0.113.7']
 

@@ -9,7 +9,7 @@ import pWaitFor from 'p-wait-for'
 
 export const ROOT = resolve(import.meta.dirname, '../..')
 export const FST = join(ROOT, 'packages/cli/bin/fst.js')
-export const FST_ACTION = join(ROOT, 'packages/cli/bin/fst-action.js')
+export const FST_ACTION = join(ROOT, 'packages/cli/bin/fst-action.cjs')
 
 /** A script that records each run as one line `<action> <argv…>` in `<node>/runs.log`. */
 const RECORD_SCRIPT = `#!/bin/sh
