@@ -15,7 +15,8 @@ export interface MemoryReducerInit {
  * process that then sits idle (nothing allocates, Node sends V8 no idle notifications), keeps it: a node
  * that applied 100,000 bans stayed at ~210 MB RSS with ~48 MB of its heap live. A full collection when the
  * node has been quiet for `quietMs` after at least `minChanges` changes brings it to ~185 MB. It never runs
- * during a wave and at most once per wave; the pause (tens of ms) falls into a quiet moment.
+ * during a wave and at most once per wave; the pause (tens of ms with 100,000 entries, growing with the
+ * ledger) falls into a quiet moment.
  */
 export class MemoryReducer {
   private changes = 0
