@@ -32,6 +32,8 @@ export async function createHost (init: HostInit) {
     connectionEncrypters: [noise()],
     streamMuxers: await Promise.all(init.muxers.map(m => muxers[m]())),
     connectionGater: init.gater,
+    // replaced by LivenessMonitor (liveness.ts), which spreads its pings instead of sending them in one burst
+    connectionMonitor: { enabled: false },
     ...(init.networkKey === null ? {} : { connectionProtector: preSharedKey({ psk: init.networkKey }) }),
     // the node's registry, never prom-client's global one; process metrics come from it too
     ...(init.metricsRegistry == null ? {} : { metrics: (await import('@libp2p/prometheus-metrics')).prometheusMetrics({ registry: init.metricsRegistry }) }),

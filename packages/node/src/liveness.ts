@@ -1,0 +1,89 @@
+import type { Connection } from '@libp2p/interface'
+import { AdaptiveTimeout, type AdaptiveTimeoutInit } from '@libp2p/utils'
+import type { Logger } from 'pino'
+
+/** The part of the libp2p host the monitor uses. */
+export interface LivenessHost {
+  getConnections(): Connection[]
+}
+
+export interface LivenessInit {
+  host: LivenessHost
+  /** Each connection is pinged once per interval. */
+  intervalMs: number
+  /** Bounds of the ping timeout, which adapts to the round trips seen (libp2p's defaults: 5-60 s). */
+  timeout?: Pick<AdaptiveTimeoutInit, 'minTimeout' | 'maxTimeout'>
+  log: Logger
+}
+
+/** A protocol no node serves: a peer that refuses it is alive (fallback for muxers without a ping frame). */
+const PROBE_PROTOCOL = '/fst/liveness/1.0.0'
+
+/** yamux answers a ping frame without a stream; not in libp2p's Connection interface, so it is optional. */
+interface PingingMuxer {
+  ping?: (options: { signal: AbortSignal }) => Promise<number>
+}
+
+/**
+ * Finds peers that vanished without closing their connection (power cut, unplugged link) and aborts those
+ * connections, so the dialer redials and catch-up runs when they return. It replaces libp2p's connection
+ * monitor, which pings every connection at the same instant every 10 s over a fresh stream: in a 20-node
+ * loopback mesh those bursts made the propagation p99 (853 ms; 127 ms without them). Here the connections
+ * take turns, evenly spread over the interval, and a yamux connection is pinged with one frame each way.
+ */
+export class LivenessMonitor {
+  private timer: NodeJS.Timeout | null = null
+  private turn: Connection[] = []
+  private readonly timeout: AdaptiveTimeout
+
+  constructor (private readonly init: LivenessInit) {
+    this.timeout = new AdaptiveTimeout(init.timeout)
+  }
+
+  start (): void {
+    if (this.timer === null) this.schedule()
+  }
+
+  stop (): void {
+    if (this.timer !== null) clearTimeout(this.timer)
+    this.timer = null
+  }
+
+  private schedule (): void {
+    const delay = this.init.intervalMs / Math.max(1, this.init.host.getConnections().length)
+    this.timer = setTimeout(() => {
+      this.pingNext()
+      this.schedule()
+    }, delay)
+    this.timer.unref()
+  }
+
+  private pingNext (): void {
+    if (this.turn.length === 0) this.turn = [...this.init.host.getConnections()]
+    const conn = this.turn.shift()
+    if (conn === undefined || conn.status !== 'open') return
+    const signal = this.timeout.getTimeoutSignal()
+    probe(conn, signal).then(() => this.timeout.cleanUp(signal), err => {
+      // a failure is not a round trip: fed to the adaptive timeout it would double the next one, and with
+      // the connections taking turns the other peers behind a cut link would be given longer and longer
+      signal.clear()
+      if (conn.status !== 'open') return
+      this.init.log.info({ peer: conn.remotePeer.toString(), remote: conn.remoteAddr.toString(), err: (err as Error).message }, 'peer did not answer a ping; closing the connection')
+      conn.abort(err as Error)
+    })
+  }
+}
+
+async function probe (conn: Connection, signal: AbortSignal): Promise<void> {
+  const muxer = (conn as unknown as { muxer?: PingingMuxer }).muxer
+  if (typeof muxer?.ping === 'function') {
+    await muxer.ping({ signal })
+    return
+  }
+  try {
+    const stream = await conn.newStream(PROBE_PROTOCOL, { signal })
+    stream.abort(new Error('liveness probe'))
+  } catch (err) {
+    if ((err as Error).name !== 'UnsupportedProtocolError') throw err
+  }
+}
