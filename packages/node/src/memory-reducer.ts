@@ -20,6 +20,7 @@ export interface MemoryReducerInit {
  */
 export class MemoryReducer {
   private changes = 0
+  private lastChange = 0
   private timer: NodeJS.Timeout | null = null
   private readonly gc: () => void
 
@@ -27,17 +28,26 @@ export class MemoryReducer {
     this.gc = init.gc ?? exposedGc()
   }
 
-  /** Called for every batch of ledger changes; (re)arms the quiet timer once a wave's worth came in. */
+  /** Called for every batch of ledger changes (on the hot path: no timer is touched once one is armed). */
   noteChanges (count: number): void {
     this.changes += count
-    if (this.changes < this.init.minChanges) return
-    if (this.timer !== null) clearTimeout(this.timer)
-    this.timer = setTimeout(() => this.collect(), this.init.quietMs)
+    this.lastChange = Date.now()
+    if (this.changes >= this.init.minChanges && this.timer === null) this.arm(this.init.quietMs)
+  }
+
+  private arm (ms: number): void {
+    this.timer = setTimeout(() => this.check(), ms)
     this.timer.unref()
   }
 
-  private collect (): void {
+  /** Collects if the node has been quiet long enough, else waits for the rest of the quiet time. */
+  private check (): void {
     this.timer = null
+    const quietFor = Date.now() - this.lastChange
+    if (quietFor < this.init.quietMs) {
+      this.arm(this.init.quietMs - quietFor)
+      return
+    }
     this.changes = 0
     this.gc()
   }

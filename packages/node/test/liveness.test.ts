@@ -66,7 +66,7 @@ describe('LivenessMonitor', () => {
     expect(conns.every(c => c.aborted === null)).toBe(true)
   })
 
-  it('aborts every connection that stops answering, each within an interval plus the timeout', async () => {
+  it('aborts every connection that stops answering, and none that answers', async () => {
     const alive = connection('alive')
     const dead = [connection('gone1', false), connection('gone2', false)]
     monitor([alive, ...dead], 60, 40)
