@@ -45,6 +45,11 @@ export const configSchema = z.strictObject({
   scriptTimeoutMs: durationMs.min(100),
   /** Extra environment variables for every action script (the rest of the daemon's environment is not passed). */
   scriptEnv: z.record(scriptEnvName, scriptEnvValue),
+  /**
+   * How scripts are started: `auto` forks them from a small perl helper when perl is installed (the daemon
+   * itself then never forks), `spawn` always from the daemon.
+   */
+  scriptLauncher: z.enum(['auto', 'spawn']),
   /** Addresses and CIDRs that are never banned. */
   ignore: cidrList,
   /** Shortest prefix allowed for an IPv4 CIDR ban. */
@@ -121,6 +126,7 @@ export const defaultConfig: Config = {
   runOwnEvents: false,
   scriptTimeoutMs: 10_000,
   scriptEnv: {},
+  scriptLauncher: 'auto',
   ignore: [],
   minPrefixV4: 16,
   minPrefixV6: 32,

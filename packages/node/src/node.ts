@@ -13,6 +13,7 @@ import { entriesCovering } from './ledger-query.js'
 import type { Membership } from './membership.js'
 import { MeshPeer } from './mesh-peer.js'
 import { createNodeMetrics, type NodeMetrics } from './metrics.js'
+import { createLauncher } from './launch/index.js'
 import { HttpEndpoint, metricsRoute } from './metrics-server.js'
 import { LogThrottle } from './log-throttle.js'
 import { MemoryReducer } from './memory-reducer.js'
@@ -73,11 +74,13 @@ export class FstNode {
     this.ledger = Ledger.open(join(config.stateDir, 'ledger'))
     await this.ledger.prune(config.ledgerRetentionS * 1000)
 
+    const runnerLog = log.child({ component: 'runner' })
     this.runner = new ActionRunner({
+      launcher: createLauncher(runnerLog, config.scriptLauncher),
       actionsDir: config.actionsDir,
       timeoutMs: config.scriptTimeoutMs,
       extraEnv: config.scriptEnv,
-      log: log.child({ component: 'runner' }),
+      log: runnerLog,
       onRun: (action, outcome, seconds) => {
         this.metrics.runs.inc({ action, outcome })
         this.metrics.runSeconds.observe({ action }, seconds)

@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { NAME_PATTERN, type FstEvent } from '@fst/protocol'
 import type { Logger } from 'pino'
 import { FairQueue } from './fair-queue.js'
+import { createLauncher, type Launcher } from './launch/index.js'
 import { listScripts, type Script } from './scripts.js'
 
 /** Events of one action from one origin, run together. */
@@ -24,10 +24,10 @@ export interface RunnerInit {
   /** Called after every script run (metrics). */
   onRun?: (action: string, outcome: Outcome, seconds: number) => void
   platform?: NodeJS.Platform
+  /** Starts the scripts. @default createLauncher(log): a perl fork server where perl exists, else spawn */
+  launcher?: Launcher
 }
 
-/** Bytes of a script's stdout/stderr kept for the log. */
-export const MAX_SCRIPT_OUTPUT = 4096
 /** Events a batch script may apply per `timeoutMs`. */
 const EVENTS_PER_TIMEOUT = 100
 /** Most events merged into one job for an action whose scripts are all batch scripts. */
@@ -55,10 +55,13 @@ export class ActionRunner {
   private running: Promise<void> | null = null
   private stopped = false
   private current: { kill: () => void } | null = null
+  private readonly launcher: Launcher
   /** Events waiting to run, for the queue-depth gauge. */
   pending = 0
 
-  constructor (private readonly init: RunnerInit) {}
+  constructor (private readonly init: RunnerInit) {
+    this.launcher = init.launcher ?? createLauncher(init.log, 'auto', init.platform)
+  }
 
   enqueue (job: Job): void {
     if (this.stopped || job.events.length === 0) return
@@ -82,6 +85,7 @@ export class ActionRunner {
     this.queue.clear()
     this.current?.kill()
     await this.idle()
+    this.launcher.close()
   }
 
   /**
@@ -164,62 +168,24 @@ export class ActionRunner {
     else this.init.log.warn({ ...fields, outcome: outcome.outcome }, 'script did not succeed')
   }
 
-  private spawnScript (script: Script, args: string[], env: NodeJS.ProcessEnv, input: string | null, timeoutMs: number) {
+  private async spawnScript (script: Script, args: string[], env: NodeJS.ProcessEnv, input: string | null, timeoutMs: number) {
     const [command, ...lead] = script.interpreter.length > 0 ? [...script.interpreter, script.path] : [script.path]
-    return new Promise<{ outcome: Outcome, code: number | null, stdout: string, stderr: string }>(resolve => {
-      // POSIX: its own process group, so a timeout also kills what the script started (a `sleep` in sh
-      // survives its shell and would hold the output pipes open)
-      const group = process.platform !== 'win32'
-      const child = spawn(command!, [...lead, ...args], {
-        cwd: join(script.path, '..'),
-        env,
-        stdio: [input === null ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-        shell: false,
-        detached: group,
-        windowsHide: true
-      })
-      const stdout = capture(child.stdout)
-      const stderr = capture(child.stderr)
-      let timedOut = false
-      let killTimer: NodeJS.Timeout | undefined
-      let closeTimer: NodeJS.Timeout | undefined
-      const signal = (sig: NodeJS.Signals) => {
-        try {
-          if (group && child.pid !== undefined) process.kill(-child.pid, sig)
-          else child.kill(sig)
-        } catch {} // already gone
-      }
-      const kill = () => {
-        signal('SIGTERM')
-        killTimer = setTimeout(() => signal('SIGKILL'), KILL_GRACE_MS)
-      }
-      const timer = setTimeout(() => { timedOut = true; kill() }, timeoutMs)
-      this.current = { kill }
-      if (input !== null) {
-        child.stdin?.on('error', () => {}) // a script that exits without reading is its own business
-        child.stdin?.end(input)
-      }
-      let settled = false
-      const finish = (outcome: Outcome, code: number | null) => {
-        if (settled) return
-        settled = true
-        clearTimeout(timer)
-        clearTimeout(killTimer)
-        clearTimeout(closeTimer)
-        this.current = null
-        resolve({ outcome, code, stdout: stdout(), stderr: stderr() })
-      }
-      child.on('error', err => { stderr.append(err.message); finish('error', null) })
-      child.on('close', code => finish(timedOut ? 'timeout' : code === 0 ? 'ok' : 'failed', code))
-      // a process that escaped the group (setsid) may keep the pipes open: do not wait for it past the grace
-      child.on('exit', code => {
-        closeTimer = setTimeout(() => {
-          child.stdout?.destroy()
-          child.stderr?.destroy()
-          finish(timedOut ? 'timeout' : code === 0 ? 'ok' : 'failed', code)
-        }, KILL_GRACE_MS)
-      })
-    })
+    const launch = this.launcher.launch({ command: command!, args: [...lead, ...args], cwd: join(script.path, '..'), env, input })
+    let timedOut = false
+    let killTimer: NodeJS.Timeout | undefined
+    const kill = () => {
+      launch.signal('SIGTERM')
+      killTimer = setTimeout(() => launch.signal('SIGKILL'), KILL_GRACE_MS)
+    }
+    const timer = setTimeout(() => { timedOut = true; kill() }, timeoutMs)
+    this.current = { kill }
+    const exit = await launch.exited
+    clearTimeout(timer)
+    clearTimeout(killTimer)
+    this.current = null
+    const outcome: Outcome = exit.error !== undefined ? 'error' : timedOut ? 'timeout' : exit.code === 0 ? 'ok' : 'failed'
+    const stderr = exit.error === undefined ? exit.stderr : [exit.stderr, exit.error].filter(Boolean).join('\n')
+    return { outcome, code: exit.code, stdout: exit.stdout, stderr }
   }
 }
 
@@ -261,18 +227,4 @@ export function scriptEnv (job: Job, events: FstEvent[], batch: boolean, extra: 
 /** Stdin of a batch script: `name protocol port ip duration` per line. */
 export function batchInput (events: FstEvent[]): string {
   return events.map(e => `${e.name} ${e.protocol} ${e.port} ${e.ip} ${e.duration}\n`).join('')
-}
-
-function capture (stream: NodeJS.ReadableStream | null) {
-  let text = ''
-  let dropped = 0
-  const get = () => (dropped > 0 ? `${text}…[${dropped} bytes dropped]` : text).trim()
-  get.append = (s: string) => { text += s }
-  stream?.setEncoding('utf8')
-  stream?.on('data', (chunk: string) => {
-    const room = MAX_SCRIPT_OUTPUT - text.length
-    if (room > 0) text += chunk.slice(0, room)
-    dropped += Math.max(0, chunk.length - Math.max(room, 0))
-  })
-  return get
 }

@@ -5,25 +5,33 @@ import { Writable } from 'node:stream'
 import type { FstEvent } from '@fst/protocol'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { DirectLauncher, ForkServer, type Launcher } from '../src/launch/index.js'
 import { ActionRunner, batchInput, type Outcome, timeoutFor } from '../src/runner.js'
 
 let root: string
+const runners: ActionRunner[] = []
 
 beforeAll(() => { root = mkdtempSync(join(tmpdir(), 'fst-runner-')) })
-afterAll(() => { rmSync(root, { recursive: true, force: true }) })
+afterAll(async () => {
+  // stopping a runner also ends its fork server
+  await Promise.all(runners.map(r => r.stop(0)))
+  rmSync(root, { recursive: true, force: true })
+})
 
 const event = (ip: string, extra: Partial<FstEvent> = {}): FstEvent =>
   ({ action: 'ban', name: 'sshd', protocol: 'tcp', port: '22', ip, time: 1_700_000_000_000, duration: 600, ...extra })
 
 /** A fresh actions dir, a log file the scripts append to, and a runner with a captured log. */
-function setup (timeoutMs = 5000, extraEnv: Record<string, string> = {}) {
+function setup (launcher: () => Launcher, timeoutMs = 5000, extraEnv: Record<string, string> = {}) {
   const dir = mkdtempSync(join(root, 'case-'))
   const actionsDir = join(dir, 'actions')
   const out = join(dir, 'out.log')
   const logLines: Array<Record<string, unknown>> = []
   const stream = new Writable({ write (chunk, _enc, done) { logLines.push(JSON.parse(String(chunk))); done() } })
   const outcomes: Outcome[] = []
-  const runner = new ActionRunner({ actionsDir, timeoutMs, extraEnv, log: pino({ level: 'debug' }, stream), onRun: (_a, outcome) => outcomes.push(outcome) })
+  const log = pino({ level: 'debug' }, stream)
+  const runner = new ActionRunner({ launcher: launcher(), actionsDir, timeoutMs, extraEnv, log, onRun: (_a, outcome) => outcomes.push(outcome) })
+  runners.push(runner)
   const script = (action: string, name: string, body: string, mode = 0o755) => {
     mkdirSync(join(actionsDir, `${action}.d`), { recursive: true })
     const file = join(actionsDir, `${action}.d`, name)
@@ -38,9 +46,15 @@ function setup (timeoutMs = 5000, extraEnv: Record<string, string> = {}) {
   return { dir, actionsDir, out, runner, script, recorder, lines, logLines, outcomes }
 }
 
-describe('ActionRunner', () => {
+/** Every behaviour holds for both ways of starting scripts (the fork server needs perl, as on Debian). */
+const LAUNCHERS: Array<[string, () => Launcher]> = [
+  ['spawn', () => new DirectLauncher()],
+  ['fork server', () => new ForkServer('/usr/bin/perl', new DirectLauncher(), pino({ level: 'silent' }))]
+]
+
+describe.each(LAUNCHERS)('ActionRunner (%s)', (_name, launcher) => {
   it('runs every executable of <action>.d in lexical order, skipping hidden, backup, disabled and non-executable files', async () => {
-    const t = setup()
+    const t = setup(launcher)
     for (const name of ['50-c', '10-a', '2-b', 'B', 'a']) t.recorder('ban', name)
     t.recorder('ban', '.hidden')
     t.recorder('ban', '60-old~')
@@ -53,7 +67,7 @@ describe('ActionRunner', () => {
   })
 
   it('runs scripts one after another, per event in order, origins taking turns', async () => {
-    const t = setup()
+    const t = setup(launcher)
     t.script('ban', '10-slow', `#!/bin/sh\necho "start $4" >> '${t.out}'\nsleep 0.2\necho "end $4" >> '${t.out}'\n`)
     t.recorder('ban', '20-next', 'next')
     t.runner.enqueue({ action: 'ban', events: [event('203.0.113.1'), event('203.0.113.2')], origin: 'peerA' })
@@ -71,7 +85,7 @@ describe('ActionRunner', () => {
   })
 
   it('serves origins round-robin: one flooding origin delays another by one turn at most', async () => {
-    const t = setup()
+    const t = setup(launcher)
     t.recorder('ban', '50-record', 'ran')
     const flood = Array.from({ length: 200 }, (_, i) => event(`198.18.0.${i}`))
     t.runner.enqueue({ action: 'ban', events: flood.slice(0, 100), origin: 'flooder' })
@@ -84,7 +98,7 @@ describe('ActionRunner', () => {
   })
 
   it('passes exactly the argv and a fixed minimal environment, in the script\'s folder', async () => {
-    const t = setup(5000, { FST_FAIL2BAN_SOCKET: '/run/test.sock' })
+    const t = setup(launcher, 5000, { FST_FAIL2BAN_SOCKET: '/run/test.sock' })
     const dump = join(t.dir, 'dump.json')
     // a node script: sh would add PWD and friends to what it sees
     t.script('ban', '50-dump', `#!${process.execPath}\nrequire('fs').writeFileSync(${JSON.stringify(dump)}, JSON.stringify({ argv: process.argv.slice(2), env: process.env, cwd: process.cwd() }))\n`)
@@ -116,7 +130,7 @@ describe('ActionRunner', () => {
   })
 
   it('kills a hanging script at the timeout (with what it started) and the next script and job still run', async () => {
-    const t = setup(300)
+    const t = setup(launcher, 300)
     // no exec: the shell's child would keep the output pipe open if only the shell were killed
     t.script('ban', '10-hang', '#!/bin/sh\nsleep 30\necho done\n')
     t.recorder('ban', '20-after', 'after')
@@ -132,7 +146,7 @@ describe('ActionRunner', () => {
   })
 
   it('logs a failing script with its exit code and output, then runs the next', async () => {
-    const t = setup()
+    const t = setup(launcher)
     t.script('ban', '10-fail', '#!/bin/sh\necho "cannot ban $4" >&2\nexit 3\n')
     t.recorder('ban', '20-next', 'next')
     t.script('ban', '30-broken-interpreter', '#!/nonexistent/interpreter\n')
@@ -146,7 +160,7 @@ describe('ActionRunner', () => {
   })
 
   it('ignores an action without a folder (debug log) and refuses an action that is not a name', async () => {
-    const t = setup()
+    const t = setup(launcher)
     t.recorder('ban', '50-rec')
     t.runner.enqueue({ action: 'nullroute', events: [event('203.0.113.1', { action: 'nullroute' })], origin: 'peerA' })
     t.runner.enqueue({ action: '../ban', events: [event('203.0.113.2')], origin: 'peerA' })
@@ -157,7 +171,7 @@ describe('ActionRunner', () => {
   })
 
   it('runs a .batch script once per job with one stdin line per event', async () => {
-    const t = setup()
+    const t = setup(launcher)
     const stdin = join(t.dir, 'stdin.txt')
     t.script('ban', '50-all.batch', `#!/bin/sh\ncat > '${stdin}'\necho "batch $# $FST_COUNT \${FST_IP:-none}" >> '${t.out}'\n`)
     t.recorder('ban', '60-each', 'each')
@@ -170,7 +184,7 @@ describe('ActionRunner', () => {
   })
 
   it('stop() drops queued jobs, kills the running script and refuses new ones', async () => {
-    const t = setup(60_000)
+    const t = setup(launcher, 60_000)
     t.script('ban', '10-hang', '#!/bin/sh\nsleep 30\n')
     t.runner.enqueue({ action: 'ban', events: [event('203.0.113.1')], origin: 'peerA' })
     t.runner.enqueue({ action: 'ban', events: [event('203.0.113.2')], origin: 'peerA' })
