@@ -34,8 +34,17 @@ export const scoreThresholds: Partial<PeerScoreThresholds> = {
 }
 
 /**
+ * Mesh degree. With floodPublish every directly connected peer gets the origin's own copy; the mesh only
+ * carries copies to peers the origin cannot reach, so a small one is enough (gossip repairs the rest) and
+ * every node then receives ~3 copies of a message instead of 6-12. With 30 nodes on two cores this halved
+ * the propagation p99 (2.2 → 1.1 s) and cut CPU per ban ~12 % at 10 nodes (docs/benchmarks.md).
+ */
+export const MESH_DEGREE = { D: 3, Dlo: 2, Dhi: 4, Dout: 1, Dscore: 1 } as const
+
+/**
  * Gossipsub settings for a fleet of firewalls. Messages are few and precious, peers are known in
- * advance, so: publish to every peer (floodPublish) for the first hop's latency, keep a message in the
+ * advance, so: publish to every peer (floodPublish) for the first hop's latency, a small mesh behind it
+ * (MESH_DEGREE), keep a message in the
  * seen cache for long enough that a replay inside the freshness window is still dropped as duplicate,
  * and drop duplicates by (from, seqno) before any signature work.
  */
@@ -53,6 +62,7 @@ export function gossipOptions (topic = TOPIC): Partial<GossipsubOpts> {
   return {
     allowPublishToZeroTopicPeers: true,
     floodPublish: true,
+    ...MESH_DEGREE,
     emitSelf: false,
     // peers come from sync-peers.txt only: no peer exchange
     doPX: false,
