@@ -29,3 +29,16 @@ export function rssMb (pid: number): number | null {
     return null
   }
 }
+
+/**
+ * CPU time the whole machine spent (user + system, every process: nodes, fork servers, scripts, kernel
+ * threads, the bench itself) in ms since boot, from /proc/stat; null where there is none.
+ */
+export function machineCpuMs (): number | null {
+  try {
+    const [, user, nice, system, , , irq, softirq] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).map(Number)
+    return ((user! + nice! + system! + irq! + softirq!) * 1000) / 100 // USER_HZ is 100 on Linux
+  } catch {
+    return null
+  }
+}
