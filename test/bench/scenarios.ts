@@ -8,8 +8,6 @@ import { machineCpuMs, median, percentile, round, rssMb } from './stats.js'
 const QUIET = { logLevel: 'warn' }
 /** Addresses for warm-up bans, apart from the measured ones. */
 const WARM_UP_OFFSET = 100_000
-/** How long the idle mesh's CPU use is sampled before a propagation run. */
-const IDLE_SAMPLE_MS = 2000
 /** How long after a wave the memory of a node holding it is read. */
 const SETTLE_MS = 5000
 
@@ -30,14 +28,6 @@ async function latencyMesh (nodes: number, opts: { batchScripts?: boolean, confi
     throw err
   }
   return mesh
-}
-
-/** Machine CPU ms used over the next `ms`; null without /proc/stat. */
-async function cpuOver (ms: number): Promise<number | null> {
-  const before = machineCpuMs()
-  await new Promise(resolve => setTimeout(resolve, ms))
-  const after = machineCpuMs()
-  return before === null || after === null ? null : after - before
 }
 
 /** Share of (node, peer) pairs where the node knows the peer subscribed to the topic. */
@@ -81,13 +71,10 @@ export async function propagation (nodes: number, rate: number, seconds: number)
     const warmUp = 10
     await feed(socketOf(mesh, 0), warmUp, rate, WARM_UP_OFFSET)
     await waitForLines(mesh, receivers, warmUp, 60_000)
-    const idleCpu = await cpuOver(IDLE_SAMPLE_MS)
     const cpuBefore = machineCpuMs()
-    const feedStart = performance.now()
     const { accepted } = await feed(socketOf(mesh, 0), count, rate)
     const complete = await waitForLines(mesh, receivers, warmUp + count, 30_000)
     const cpuAfter = machineCpuMs()
-    const feedMs = performance.now() - feedStart
     const { samples, seen } = readLatencies(mesh, receivers, accepted)
     const idleRss = rssMb(mesh.nodes[1]!.process!.pid!)
     return {
@@ -99,10 +86,10 @@ export async function propagation (nodes: number, rate: number, seconds: number)
       max: round(Math.max(...samples)),
       lost: complete ? 0 : receivers.length * count - seen.reduce((a, b) => a + b, 0),
       rssMb: idleRss,
-      // CPU of the whole machine per ban while the bans were fed and run, less what the idle mesh used in
-      // the same time (heartbeats, pings): what one ban costs the mesh
-      cpuMsPerBan: cpuBefore === null || cpuAfter === null || idleCpu === null ? null : round((cpuAfter - cpuBefore - (idleCpu * feedMs) / IDLE_SAMPLE_MS) / count),
-      idleCpuPercent: idleCpu === null ? null : round((idleCpu / IDLE_SAMPLE_MS) * 100)
+      // CPU of the whole machine while the bans were fed and run, per ban: every node, fork server and
+      // script, plus the mesh's background work (pings, heartbeats) in that time. Past saturation (two
+      // cores' worth) it only shows the machine was full
+      cpuMsPerBan: cpuBefore === null || cpuAfter === null ? null : round((cpuAfter - cpuBefore) / count)
     }
   } finally {
     await mesh.stop()

@@ -31,7 +31,7 @@ export function rssMb (pid: number): number | null {
 }
 
 /**
- * CPU time the whole machine spent (user + system, every process: nodes, fork servers, scripts, kernel
+ * CPU time the whole machine has spent (user + system, every process: nodes, fork servers, scripts, kernel
  * threads, the bench itself) in ms since boot, from /proc/stat; null where there is none.
  */
 export function machineCpuMs (): number | null {
