@@ -1,4 +1,9 @@
-/** `tsx test/bench/one.ts 10 30`: only the propagation scenario, for the given mesh sizes (SECS seconds each, default 5). */
+/**
+ * `tsx test/bench/one.ts 10 30`: only the propagation scenario, for the given mesh sizes (SECS seconds each,
+ * default 5), with FST_BENCH_CONFIG (JSON) merged into every node's config, e.g. '{"scriptLauncher":"spawn"}'.
+ */
 import { propagation } from './scenarios.js'
+
 const sizes = process.argv.slice(2).map(Number)
-for (const n of sizes) console.log(JSON.stringify(await propagation(n, 10, Number(process.env.SECS ?? 5))))
+const config = JSON.parse(process.env.FST_BENCH_CONFIG ?? '{}') as Record<string, unknown>
+for (const n of sizes) console.log(JSON.stringify(await propagation(n, 10, Number(process.env.SECS ?? 5), config)))

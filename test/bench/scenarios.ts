@@ -62,8 +62,8 @@ export async function hookTime (runs: number) {
 }
 
 /** Hook accepted → first receiving script started, on every receiver, at a steady rate. */
-export async function propagation (nodes: number, rate: number, seconds: number) {
-  const mesh = await latencyMesh(nodes)
+export async function propagation (nodes: number, rate: number, seconds: number, config: Record<string, unknown> = {}) {
+  const mesh = await latencyMesh(nodes, { config })
   try {
     const receivers = mesh.nodes.slice(1).map(n => n.index)
     const count = Math.round(rate * seconds)

@@ -47,6 +47,8 @@ describe('ForkServer', () => {
     const [ppid, args] = out.stdout.split('\n')
     expect(Number(ppid)).not.toBe(process.pid)
     expect(Number(ppid)).toBe(server.helperPid)
+    // what an administrator sees in ps instead of the whole program
+    expect(readFileSync(`/proc/${server.helperPid}/cmdline`, 'utf8').replace(/\0+$/, '')).toBe('fst fork server')
     expect(args).toBe(`$(touch ${marker})|a b|;||`)
     expect(existsSync(marker)).toBe(false)
     expect(out.code).toBe(0)

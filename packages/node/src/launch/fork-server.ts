@@ -5,7 +5,8 @@ import { formatOutput, type Launch, type Launcher, type LaunchRequest, MAX_SCRIP
 
 /**
  * The fork server, in perl because perl-base is on every Debian system (only modules from perl-base are
- * used) and a perl process is ~5 MB, so its fork costs a tenth of the daemon's.
+ * used) and a perl process is ~7 MB, so its fork costs a fraction of the daemon's. `ps` shows it as
+ * `fst fork server`.
  *
  * Requests on stdin, each field NUL-terminated: id, cwd, argc, argv…, envc, env…, input length (-1: no stdin),
  * then that many bytes of input. One script at a time; the child gets its own session, the given environment
@@ -16,6 +17,7 @@ import { formatOutput, type Launch, type Launcher, type LaunchRequest, MAX_SCRIP
  */
 const PROGRAM = String.raw`
 use strict; use warnings; use POSIX (); use IO::Handle; use IO::Select;
+$0 = 'fst fork server';
 my ($max, $grace) = @ARGV;
 my $tick = POSIX::sysconf(POSIX::_SC_CLK_TCK());
 $| = 1;
