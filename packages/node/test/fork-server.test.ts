@@ -124,6 +124,20 @@ describe('ForkServer', () => {
     expect(server.helperPid).not.toBe(first)
   })
 
+  it('runs the script through the fallback when perl cannot be started, and every later one too', async () => {
+    const logLines: Array<Record<string, unknown>> = []
+    const stream = new Writable({ write (chunk, _enc, done) { logLines.push(JSON.parse(String(chunk))); done() } })
+    const server = new ForkServer(join(root, 'no-such-perl'), new DirectLauncher(), pino({ level: 'debug' }, stream))
+    launchers.push(server)
+    const body = '#!/bin/sh\necho "$PPID"\n'
+    const first = await server.launch(request(script(body))).exited
+    expect(first.code).toBe(0)
+    expect(Number(first.stdout)).toBe(process.pid) // spawned by the daemon itself
+    expect(logLines.find(l => l.msg === 'fork server did not start; the daemon forks scripts itself')).toBeDefined()
+    expect((await server.launch(request(script(body))).exited).stdout).toBe(String(process.pid))
+    expect(server.helperPid).toBeUndefined()
+  })
+
   it('refuses a NUL byte in an argument instead of truncating it', async () => {
     const server = forkServer()
     const out = await server.launch(request(script('#!/bin/sh\necho ran\n'), { args: ['a\0b'] })).exited

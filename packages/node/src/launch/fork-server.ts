@@ -104,9 +104,12 @@ sub run {
 `
 
 interface Pending {
+  request: LaunchRequest
   pid?: number
   /** A signal asked for before the pid was known. */
   signal?: NodeJS.Signals
+  /** The fallback's launch, when perl could not be started for this request. */
+  delegate?: Launch
   resolve: (exit: ScriptExit) => void
 }
 
@@ -135,7 +138,7 @@ export class ForkServer implements Launcher {
     const helper = this.helper ?? this.startHelper()
     const id = this.nextId++
     let entry!: Pending
-    const exited = new Promise<ScriptExit>(resolve => { entry = { resolve } })
+    const exited = new Promise<ScriptExit>(resolve => { entry = { request, resolve } })
     this.pending.set(id, entry)
     this.setRef(true)
     const argv = [request.command, ...request.args]
@@ -144,7 +147,8 @@ export class ForkServer implements Launcher {
     const head = [id, request.cwd, argv.length, ...argv, env.length, ...env, input === null ? -1 : input.length].map(f => `${f}\0`).join('')
     helper.stdin!.write(input === null ? head : Buffer.concat([Buffer.from(head), input]))
     const signal = (sig: NodeJS.Signals) => {
-      if (entry.pid === undefined) entry.signal = sig
+      if (entry.delegate !== undefined) entry.delegate.signal(sig)
+      else if (entry.pid === undefined) entry.signal = sig
       else killGroup(entry.pid, sig)
     }
     return { signal, exited }
@@ -173,9 +177,15 @@ export class ForkServer implements Launcher {
     helper.stderr!.setEncoding('utf8').on('data', (chunk: string) => { stderr = (stderr + chunk).slice(-MAX_SCRIPT_OUTPUT) })
     createInterface({ input: helper.stdout! }).on('line', line => this.answer(line))
     helper.on('error', err => {
-      // perl could not be started: every later script goes to the fallback
+      // perl could not be started: the waiting script and every later one go to the fallback, none is lost
       this.broken = true
       this.log.warn({ err: err.message }, 'fork server did not start; the daemon forks scripts itself')
+      for (const [id, p] of this.pending) {
+        this.pending.delete(id)
+        p.delegate = this.fallback.launch(p.request)
+        if (p.signal !== undefined) p.delegate.signal(p.signal)
+        void p.delegate.exited.then(p.resolve)
+      }
     })
     helper.on('exit', (code, signal) => {
       if (this.helper === helper) this.helper = null
