@@ -131,8 +131,10 @@ export class ForkServer implements Launcher {
 
   launch (request: LaunchRequest): Launch {
     if (this.broken || this.closed) return this.fallback.launch(request)
-    const fields = [request.cwd, ...request.args, request.command, ...envLines(request.env)]
-    if (fields.some(f => f.includes('\0'))) {
+    const argv = [request.command, ...request.args]
+    const env = envLines(request.env)
+    // fields are NUL-terminated on the wire; spawn() refuses NUL bytes too
+    if ([request.cwd, ...argv, ...env].some(f => f.includes('\0'))) {
       return { signal: () => {}, exited: Promise.resolve({ code: null, stdout: '', stderr: '', error: 'an argument or variable holds a NUL byte' }) }
     }
     const helper = this.helper ?? this.startHelper()
@@ -141,8 +143,6 @@ export class ForkServer implements Launcher {
     const exited = new Promise<ScriptExit>(resolve => { entry = { request, resolve } })
     this.pending.set(id, entry)
     this.setRef(true)
-    const argv = [request.command, ...request.args]
-    const env = envLines(request.env)
     const input = request.input === null ? null : Buffer.from(request.input)
     const head = [id, request.cwd, argv.length, ...argv, env.length, ...env, input === null ? -1 : input.length].map(f => `${f}\0`).join('')
     helper.stdin!.write(input === null ? head : Buffer.concat([Buffer.from(head), input]))
