@@ -9,6 +9,7 @@ import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
 import type { Registry } from 'prom-client'
 import { gossipOptions } from './gossip-params.js'
+import { keepGossipStreams } from './gossip-reattach.js'
 
 export interface HostInit {
   privateKey: PrivateKey
@@ -25,7 +26,7 @@ export interface HostInit {
 export async function createHost (init: HostInit) {
   // mplex and libp2p's metrics are imported only when configured: an idle node's memory (issue 7)
   const muxers = { yamux: async () => yamux(), mplex: async () => (await import('@libp2p/mplex')).mplex() }
-  return createLibp2p({
+  const host = await createLibp2p({
     privateKey: init.privateKey,
     addresses: { listen: init.listen },
     transports: [tcp()],
@@ -42,6 +43,8 @@ export async function createHost (init: HostInit) {
       pubsub: gossipsub({ ...gossipOptions(), globalSignaturePolicy: StrictSign })
     }
   })
+  keepGossipStreams(host)
+  return host
 }
 
 export type Host = Awaited<ReturnType<typeof createHost>>

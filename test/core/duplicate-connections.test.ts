@@ -1,0 +1,54 @@
+import { createHost, type Host, TOPIC } from '@fst/node'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import pWaitFor from 'p-wait-for'
+import { afterEach, describe, expect, it } from 'vitest'
+
+const hosts: Host[] = []
+afterEach(async () => { await Promise.all(hosts.splice(0).map(h => h.stop())) })
+
+async function host (): Promise<Host> {
+  const h = await createHost({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], muxers: ['yamux'], gater: {}, networkKey: null })
+  hosts.push(h)
+  h.services.pubsub.subscribe(TOPIC)
+  return h
+}
+
+/** Two hosts that dialled each other: two connections between them, as when two members start together. */
+async function doublyConnected (): Promise<[Host, Host]> {
+  const [a, b] = [await host(), await host()]
+  await a.dial(b.getMultiaddrs()[0]!)
+  await b.dial(a.getMultiaddrs()[0]!)
+  await pWaitFor(() => a.services.pubsub.getSubscribers(TOPIC).length === 1 && b.services.pubsub.getSubscribers(TOPIC).length === 1, { interval: 20, timeout: 10_000 })
+  expect(a.getConnections()).toHaveLength(2)
+  return [a, b]
+}
+
+/** Publishes from `from` until `to` receives one (at most ~2 s): true when one arrived. */
+async function delivers (from: Host, to: Host): Promise<boolean> {
+  let received = 0
+  const count = () => { received++ }
+  to.services.pubsub.addEventListener('message', count)
+  try {
+    for (let attempt = 0; attempt < 100 && received === 0; attempt++) {
+      await from.services.pubsub.publish(TOPIC, new TextEncoder().encode(`probe ${attempt} ${Math.random()}`))
+      await pWaitFor(() => received > 0, { interval: 5, timeout: 20 }).catch(() => {})
+    }
+    return received > 0
+  } finally {
+    to.services.pubsub.removeEventListener('message', count)
+  }
+}
+
+describe('two connections to one peer', () => {
+  for (const side of ['outbound', 'inbound'] as const) {
+    it(`gossip flows both ways after the connection carrying a's ${side} gossip stream closes`, async () => {
+      const [a, b] = await doublyConnected()
+      const carrying = a.getConnections().find(c => c.streams.some(s => s.protocol?.startsWith('/meshsub/') === true && s.direction === side))
+      expect(carrying).toBeDefined()
+      await carrying!.close()
+      await pWaitFor(() => a.getConnections().length === 1 && b.getConnections().length === 1, { interval: 10, timeout: 5000 })
+      expect(await delivers(a, b)).toBe(true)
+      expect(await delivers(b, a)).toBe(true)
+    })
+  }
+})
