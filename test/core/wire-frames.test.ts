@@ -1,18 +1,12 @@
 import { Socket } from 'node:net'
-import { createHost, type Host, TOPIC } from '@fst/node'
-import { generateKeyPair } from '@libp2p/crypto/keys'
+import { TOPIC } from '@fst/node'
 import pWaitFor from 'p-wait-for'
 import { afterEach, describe, expect, it } from 'vitest'
+import { hostPool } from '../utils/hosts.js'
 
-const hosts: Host[] = []
-afterEach(async () => { await Promise.all(hosts.splice(0).map(h => h.stop())) })
-
-async function host (): Promise<Host> {
-  const h = await createHost({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], muxers: ['yamux'], gater: {}, networkKey: null })
-  hosts.push(h)
-  h.services.pubsub.subscribe(TOPIC)
-  return h
-}
+const pool = hostPool()
+afterEach(() => pool.stopAll())
+const host = pool.host
 
 /** Counts socket writes as the kernel sees them: one `_write` or one `_writev` (corked chunks) is one syscall. */
 function countSocketWrites (): { count: () => number, restore: () => void } {

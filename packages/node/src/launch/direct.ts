@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { formatOutput, type Launch, type Launcher, type LaunchRequest, MAX_SCRIPT_OUTPUT, PIPE_GRACE_MS, type ScriptExit } from './launcher.js'
+import { formatOutput, killGroup, type Launch, type Launcher, type LaunchRequest, MAX_SCRIPT_OUTPUT, notStarted, PIPE_GRACE_MS, type ScriptExit } from './launcher.js'
 
 /** Spawns each script from the daemon process itself (Windows, or POSIX without perl). */
 export class DirectLauncher implements Launcher {
@@ -19,13 +19,11 @@ export class DirectLauncher implements Launcher {
       })
     } catch (err) {
       // invalid arguments (a NUL byte) throw instead of emitting 'error'
-      return { signal: () => {}, exited: Promise.resolve({ code: null, stdout: '', stderr: '', error: (err as Error).message }) }
+      return { signal: () => {}, exited: Promise.resolve(notStarted((err as Error).message)) }
     }
     const signal = (sig: NodeJS.Signals) => {
-      try {
-        if (group && child.pid !== undefined) process.kill(-child.pid, sig)
-        else child.kill(sig)
-      } catch {} // already gone
+      if (group && child.pid !== undefined) killGroup(child.pid, sig)
+      else child.kill(sig)
     }
     const exited = new Promise<ScriptExit>(resolve => {
       const stdout = capture(child.stdout)

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import type { Logger } from 'pino'
-import { formatOutput, type Launch, type Launcher, type LaunchRequest, MAX_SCRIPT_OUTPUT, PIPE_GRACE_MS, type ScriptExit } from './launcher.js'
+import { formatOutput, killGroup, type Launch, type Launcher, type LaunchRequest, MAX_SCRIPT_OUTPUT, notStarted, PIPE_GRACE_MS, type ScriptExit } from './launcher.js'
 
 /**
  * The fork server, in perl because perl-base is on every Debian system (only modules from perl-base are
@@ -135,7 +135,7 @@ export class ForkServer implements Launcher {
     const env = envLines(request.env)
     // fields are NUL-terminated on the wire; spawn() refuses NUL bytes too
     if ([request.cwd, ...argv, ...env].some(f => f.includes('\0'))) {
-      return { signal: () => {}, exited: Promise.resolve({ code: null, stdout: '', stderr: '', error: 'an argument or variable holds a NUL byte' }) }
+      return { signal: () => {}, exited: Promise.resolve(notStarted('an argument or variable holds a NUL byte')) }
     }
     const helper = this.helper ?? this.startHelper()
     const id = this.nextId++
@@ -191,7 +191,7 @@ export class ForkServer implements Launcher {
       if (this.helper === helper) this.helper = null
       for (const [id, p] of this.pending) {
         this.pending.delete(id)
-        p.resolve({ code: null, stdout: '', stderr: '', error: `fork server exited (${signal ?? code}) ${stderr.trim()}`.trim() })
+        p.resolve(notStarted(`fork server exited (${signal ?? code}) ${stderr.trim()}`.trim()))
       }
       if (!this.closed && !this.broken) this.log.warn({ code, signal, stderr: stderr.trim() || undefined }, 'fork server exited; starting another for the next script')
     })
@@ -211,7 +211,7 @@ export class ForkServer implements Launcher {
     this.pending.delete(Number(idText))
     if (this.pending.size === 0) this.setRef(false)
     if (kind === 'F') {
-      entry.resolve({ code: null, stdout: '', stderr: '', error: fromHex(rest[0]) })
+      entry.resolve(notStarted(fromHex(rest[0])))
       return
     }
     const [code, stdout, stderr, stdoutDropped, stderrDropped] = rest
@@ -237,10 +237,4 @@ function envLines (env: NodeJS.ProcessEnv): string[] {
 
 function fromHex (hex: string | undefined): string {
   return Buffer.from(hex ?? '', 'hex').toString('utf8')
-}
-
-function killGroup (pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, sig)
-  } catch {} // already gone
 }

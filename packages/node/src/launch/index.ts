@@ -35,7 +35,6 @@ function findPerl (): string | undefined {
   return undefined
 }
 
-
 export { DirectLauncher } from './direct.js'
 export { ForkServer } from './fork-server.js'
 export { formatOutput, MAX_SCRIPT_OUTPUT, type Launch, type Launcher, type LaunchRequest, type ScriptExit } from './launcher.js'

@@ -41,3 +41,15 @@ export const PIPE_GRACE_MS = 1000
 export function formatOutput (text: string, dropped: number): string {
   return (dropped > 0 ? `${text}…[${dropped} bytes dropped]` : text).trim()
 }
+
+/** The exit of a script that never ran. */
+export function notStarted (error: string): ScriptExit {
+  return { code: null, stdout: '', stderr: '', error }
+}
+
+/** Signals a script's whole process group (its pid leads one: it was started with setsid). */
+export function killGroup (pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, sig)
+  } catch {} // already gone
+}
