@@ -27,7 +27,7 @@ async function run () {
   for (const nodes of plan.sizes) {
     progress(`propagation: ${nodes} nodes, 10 bans/s for ${plan.propSeconds} s`)
     const p = await propagation(nodes, 10, plan.propSeconds)
-    progress(`  p50 ${p.p50} ms, p99 ${p.p99} ms, lost ${p.lost}, subscriptions known ${p.subscribed * 100} %, receiver RSS ${p.rssMb} MB, machine CPU per ban ${p.cpuMsPerBan} ms`)
+    progress(`  p50 ${p.p50} ms, p99 ${p.p99} ms, lost ${p.lost}, subscriptions known ${p.subscribed * 100} %, receiver RSS ${p.rssMb} MB, machine CPU per ban ${p.cpuMsPerBan} ms (origin ${p.originCpuMs}, one receiver ${p.receiverCpuMs}, its fork server and scripts ${p.launcherCpuMs})`)
     curve.push(p)
   }
   const ten = curve.find(p => p.nodes === 10)!

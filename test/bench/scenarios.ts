@@ -3,7 +3,7 @@ import pWaitFor from 'p-wait-for'
 import { FST_ACTION, Mesh } from '../utils/mesh.js'
 import { feed, readLatencies, socketOf, waitForLines } from './load.js'
 import { LATENCY_BATCH_SCRIPT, LATENCY_SCRIPT } from './scripts.js'
-import { machineCpuMs, median, percentile, round, rssMb } from './stats.js'
+import { childPids, machineCpuMs, median, percentile, processCpuMs, round, rssMb } from './stats.js'
 
 const QUIET = { logLevel: 'warn' }
 /** Addresses for warm-up bans, apart from the measured ones. */
@@ -28,6 +28,26 @@ async function latencyMesh (nodes: number, opts: { batchScripts?: boolean, confi
     throw err
   }
   return mesh
+}
+
+/** Starts counting the CPU of every node process and of every fork server (with its finished scripts). */
+function cpuSplit (mesh: Mesh) {
+  const pids = mesh.nodes.map(n => n.process!.pid!)
+  const read = () => pids.map(pid => {
+    const node = processCpuMs(pid)?.own ?? Number.NaN
+    const helpers = childPids(pid).map(processCpuMs).reduce((sum, c) => sum + (c === null ? 0 : c.own + c.children), 0)
+    return { node, helpers }
+  })
+  const before = read()
+  return {
+    perBan (count: number) {
+      const after = read()
+      const d = after.map((a, i) => ({ node: a.node - before[i]!.node, helpers: a.helpers - before[i]!.helpers }))
+      const receivers = d.slice(1)
+      const mean = (xs: number[]) => round(xs.reduce((a, b) => a + b, 0) / xs.length / count, 2)
+      return { origin: round(d[0]!.node / count, 2), receiver: mean(receivers.map(r => r.node)), launcher: mean(receivers.map(r => r.helpers)) }
+    }
+  }
 }
 
 /** Share of (node, peer) pairs where the node knows the peer subscribed to the topic. */
@@ -72,9 +92,11 @@ export async function propagation (nodes: number, rate: number, seconds: number,
     await feed(socketOf(mesh, 0), warmUp, rate, WARM_UP_OFFSET)
     await waitForLines(mesh, receivers, warmUp, 60_000)
     const cpuBefore = machineCpuMs()
+    const split = cpuSplit(mesh)
     const { accepted } = await feed(socketOf(mesh, 0), count, rate)
     const complete = await waitForLines(mesh, receivers, warmUp + count, 30_000)
     const cpuAfter = machineCpuMs()
+    const { origin, receiver, launcher } = split.perBan(count)
     const { samples, seen } = readLatencies(mesh, receivers, accepted)
     const idleRss = rssMb(mesh.nodes[1]!.process!.pid!)
     return {
@@ -89,7 +111,12 @@ export async function propagation (nodes: number, rate: number, seconds: number,
       // CPU of the whole machine while the bans were fed and run, per ban: every node, fork server and
       // script, plus the mesh's background work (pings, heartbeats) in that time. Past saturation (two
       // cores' worth) it only shows the machine was full
-      cpuMsPerBan: cpuBefore === null || cpuAfter === null ? null : round((cpuAfter - cpuBefore) / count)
+      cpuMsPerBan: cpuBefore === null || cpuAfter === null ? null : round((cpuAfter - cpuBefore) / count),
+      // the same split by process, per ban: the origin's node, one receiver's node (mean), one receiver's fork
+      // server with the scripts it ran (mean)
+      originCpuMs: origin,
+      receiverCpuMs: receiver,
+      launcherCpuMs: launcher
     }
   } finally {
     await mesh.stop()

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 
 /** Percentile by nearest rank; `p` in 0..100. */
 export function percentile (values: readonly number[], p: number): number {
@@ -40,5 +40,26 @@ export function machineCpuMs (): number | null {
     return ((user! + nice! + system! + irq! + softirq!) * 1000) / 100 // USER_HZ is 100 on Linux
   } catch {
     return null
+  }
+}
+
+/** CPU (user + system, ms) a process used itself, and what its waited-for children used, from /proc; null when gone. */
+export function processCpuMs (pid: number): { own: number, children: number } | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // fields after the command name, which may hold spaces: field 14 (utime) is index 11 here
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number)
+    return { own: ((f[11]! + f[12]!) * 1000) / 100, children: ((f[13]! + f[14]!) * 1000) / 100 }
+  } catch {
+    return null
+  }
+}
+
+/** Child processes of a process, from /proc (every thread's children). */
+export function childPids (pid: number): number[] {
+  try {
+    return readdirSync(`/proc/${pid}/task`).flatMap(t => readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim().split(' ').filter(Boolean).map(Number))
+  } catch {
+    return []
   }
 }
