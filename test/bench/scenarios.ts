@@ -10,6 +10,8 @@ const QUIET = { logLevel: 'warn' }
 const WARM_UP_OFFSET = 100_000
 /** How long after a wave the memory of a node holding it is read. */
 const SETTLE_MS = 5000
+/** How long a mesh's CPU at rest is measured before its propagation run. */
+const IDLE_WINDOW_MS = 5000
 
 async function latencyMesh (nodes: number, opts: { batchScripts?: boolean, config?: Record<string, unknown> } = {}): Promise<Mesh> {
   const mesh = await Mesh.create({ nodes, actions: [], start: false, config: () => ({ ...QUIET, ...opts.config }) })
@@ -40,6 +42,7 @@ function cpuSplit (mesh: Mesh) {
   })
   const before = read()
   return {
+    /** CPU since the start divided by `count` (bans, or seconds for a rate). */
     perBan (count: number) {
       const after = read()
       const d = after.map((a, i) => ({ node: a.node - before[i]!.node, helpers: a.helpers - before[i]!.helpers }))
@@ -91,6 +94,10 @@ export async function propagation (nodes: number, rate: number, seconds: number,
     const warmUp = 10
     await feed(socketOf(mesh, 0), warmUp, rate, WARM_UP_OFFSET)
     await waitForLines(mesh, receivers, warmUp, 60_000)
+    // the mesh at rest first: what its background work (pings, heartbeats, timers) costs each node
+    const rest = cpuSplit(mesh)
+    await new Promise(resolve => setTimeout(resolve, IDLE_WINDOW_MS))
+    const idle = rest.perBan(IDLE_WINDOW_MS / 1000)
     const cpuBefore = machineCpuMs()
     const split = cpuSplit(mesh)
     const { accepted } = await feed(socketOf(mesh, 0), count, rate)
@@ -112,8 +119,10 @@ export async function propagation (nodes: number, rate: number, seconds: number,
       // script, plus the mesh's background work (pings, heartbeats) in that time. Past saturation (two
       // cores' worth) it only shows the machine was full
       cpuMsPerBan: cpuBefore === null || cpuAfter === null ? null : round((cpuAfter - cpuBefore) / count),
-      // the same split by process, per ban: the origin's node, one receiver's node (mean), one receiver's fork
-      // server with the scripts it ran (mean)
+      // CPU of one node (mean over receivers) per second while the mesh is at rest, then the run's CPU split by
+      // process, per ban: the origin's node, one receiver's node (mean), one receiver's fork server with the
+      // scripts it ran (mean)
+      idleCpuMsPerS: idle.receiver,
       originCpuMs: origin,
       receiverCpuMs: receiver,
       launcherCpuMs: launcher

@@ -7,11 +7,13 @@ interface FakeConnection {
   conn: Connection
   pings: number
   aborted: Error | null
+  /** Records a frame from the peer now, as FST's yamux patch does. */
+  hear: () => void
 }
 
 /** A connection whose yamux-style ping answers at once, or never. */
 function connection (id: string, answers = true): FakeConnection {
-  const fake: FakeConnection = { conn: null as unknown as Connection, pings: 0, aborted: null }
+  const fake: FakeConnection = { conn: null as unknown as Connection, pings: 0, aborted: null, hear: () => {} }
   fake.conn = {
     status: 'open',
     remotePeer: { toString: () => id },
@@ -28,6 +30,7 @@ function connection (id: string, answers = true): FakeConnection {
       Object.assign(fake.conn, { status: 'closed' })
     }
   } as unknown as Connection
+  fake.hear = () => { (fake.conn as unknown as { muxer: { lastReceivedAt: number } }).muxer.lastReceivedAt = Date.now() }
   return fake
 }
 
@@ -74,6 +77,31 @@ describe('LivenessMonitor', () => {
     expect(dead.every(c => c.aborted?.name === 'TimeoutError')).toBe(true)
     expect(alive.aborted).toBeNull()
     expect(alive.pings).toBeGreaterThan(0)
+  })
+
+  it('skips a connection the peer sent something on within the interval, and pings it once the peer is quiet', async () => {
+    vi.useFakeTimers()
+    const busy = connection('busy')
+    const quiet = connection('quiet')
+    monitor([busy, quiet], 1000)
+    // the busy peer sends every 100 ms for 3 s: its connection is never pinged, the quiet one every second
+    for (let t = 0; t < 3000; t += 100) {
+      busy.hear()
+      await vi.advanceTimersByTimeAsync(100)
+    }
+    expect(busy.pings).toBe(0)
+    expect(quiet.pings).toBe(3)
+    // silent for a whole interval: pinged again on its next turn
+    await vi.advanceTimersByTimeAsync(2000)
+    expect(busy.pings).toBeGreaterThanOrEqual(1)
+  })
+
+  it('still aborts a connection whose peer went quiet and stopped answering', async () => {
+    const gone = connection('gone', false)
+    gone.hear()
+    monitor([gone], 60, 40)
+    await vi.waitFor(() => expect(gone.aborted?.name).toBe('TimeoutError'), { timeout: 2000, interval: 10 })
+    expect(gone.pings).toBe(1)
   })
 
   it('stops pinging after stop()', async () => {
