@@ -23,6 +23,7 @@ my $tick = POSIX::sysconf(POSIX::_SC_CLK_TCK());
 $| = 1;
 $SIG{PIPE} = 'IGNORE';
 binmode STDIN; binmode STDOUT;
+open(my $null, '<', '/dev/null') or die "/dev/null: $!";
 sub field { local $/ = "\0"; my $f = <STDIN>; exit 0 unless defined $f; chop $f; $f }
 sub now { (POSIX::times())[0] / $tick }
 sub answer { print join(' ', @_), "\n" }
@@ -45,18 +46,19 @@ sub run {
   unless (pipe($out_r, $out_w) && pipe($err_r, $err_w) && pipe($st_r, $st_w) && (!defined $input || pipe($in_r, $in_w))) {
     return answer('F', $id, unpack('H*', "pipe: $!"));
   }
+  # the script's environment and signal handling are set here, before the fork: the child then writes to
+  # almost none of perl's memory (every page it wrote would be copied) and goes straight to exec
+  %ENV = map { split /=/, $_, 2 } @$env;
+  $SIG{PIPE} = 'DEFAULT';
   my $pid = fork();
+  $SIG{PIPE} = 'IGNORE' unless defined $pid && $pid == 0;
   return answer('F', $id, unpack('H*', "fork: $!")) unless defined $pid;
   if ($pid == 0) {
-    $SIG{PIPE} = 'DEFAULT';
     POSIX::setsid();
-    defined $in_r ? open(STDIN, '<&', $in_r) : open(STDIN, '<', '/dev/null');
-    open(STDOUT, '>&', $out_w);
-    open(STDERR, '>&', $err_w);
-    if (chdir $cwd) {
-      %ENV = map { split /=/, $_, 2 } @$env;
-      exec { $argv->[0] } @$argv;
-    }
+    POSIX::dup2(fileno($in_r // $null), 0);
+    POSIX::dup2(fileno($out_w), 1);
+    POSIX::dup2(fileno($err_w), 2);
+    exec { $argv->[0] } @$argv if chdir $cwd;
     syswrite($st_w, "cannot run $argv->[0]: $!");
     POSIX::_exit(127);
   }
