@@ -10,8 +10,9 @@ const QUIET = { logLevel: 'warn' }
 const WARM_UP_OFFSET = 100_000
 /** How long after a wave the memory of a node holding it is read. */
 const SETTLE_MS = 5000
-/** How long a mesh's CPU at rest is measured before its propagation run. */
+/** How long a mesh's CPU at rest is measured before its propagation run, after waiting this long. */
 const IDLE_WINDOW_MS = 5000
+const SETTLE_IDLE_MS = 4000
 
 async function latencyMesh (nodes: number, opts: { batchScripts?: boolean, config?: Record<string, unknown> } = {}): Promise<Mesh> {
   const mesh = await Mesh.create({ nodes, actions: [], start: false, config: () => ({ ...QUIET, ...opts.config }) })
@@ -94,7 +95,9 @@ export async function propagation (nodes: number, rate: number, seconds: number,
     const warmUp = 10
     await feed(socketOf(mesh, 0), warmUp, rate, WARM_UP_OFFSET)
     await waitForLines(mesh, receivers, warmUp, 60_000)
-    // the mesh at rest first: what its background work (pings, heartbeats, timers) costs each node
+    // the mesh at rest first, once the warm-up's gossip is over: what its background work (pings,
+    // heartbeats, timers) costs each node
+    await new Promise(resolve => setTimeout(resolve, SETTLE_IDLE_MS))
     const rest = cpuSplit(mesh)
     await new Promise(resolve => setTimeout(resolve, IDLE_WINDOW_MS))
     const idle = rest.perBan(IDLE_WINDOW_MS / 1000)
