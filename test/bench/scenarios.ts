@@ -44,7 +44,7 @@ function cpuSplit (mesh: Mesh) {
   const before = read()
   return {
     /** CPU since the start divided by `count` (bans, or seconds for a rate). */
-    perBan (count: number) {
+    per (count: number) {
       const after = read()
       const d = after.map((a, i) => ({ node: a.node - before[i]!.node, helpers: a.helpers - before[i]!.helpers }))
       const receivers = d.slice(1)
@@ -100,13 +100,13 @@ export async function propagation (nodes: number, rate: number, seconds: number,
     await new Promise(resolve => setTimeout(resolve, SETTLE_IDLE_MS))
     const rest = cpuSplit(mesh)
     await new Promise(resolve => setTimeout(resolve, IDLE_WINDOW_MS))
-    const idle = rest.perBan(IDLE_WINDOW_MS / 1000)
+    const idle = rest.per(IDLE_WINDOW_MS / 1000)
     const cpuBefore = machineCpuMs()
     const split = cpuSplit(mesh)
     const { accepted } = await feed(socketOf(mesh, 0), count, rate)
     const complete = await waitForLines(mesh, receivers, warmUp + count, 30_000)
     const cpuAfter = machineCpuMs()
-    const { origin, receiver, launcher } = split.perBan(count)
+    const { origin, receiver, launcher } = split.per(count)
     const { samples, seen } = readLatencies(mesh, receivers, accepted)
     const idleRss = rssMb(mesh.nodes[1]!.process!.pid!)
     return {
