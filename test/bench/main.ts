@@ -27,7 +27,7 @@ async function run () {
   for (const nodes of plan.sizes) {
     progress(`propagation: ${nodes} nodes, 10 bans/s for ${plan.propSeconds} s`)
     const p = await propagation(nodes, 10, plan.propSeconds)
-    progress(`  p50 ${p.p50} ms, p99 ${p.p99} ms, lost ${p.lost}, subscriptions known ${p.subscribed * 100} %, receiver RSS ${p.rssMb} MB, machine CPU per ban ${p.cpuMsPerBan} ms (origin ${p.originCpuMs}, one receiver ${p.receiverCpuMs}, its fork server and scripts ${p.launcherCpuMs})`)
+    progress(`  p50 ${p.p50} ms, p99 ${p.p99} ms, lost ${p.lost}, subscriptions known ${p.subscribed * 100} %, receiver RSS ${p.restRssMb} MB at rest, ${p.rssMb} MB after, machine CPU per ban ${p.cpuMsPerBan} ms (origin ${p.originCpuMs}, one receiver ${p.receiverCpuMs}, its fork server and scripts ${p.launcherCpuMs})`)
     curve.push(p)
   }
   const ten = curve.find(p => p.nodes === 10)!
@@ -97,7 +97,9 @@ async function run () {
     burst_bans: cu.bans,
     burst_applied_s: cu.burst_applied_s,
     catchup_s: cu.catchup_s,
-    rss_idle_mb: ten.rssMb,
+    // an idle node: a receiver of the smallest mesh at rest; and one of the 10-node mesh after its run
+    rss_idle_mb: curve[0]!.restRssMb,
+    rss_10_nodes_after_run_mb: ten.rssMb,
     rss_active_mb: cu.rss_active_mb,
     rss_burst_mb: cu.rss_burst_mb,
     nft_apply_10k_s: nft === null ? null : round(nft, 3),

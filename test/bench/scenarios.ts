@@ -101,6 +101,7 @@ export async function propagation (nodes: number, rate: number, seconds: number,
     const rest = cpuSplit(mesh)
     await new Promise(resolve => setTimeout(resolve, IDLE_WINDOW_MS))
     const idle = rest.per(IDLE_WINDOW_MS / 1000)
+    const restRss = rssMb(mesh.nodes[1]!.process!.pid!)
     const cpuBefore = machineCpuMs()
     const split = cpuSplit(mesh)
     const { accepted } = await feed(socketOf(mesh, 0), count, rate)
@@ -108,7 +109,7 @@ export async function propagation (nodes: number, rate: number, seconds: number,
     const cpuAfter = machineCpuMs()
     const { origin, receiver, launcher } = split.per(count)
     const { samples, seen } = readLatencies(mesh, receivers, accepted)
-    const idleRss = rssMb(mesh.nodes[1]!.process!.pid!)
+    const afterRss = rssMb(mesh.nodes[1]!.process!.pid!)
     return {
       nodes,
       subscribed: await subscribedShare(mesh),
@@ -117,7 +118,9 @@ export async function propagation (nodes: number, rate: number, seconds: number,
       p99: round(percentile(samples, 99)),
       max: round(Math.max(...samples)),
       lost: complete ? 0 : receivers.length * count - seen.reduce((a, b) => a + b, 0),
-      rssMb: idleRss,
+      // a receiver's memory at rest (started, warm-up bans applied) and right after the run
+      restRssMb: restRss,
+      rssMb: afterRss,
       // CPU of the whole machine while the bans were fed and run, per ban: every node, fork server and
       // script, plus the mesh's background work (pings, heartbeats) in that time. Past saturation (two
       // cores' worth) it only shows the machine was full
