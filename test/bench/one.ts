@@ -6,4 +6,4 @@ import { propagation } from './scenarios.js'
 
 const sizes = process.argv.slice(2).map(Number)
 const config = JSON.parse(process.env.FST_BENCH_CONFIG ?? '{}') as Record<string, unknown>
-for (const n of sizes) console.log(JSON.stringify(await propagation(n, Number(process.env.RATE ?? 10), Number(process.env.SECS ?? 5), config)))
+for (const n of sizes) console.log(JSON.stringify(await propagation(n, Number(process.env.RATE ?? 10), Number(process.env.SECS ?? 5), config, { atRest: true })))

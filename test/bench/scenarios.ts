@@ -10,8 +10,14 @@ const QUIET = { logLevel: 'warn' }
 const WARM_UP_OFFSET = 100_000
 /** How long after a wave the memory of a node holding it is read. */
 const SETTLE_MS = 5000
-/** How long a mesh's CPU at rest is measured before its propagation run, after waiting this long. */
+/** How long a mesh's CPU at rest is measured before its propagation run. */
 const IDLE_WINDOW_MS = 5000
+/**
+ * The window starts this long after the nodes were started, and at least SETTLE_IDLE_MS after the warm-up
+ * bans: a node's first ~20 s still hold start-up work (a 3-node mesh measured 4 s after its warm-up used
+ * 16-25 ms/s, 5 ms/s after 20 s).
+ */
+const REST_AFTER_START_MS = 20_000
 const SETTLE_IDLE_MS = 4000
 
 async function latencyMesh (nodes: number, opts: { batchScripts?: boolean, config?: Record<string, unknown> } = {}): Promise<Mesh> {
@@ -86,7 +92,8 @@ export async function hookTime (runs: number) {
 }
 
 /** Hook accepted → first receiving script started, on every receiver, at a steady rate. */
-export async function propagation (nodes: number, rate: number, seconds: number, config: Record<string, unknown> = {}) {
+export async function propagation (nodes: number, rate: number, seconds: number, config: Record<string, unknown> = {}, opts: { atRest?: boolean } = {}) {
+  const started = performance.now()
   const mesh = await latencyMesh(nodes, { config })
   try {
     const receivers = mesh.nodes.slice(1).map(n => n.index)
@@ -95,13 +102,18 @@ export async function propagation (nodes: number, rate: number, seconds: number,
     const warmUp = 10
     await feed(socketOf(mesh, 0), warmUp, rate, WARM_UP_OFFSET)
     await waitForLines(mesh, receivers, warmUp, 60_000)
-    // the mesh at rest first, once the warm-up's gossip is over: what its background work (pings,
-    // heartbeats, timers) costs each node
-    await new Promise(resolve => setTimeout(resolve, SETTLE_IDLE_MS))
-    const rest = cpuSplit(mesh)
-    await new Promise(resolve => setTimeout(resolve, IDLE_WINDOW_MS))
-    const idle = rest.per(IDLE_WINDOW_MS / 1000)
-    const restRss = rssMb(mesh.nodes[1]!.process!.pid!)
+    // the mesh at rest first (when asked), once start-up and the warm-up's gossip are over: what its
+    // background work (pings, heartbeats, timers) costs each node, and a receiver's memory
+    let idle: { receiver: number } | null = null
+    let restRss: number | null = null
+    if (opts.atRest === true) {
+      const wait = Math.max(SETTLE_IDLE_MS, started + REST_AFTER_START_MS - performance.now())
+      await new Promise(resolve => setTimeout(resolve, wait))
+      const rest = cpuSplit(mesh)
+      await new Promise(resolve => setTimeout(resolve, IDLE_WINDOW_MS))
+      idle = rest.per(IDLE_WINDOW_MS / 1000)
+      restRss = rssMb(mesh.nodes[1]!.process!.pid!)
+    }
     const cpuBefore = machineCpuMs()
     const split = cpuSplit(mesh)
     const { accepted } = await feed(socketOf(mesh, 0), count, rate)
@@ -128,7 +140,7 @@ export async function propagation (nodes: number, rate: number, seconds: number,
       // CPU of one node (mean over receivers) per second while the mesh is at rest, then the run's CPU split by
       // process, per ban: the origin's node, one receiver's node (mean), one receiver's fork server with the
       // scripts it ran (mean)
-      idleCpuMsPerS: idle.receiver,
+      idleCpuMsPerS: idle?.receiver ?? null,
       originCpuMs: origin,
       receiverCpuMs: receiver,
       launcherCpuMs: launcher
