@@ -30,6 +30,9 @@ export function rssMb (pid: number): number | null {
   }
 }
 
+/** ms per clock tick of /proc/stat and /proc/PID/stat: USER_HZ is 100 on Linux. */
+const MS_PER_TICK = 1000 / 100
+
 /**
  * CPU time the whole machine has spent (user + system, every process: nodes, fork servers, scripts, kernel
  * threads, the bench itself) in ms since boot, from /proc/stat; null where there is none.
@@ -37,7 +40,7 @@ export function rssMb (pid: number): number | null {
 export function machineCpuMs (): number | null {
   try {
     const [, user, nice, system, , , irq, softirq] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).map(Number)
-    return ((user! + nice! + system! + irq! + softirq!) * 1000) / 100 // USER_HZ is 100 on Linux
+    return (user! + nice! + system! + irq! + softirq!) * MS_PER_TICK
   } catch {
     return null
   }
@@ -49,7 +52,7 @@ export function processCpuMs (pid: number): { own: number, children: number } | 
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
     // fields after the command name, which may hold spaces: field 14 (utime) is index 11 here
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number)
-    return { own: ((f[11]! + f[12]!) * 1000) / 100, children: ((f[13]! + f[14]!) * 1000) / 100 }
+    return { own: (f[11]! + f[12]!) * MS_PER_TICK, children: (f[13]! + f[14]!) * MS_PER_TICK }
   } catch {
     return null
   }

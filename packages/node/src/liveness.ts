@@ -83,13 +83,17 @@ export class LivenessMonitor {
    * before. Muxers without the timestamp (mplex) are always pinged.
    */
   private heardRecently (conn: Connection): boolean {
-    const last = (conn as unknown as { muxer?: PingingMuxer }).muxer?.lastReceivedAt
+    const last = muxerOf(conn)?.lastReceivedAt
     return last !== undefined && Date.now() - last < this.init.intervalMs
   }
 }
 
+function muxerOf (conn: Connection): PingingMuxer | undefined {
+  return (conn as unknown as { muxer?: PingingMuxer }).muxer
+}
+
 async function probe (conn: Connection, signal: AbortSignal): Promise<void> {
-  const muxer = (conn as unknown as { muxer?: PingingMuxer }).muxer
+  const muxer = muxerOf(conn)
   if (typeof muxer?.ping === 'function') {
     await muxer.ping({ signal })
     return
