@@ -1,27 +1,55 @@
 import type { PeerId } from '@libp2p/interface'
 import type { Libp2p } from 'libp2p'
 
-/** The part of gossipsub 17 used here: its topology callback, which is not in its exported type. */
-interface GossipTopology {
-  onPeerConnected: (peerId: PeerId, connection: ReturnType<Libp2p['getConnections']>[number]) => void
+type Connection = ReturnType<Libp2p['getConnections']>[number]
+
+/** The part of gossipsub 17 used here: its peer and stream maps and its topology callback (not in its exported type). */
+interface GossipInternals {
+  peers: Map<string, PeerId>
+  streamsOutbound: Map<string, unknown>
+  onPeerConnected: (peerId: PeerId, connection: Connection) => void
 }
 
+/** How often the gossip streams of connected peers are checked. */
+export const STREAM_CHECK_MS = 1000
+
 /**
- * Keeps gossipsub talking to a peer when one of two connections to it closes. Two members dialling each
- * other at once end up with two connections (libp2p keeps both), and gossipsub 17 opens its stream to a peer
- * only when the peer connects: if the connection carrying that stream closes while the other stays up, it
- * stops sending to that peer (and may forget the peer's subscription) although both are connected. After a
- * close, the surviving connection is announced to gossipsub again, which opens a new stream if it has none
- * and resends our subscriptions; with a stream still in place that is a no-op.
+ * Keeps gossipsub talking to every connected peer. Gossipsub 17 opens its stream to a peer only when the peer
+ * connects, and forgets the peer (its subscriptions and both streams, on every connection) when a stream's read
+ * fails, e.g. because one of two connections to the peer closed. Nothing reopens the streams afterwards, and
+ * when both ends forgot each other at once gossip between two connected members stopped for good.
+ *
+ * So after a connection closes, a surviving one is announced to gossipsub again (a new stream if it has none,
+ * and our subscriptions on it); and every STREAM_CHECK_MS a peer we are connected to but have had no outbound
+ * gossip stream to for two checks in a row is announced again. The peer's gossipsub answers a new inbound
+ * stream by opening its own if it has none, so both directions come back and each side resends its
+ * subscriptions. Every peer the gater admits is a member, and every member speaks gossipsub.
  */
 export function keepGossipStreams (host: Libp2p<{ pubsub: unknown }>): void {
-  const pubsub = host.services.pubsub as GossipTopology
+  const pubsub = host.services.pubsub as GossipInternals
+  const reattach = (peer: PeerId): void => {
+    const survivor = host.getConnections(peer).find(c => c.status === 'open')
+    if (survivor !== undefined) pubsub.onPeerConnected(peer, survivor)
+  }
   host.addEventListener('connection:close', evt => {
-    const peer = evt.detail.remotePeer
     // after gossipsub has dropped the closed connection's streams (their close events run first)
-    setTimeout(() => {
-      const survivor = host.getConnections(peer).find(c => c.status === 'open')
-      if (survivor !== undefined) pubsub.onPeerConnected(peer, survivor)
-    }, 0)
+    setTimeout(() => reattach(evt.detail.remotePeer), 0)
   })
+
+  // missing on one check may be a stream still being opened; missing on two in a row is lost
+  let missing = new Set<string>()
+  const check = (): void => {
+    const now = new Set<string>()
+    for (const conn of host.getConnections()) {
+      const id = conn.remotePeer.toString()
+      if (conn.status !== 'open' || now.has(id)) continue
+      if (pubsub.peers.has(id) && pubsub.streamsOutbound.has(id)) continue
+      now.add(id)
+      if (missing.has(id)) reattach(conn.remotePeer)
+    }
+    missing = now
+  }
+  const timer = setInterval(check, STREAM_CHECK_MS)
+  timer.unref()
+  host.addEventListener('stop', () => clearInterval(timer))
 }
