@@ -65,4 +65,21 @@ describe('one connection, gossip state lost', () => {
     expect(await delivers(b, a)).toBe(true)
     expect(a.getConnections()).toHaveLength(1)
   })
+
+  it('replaces an outbound gossip stream that died without gossipsub noticing', async () => {
+    const [a, b] = [await host(), await host()]
+    await a.dial(b.getMultiaddrs()[0]!)
+    await pWaitFor(() => a.services.pubsub.getSubscribers(TOPIC).length === 1 && b.services.pubsub.getSubscribers(TOPIC).length === 1, { interval: 20, timeout: 10_000 })
+    // gossipsub drops a stream from its map on the stream's close event; one that closed before gossipsub
+    // listened stays there. Recreate that: close the stream while gossipsub's map holds something else
+    const streams = (a.services.pubsub as unknown as { streamsOutbound: Map<string, unknown> }).streamsOutbound
+    const id = b.peerId.toString()
+    const stream = streams.get(id) as { rawStream: { abort (err: Error): void, status: string } }
+    streams.set(id, { rawStream: { status: 'open' }, push () {}, pushPrefixed () {}, close: async () => {} })
+    stream.rawStream.abort(new Error('closed behind gossipsub'))
+    await pWaitFor(() => stream.rawStream.status !== 'open', { interval: 10, timeout: 5000 })
+    streams.set(id, stream)
+    expect(await delivers(a, b)).toBe(true)
+    expect(await delivers(b, a)).toBe(true)
+  })
 })

@@ -6,7 +6,7 @@ type Connection = ReturnType<Libp2p['getConnections']>[number]
 /** The part of gossipsub 17 used here: its peer and stream maps and its topology callback (not in its exported type). */
 interface GossipInternals {
   peers: Map<string, PeerId>
-  streamsOutbound: Map<string, unknown>
+  streamsOutbound: Map<string, { rawStream: { status: string } }>
   onPeerConnected: (peerId: PeerId, connection: Connection) => void
 }
 
@@ -21,7 +21,9 @@ export const STREAM_CHECK_MS = 1000
  *
  * So after a connection closes, a surviving one is announced to gossipsub again (a new stream if it has none,
  * and our subscriptions on it); and every STREAM_CHECK_MS a peer we are connected to but have had no outbound
- * gossip stream to for two checks in a row is announced again. The peer's gossipsub answers a new inbound
+ * gossip stream to for two checks in a row is announced again. Such a stream may also be dead but still in
+ * gossipsub's map (it closed while being opened, before gossipsub listened for its close: seen when a duplicate
+ * connection closes at start-up); it is dropped first. The peer's gossipsub answers a new inbound
  * stream by opening its own if it has none, so both directions come back and each side resends its
  * subscriptions. Every peer the gater admits is a member, and every member speaks gossipsub.
  */
@@ -43,9 +45,13 @@ export function keepGossipStreams (host: Libp2p<{ pubsub: unknown }>): void {
     for (const conn of host.getConnections()) {
       const id = conn.remotePeer.toString()
       if (conn.status !== 'open' || now.has(id)) continue
-      if (pubsub.peers.has(id) && pubsub.streamsOutbound.has(id)) continue
+      const outbound = pubsub.streamsOutbound.get(id)
+      if (pubsub.peers.has(id) && outbound?.rawStream.status === 'open') continue
       now.add(id)
-      if (missing.has(id)) reattach(conn.remotePeer)
+      if (!missing.has(id)) continue
+      // a stream that closed before gossipsub listened for its close stays in its map, and blocks a new one
+      if (outbound !== undefined) pubsub.streamsOutbound.delete(id)
+      reattach(conn.remotePeer)
     }
     missing = now
   }
