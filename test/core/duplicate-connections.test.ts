@@ -1,4 +1,4 @@
-import { type Host, TOPIC } from '@fst/node'
+import { dedupeConnections, type Host, TOPIC } from '@fst/node'
 import pWaitFor from 'p-wait-for'
 import { afterEach, describe, expect, it } from 'vitest'
 import { hostPool } from '../utils/hosts.js'
@@ -79,6 +79,22 @@ describe('one connection, gossip state lost', () => {
     stream.rawStream.abort(new Error('closed behind gossipsub'))
     await pWaitFor(() => stream.rawStream.status !== 'open', { interval: 10, timeout: 5000 })
     streams.set(id, stream)
+    expect(await delivers(a, b)).toBe(true)
+    expect(await delivers(b, a)).toBe(true)
+  })
+})
+
+describe('dedupeConnections', () => {
+  it('leaves both ends on the one connection the lower peer ID dialed, and gossip on it both ways', async () => {
+    const [a, b] = [await host(), await host()]
+    for (const h of [a, b]) dedupeConnections(h)
+    const [lower, higher] = a.peerId.toString() < b.peerId.toString() ? [a, b] : [b, a]
+    // the higher ID dials first, so the connection kept is the younger one
+    await higher.dial(lower.getMultiaddrs()[0]!)
+    await lower.dial(higher.getMultiaddrs()[0]!)
+    await pWaitFor(() => a.getConnections().length === 1 && b.getConnections().length === 1, { interval: 10, timeout: 5000 })
+    expect(lower.getConnections()[0]!.direction).toBe('outbound')
+    expect(higher.getConnections()[0]!.direction).toBe('inbound')
     expect(await delivers(a, b)).toBe(true)
     expect(await delivers(b, a)).toBe(true)
   })

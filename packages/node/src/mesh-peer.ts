@@ -6,6 +6,7 @@ import { type AddressGuard, addressGuard } from '@fst/protocol'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import type { NodeConfig } from './config.js'
+import { dedupeConnections } from './dedupe-connections.js'
 import { Dialer } from './dialer.js'
 import { TOPIC } from './gossip-params.js'
 import { createHost, type Host, readNetworkKey } from './host.js'
@@ -57,6 +58,7 @@ export class MeshPeer {
       networkKey: readNetworkKey(config.networkKeyFile),
       metricsRegistry
     })
+    dedupeConnections(this.host)
     await this.loadPeers()
     this.liveness = new LivenessMonitor({ host: this.host, intervalMs: PING_INTERVAL_MS, log: log.child({ component: 'liveness' }) })
     this.liveness.start()
