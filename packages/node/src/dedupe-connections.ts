@@ -1,6 +1,5 @@
+import type { Connection } from '@libp2p/interface'
 import type { Libp2p } from 'libp2p'
-
-type Connection = ReturnType<Libp2p['getConnections']>[number]
 
 /**
  * Keeps one connection per peer. Two members that dial each other at the same moment (both starting, both
@@ -25,7 +24,7 @@ export function dedupeConnections (host: Libp2p): void {
 }
 
 /** The connection both ends agree on: dialed by the lower ID (outbound here when we are lower), oldest first. */
-export function preferred (open: Connection[], weAreLower: boolean): Connection {
+function preferred (open: Connection[], weAreLower: boolean): Connection {
   const byLower = open.filter(c => c.direction === (weAreLower ? 'outbound' : 'inbound'))
   const candidates = byLower.length > 0 ? byLower : open
   return candidates.reduce((a, b) => (b.timeline.open < a.timeline.open ? b : a))

@@ -1,7 +1,5 @@
-import type { PeerId } from '@libp2p/interface'
+import type { Connection, PeerId } from '@libp2p/interface'
 import type { Libp2p } from 'libp2p'
-
-type Connection = ReturnType<Libp2p['getConnections']>[number]
 
 /** The part of gossipsub 17 used here: its peer and stream maps and its topology callback (not in its exported type). */
 interface GossipInternals {
