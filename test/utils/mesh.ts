@@ -82,6 +82,8 @@ export interface NodeStatus {
   peerId: string
   peers: string[]
   meshPeers: string[]
+  /** Open libp2p connections (one per peer once duplicates are closed). */
+  connections: number
   ledger: { entries: number, active: number }
   queue: number
 }
