@@ -7,12 +7,25 @@ const pool = hostPool()
 afterEach(() => pool.stopAll())
 const host = pool.host
 
+/** Waits until each of two hosts knows the other as subscribed to the topic. */
+async function subscribedToEachOther (a: Host, b: Host): Promise<void> {
+  await pWaitFor(() => a.services.pubsub.getSubscribers(TOPIC).length === 1 && b.services.pubsub.getSubscribers(TOPIC).length === 1, { interval: 20, timeout: 10_000 })
+}
+
+/** Two hosts, `a` dialled `b`: one connection, gossip both ways. */
+async function connected (): Promise<[Host, Host]> {
+  const [a, b] = [await host(), await host()]
+  await a.dial(b.getMultiaddrs()[0]!)
+  await subscribedToEachOther(a, b)
+  return [a, b]
+}
+
 /** Two hosts that dialled each other: two connections between them, as when two members start together. */
 async function doublyConnected (): Promise<[Host, Host]> {
   const [a, b] = [await host(), await host()]
   await a.dial(b.getMultiaddrs()[0]!)
   await b.dial(a.getMultiaddrs()[0]!)
-  await pWaitFor(() => a.services.pubsub.getSubscribers(TOPIC).length === 1 && b.services.pubsub.getSubscribers(TOPIC).length === 1, { interval: 20, timeout: 10_000 })
+  await subscribedToEachOther(a, b)
   expect(a.getConnections()).toHaveLength(2)
   return [a, b]
 }
@@ -54,9 +67,7 @@ function forget (host: Host, peer: Host): void {
 
 describe('one connection, gossip state lost', () => {
   it('reopens the gossip streams when both ends forgot each other while staying connected', async () => {
-    const [a, b] = [await host(), await host()]
-    await a.dial(b.getMultiaddrs()[0]!)
-    await pWaitFor(() => a.services.pubsub.getSubscribers(TOPIC).length === 1 && b.services.pubsub.getSubscribers(TOPIC).length === 1, { interval: 20, timeout: 10_000 })
+    const [a, b] = await connected()
     forget(a, b)
     forget(b, a)
     expect(a.services.pubsub.getSubscribers(TOPIC)).toHaveLength(0)
@@ -67,9 +78,7 @@ describe('one connection, gossip state lost', () => {
   })
 
   it('replaces an outbound gossip stream that died without gossipsub noticing', async () => {
-    const [a, b] = [await host(), await host()]
-    await a.dial(b.getMultiaddrs()[0]!)
-    await pWaitFor(() => a.services.pubsub.getSubscribers(TOPIC).length === 1 && b.services.pubsub.getSubscribers(TOPIC).length === 1, { interval: 20, timeout: 10_000 })
+    const [a, b] = await connected()
     // gossipsub drops a stream from its map on the stream's close event; one that closed before gossipsub
     // listened stays there. Recreate that: close the stream while gossipsub's map holds something else
     const streams = (a.services.pubsub as unknown as { streamsOutbound: Map<string, unknown> }).streamsOutbound
