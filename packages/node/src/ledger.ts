@@ -134,7 +134,7 @@ export class Ledger {
   }
 
   /**
-   * `apply` for many entries (a catch-up page): the same decisions, one store transaction for all changes,
+   * `apply` for many entries (a received batch, a catch-up page): the same decisions, one store transaction for all changes,
    * so every returned change shares one `written` promise.
    */
   applyMany (entries: readonly LedgerEntry[], now = Date.now()): Change[] {
@@ -149,8 +149,10 @@ export class Ledger {
       writes.push([decided.key, decided.change.entry])
       changes.push({ ...decided.change, written })
     }
+    // puts queued in one event turn share one transaction (lmdb's event-turn batching); unlike
+    // `db.transaction(callback)`, they need no round trip from the write thread back to this one
     if (writes.length === 0) resolveWritten(undefined)
-    else resolveWritten(this.db.transaction(() => { for (const [k, e] of writes) void this.db.put(k, e) }).then(() => this.db.flushed))
+    else resolveWritten(Promise.all(writes.map(([k, e]) => this.db.put(k, e))).then(() => this.db.flushed))
     return changes
   }
 
