@@ -9,12 +9,13 @@ import { fail2banClientRate } from './fail2ban-baseline.js'
 import { nftApplySeconds } from './nft-apply.js'
 import { writePropagationPlot } from './plot.js'
 import { catchUp, hookTime, propagation, throughput } from './scenarios.js'
+import { scriptStartMs } from './script-start.js'
 import { progress, round } from './stats.js'
 
 const quick = process.argv.includes('--quick')
 const plan = quick
-  ? { hookRuns: 15, sizes: [3, 5, 10], propSeconds: 3, slowRate: null, atRest: false, tputRate: 10_000, headroomRate: 12_000, tputSeconds: 2, baseRate: 2000, baseSeconds: 1, catchup: 10_000, f2b: 20 }
-  : { hookRuns: 60, sizes: [3, 5, 10, 20, 30], propSeconds: 15, slowRate: 3, atRest: true, tputRate: 10_000, headroomRate: 12_000, tputSeconds: 30, baseRate: 10_000, baseSeconds: 5, catchup: 100_000, f2b: 100 }
+  ? { hookRuns: 15, scriptRuns: 20, sizes: [3, 5, 10], propSeconds: 3, slowRate: null, atRest: false, tputRate: 10_000, headroomRate: 12_000, tputSeconds: 2, baseRate: 2000, baseSeconds: 1, catchup: 10_000, f2b: 20 }
+  : { hookRuns: 60, scriptRuns: 60, sizes: [3, 5, 10, 20, 30], propSeconds: 15, slowRate: 3, atRest: true, tputRate: 10_000, headroomRate: 12_000, tputSeconds: 30, baseRate: 10_000, baseSeconds: 5, catchup: 100_000, f2b: 100 }
 
 async function run () {
   const started = performance.now()
@@ -22,6 +23,10 @@ async function run () {
   progress(`hook: ${plan.hookRuns} runs each of fst-action (--socket and --config) and node -e 0`)
   const hook = await hookTime(plan.hookRuns)
   progress(`  hook ${hook.hook_ms_median} ms (config ${hook.hook_config_ms_median} ms), node -e 0 ${hook.node_e0_ms_median} ms`)
+
+  progress(`script start: ${plan.scriptRuns} runs each through the fork server and through spawn(), one every 100 ms`)
+  const scriptStart = await scriptStartMs(plan.scriptRuns)
+  progress(`  launch request → the script's first statement: fork server ${scriptStart.forkServer} ms, spawn() ${scriptStart.spawn} ms`)
 
   const curve = []
   for (const nodes of plan.sizes) {
@@ -78,6 +83,9 @@ async function run () {
     hook_config_ms_median: hook.hook_config_ms_median,
     node_e0_ms_median: hook.node_e0_ms_median,
     hook_ratio: round(hook.hook_ms_median / hook.node_e0_ms_median, 2),
+    // what starting one bash script costs on a quiet machine, part of every receiver's share of a ban
+    script_start_ms_median: scriptStart.forkServer,
+    script_start_spawn_ms_median: scriptStart.spawn,
     propagation_p50_ms: ten.p50,
     propagation_p99_ms: ten.p99,
     propagation_30_p99_ms: thirty?.p99 ?? null,
@@ -99,6 +107,7 @@ async function run () {
     catchup_s: cu.catchup_s,
     // an idle node: a receiver of the smallest mesh at rest; and one of the 10-node mesh after its run
     rss_idle_mb: curve[0]!.restRssMb ?? curve[0]!.rssMb,
+    rss_10_nodes_idle_mb: ten.restRssMb,
     rss_10_nodes_after_run_mb: ten.rssMb,
     rss_active_mb: cu.rss_active_mb,
     rss_burst_mb: cu.rss_burst_mb,
