@@ -149,10 +149,10 @@ export class Ledger {
       writes.push([decided.key, decided.change.entry])
       changes.push({ ...decided.change, written })
     }
-    // puts queued in one event turn share one transaction (lmdb's event-turn batching); unlike
-    // `db.transaction(callback)`, they need no round trip from the write thread back to this one
+    // one atomic batch: the puts are queued as instructions the write thread runs on its own; the
+    // `db.transaction(callback)` used before made the write thread wait for this thread to run the callback
     if (writes.length === 0) resolveWritten(undefined)
-    else resolveWritten(Promise.all(writes.map(([k, e]) => this.db.put(k, e))).then(() => this.db.flushed))
+    else resolveWritten(this.db.batch(() => { for (const [k, e] of writes) void this.db.put(k, e) }).then(() => this.db.flushed))
     return changes
   }
 
