@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ControlClient } from '@fst/cli'
+import { parseAddress } from '@fst/protocol'
 import pWaitFor from 'p-wait-for'
 import type { Mesh } from '../utils/mesh.js'
 
@@ -15,7 +16,11 @@ const BENCH_V4 = 1 << 17
 export function benchIp (i: number): string {
   if (i < BENCH_V4) return `198.${18 + ((i >> 16) & 1)}.${(i >> 8) & 255}.${i & 255}`
   const j = i - BENCH_V4
-  return `2001:2:0:${(Math.floor(j / 65_536) % 65_536).toString(16)}::${(j % 65_536).toString(16)}`
+  // in canonical text, as the node hands it to scripts: the latency logs are matched by text, and
+  // `2001:2:0:0::5` (the node writes `2001:2::5`) left 65,536 bans out of the latency figures
+  const parsed = parseAddress(`2001:2:0:${(Math.floor(j / 65_536) % 65_536).toString(16)}::${(j % 65_536).toString(16)}`)
+  if (!parsed.valid) throw new Error(parsed.error)
+  return parsed.value.text
 }
 
 export interface FeedResult {
