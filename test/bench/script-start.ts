@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createLauncher } from '@fst/node'
 import pino from 'pino'
+import { benchIp } from './load.js'
 import { LATENCY_SCRIPT } from './scripts.js'
 import { median, round } from './stats.js'
 
@@ -39,7 +40,7 @@ async function measure (mode: 'auto' | 'spawn', script: string, cwd: string, log
     // the runner's argv and a like-sized environment; the script appends "<ip> <µs>" to ../../lat.log
     for (let i = 0; i < runs + 1; i++) {
       await new Promise(resolve => setTimeout(resolve, GAP_MS))
-      const ip = `198.18.0.${i + 1}`
+      const ip = benchIp(i)
       sent.set(ip, performance.timeOrigin + performance.now())
       const run = launcher.launch({ command: script, args: ['sshd', 'tcp', '22', ip], cwd, env: { PATH: '/usr/bin:/bin', FST_ACTION: 'ban', FST_NAME: 'sshd', FST_ORIGIN: '12D3KooW'.padEnd(52, 'x') }, input: null })
       const exit = await run.exited
