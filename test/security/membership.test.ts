@@ -42,6 +42,21 @@ describe('membership: outsiders, wrong network key, changed peer key', () => {
     expect(mesh.runs(0)).toEqual(['ban barrier tcp 22 203.0.113.51'])
   })
 
+  it("pins a listed server that dials in before we dialed it: a fleet's first start needs no redial backoff", async () => {
+    // redials 30 s apart: without the dial an unknown inbound peer triggers, the second node to start would
+    // wait for one of them (node 0's dial failed before node 1 listened; node 1's dial is refused, unpinned)
+    mesh = await Mesh.create({ nodes: 2, start: false, config: () => ({ redial: { minMs: 30_000, maxMs: 30_000 } }) })
+    await mesh.startNode(0)
+    await mesh.startNode(1)
+    await mesh.waitConnected(10_000)
+    const log0 = mesh.nodes[0]!.log()
+    expect(log0).toContain('refused inbound connection from a peer not pinned yet')
+    expect(log0).toContain('pinned peer ID on first use')
+    expect(log0).not.toContain('refused inbound connection from unlisted peer')
+    await barrier(mesh, 1, [0], '203.0.113.55')
+    expect(mesh.runs(0)).toEqual(['ban barrier tcp 22 203.0.113.55'])
+  })
+
   it('refuses a listed key that lacks the network key, and accepts it with the key', async () => {
     const member = await newKey()
     const memberPort = await freePort()

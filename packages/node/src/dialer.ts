@@ -4,6 +4,8 @@ import { resolveEntry, tcpAddr } from './peers-file.js'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Host } from './host.js'
 
+const UNPINNED_DIAL_INTERVAL_MS = 1000
+
 export interface DialerInit {
   host: Host
   membership: Membership
@@ -19,6 +21,8 @@ export interface DialerInit {
 export class Dialer {
   private readonly timers = new Map<Member, NodeJS.Timeout>()
   private readonly delays = new Map<Member, number>()
+  private readonly dialing = new Set<Member>()
+  private lastUnpinnedDial = -Infinity
   private stopped = false
 
   constructor (private readonly init: DialerInit) {
@@ -33,6 +37,22 @@ export class Dialer {
     for (const timer of this.timers.values()) clearTimeout(timer)
     this.timers.clear()
     for (const member of this.init.membership.others()) void this.dial(member)
+  }
+
+  /**
+   * Dials the members without a pin now instead of at their next backoff (an unknown peer knocked: at a
+   * fleet's first start, one of them). At most once a second, so knocking cannot keep this node dialing.
+   */
+  dialUnpinned (): void {
+    const now = performance.now()
+    if (this.stopped || now - this.lastUnpinnedDial < UNPINNED_DIAL_INTERVAL_MS) return
+    this.lastUnpinnedDial = now
+    for (const member of this.init.membership.others()) {
+      if (member.peerId !== undefined || this.dialing.has(member)) continue
+      clearTimeout(this.timers.get(member))
+      this.timers.delete(member)
+      void this.dial(member)
+    }
   }
 
   stop (): void {
@@ -52,7 +72,16 @@ export class Dialer {
   }
 
   private async dial (member: Member): Promise<void> {
-    if (this.stopped || this.connected(member)) return
+    if (this.stopped || this.dialing.has(member) || this.connected(member)) return
+    this.dialing.add(member)
+    try {
+      await this.tryAddresses(member)
+    } finally {
+      this.dialing.delete(member)
+    }
+  }
+
+  private async tryAddresses (member: Member): Promise<void> {
     try {
       member.addresses = await resolveEntry(member.entry)
     } catch (err) {

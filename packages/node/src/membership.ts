@@ -95,13 +95,26 @@ export class Membership {
     return this.pins.unpin(text)
   }
 
-  gater (): ConnectionGater {
+  /**
+   * The connection gater. An inbound peer that is not a member is refused. While some entries have no pin
+   * yet (a fleet's first start), that peer is most likely one of them dialing us before we dialed it: we
+   * cannot tell which entry from an inbound connection, so `onUnpinnedInbound` dials those entries now
+   * (pinning them as usual) and the refusal is logged at info, not as a warning.
+   */
+  gater (onUnpinnedInbound: () => void = () => {}): ConnectionGater {
     return {
       denyDialPeer: (peerId: PeerId) => !this.isMember(peerId.toString()),
       denyInboundEncryptedConnection: (peerId: PeerId, conn: MultiaddrConnection) => {
-        const allowed = this.isMember(peerId.toString())
-        if (!allowed) this.log.warn({ peerId: peerId.toString(), remote: conn.remoteAddr.toString() }, 'refused inbound connection from unlisted peer')
-        return !allowed
+        if (this.isMember(peerId.toString())) return false
+        const who = { peerId: peerId.toString(), remote: conn.remoteAddr.toString() }
+        const unpinned = this.others().filter(m => m.peerId === undefined).map(m => m.entry.text)
+        if (unpinned.length === 0) {
+          this.log.warn(who, 'refused inbound connection from unlisted peer')
+        } else {
+          this.log.info({ ...who, unpinned }, 'refused inbound connection from a peer not pinned yet; dialing the entries without a pin')
+          onUnpinnedInbound()
+        }
+        return true
       },
       denyOutboundEncryptedConnection: (peerId: PeerId, conn: MultiaddrConnection) =>
         !this.checkOutbound(peerId.toString(), conn.remoteAddr.toString())

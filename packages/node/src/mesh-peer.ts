@@ -54,7 +54,7 @@ export class MeshPeer {
       privateKey,
       listen: config.listen.map(listenAddr),
       muxers: config.muxers,
-      gater: this.membership.gater(),
+      gater: this.membership.gater(() => this.dialer?.dialUnpinned()),
       networkKey: readNetworkKey(config.networkKeyFile),
       metricsRegistry
     })
