@@ -101,6 +101,15 @@ export function run (command: string, args: string[], options: { input?: string,
   })
 }
 
+/**
+ * The environment of a test node: FST_NODE_ARGS adds Node flags to every node through NODE_OPTIONS, e.g.
+ * `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile.
+ */
+export function nodeEnv (): NodeJS.ProcessEnv {
+  const extra = process.env.FST_NODE_ARGS
+  return extra === undefined ? process.env : { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} ${extra}`.trim() }
+}
+
 /** Runs a bin (fst or fst-action) to completion. */
 export function runBin (bin: string, args: string[], input?: string): Promise<RunResult> {
   return run(process.execPath, [bin, ...args], { input })
@@ -204,13 +213,12 @@ export class Mesh {
   async startNode (index: number): Promise<void> {
     const node = this.nodes[index]!
     let output = ''
-    // FST_NODE_ARGS: extra Node flags for every node, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile
-    const nodeArgs = process.env.FST_NODE_ARGS?.split(' ').filter(Boolean) ?? []
-    const argv = [process.execPath, ...nodeArgs, FST, 'start', '--config', node.configFile]
+    // the bin itself, as systemd and the container run it, so the Node flags of its shebang apply
+    const argv = [FST, 'start', '--config', node.configFile]
     // `ip netns exec` execs the command in place, so signals to the child reach the node itself
     const netns = typeof this.options.netns === 'function' ? this.options.netns(index) : this.options.netns
     const [command, ...args] = netns === undefined ? argv : ['ip', 'netns', 'exec', netns, ...argv]
-    const child = spawn(command!, args, { cwd: node.dir, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(command!, args, { cwd: node.dir, stdio: ['ignore', 'pipe', 'pipe'], env: nodeEnv() })
     child.stdout.on('data', (d: Buffer) => { output += d.toString() })
     child.stderr.on('data', (d: Buffer) => { output += d.toString() })
     node.process = child

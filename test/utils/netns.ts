@@ -186,7 +186,7 @@ export class NetnsMesh {
 
   async startNode (index: number): Promise<void> {
     const host = this.host(index)
-    const child = this.spawnIn(index, process.execPath, [FST, 'start', '--config', host.configFile])
+    const child = this.spawnIn(index, FST, ['start', '--config', host.configFile])
     host.process = child
     host.log = child.output
     await waitStarted(child, `node on host ${index}`, child.output, () => this.status(index), 20_000)
