@@ -105,7 +105,7 @@ export function run (command: string, args: string[], options: { input?: string,
  * The environment of a test node: FST_NODE_ARGS adds Node flags to every node through NODE_OPTIONS, e.g.
  * `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile.
  */
-export function nodeEnv (): NodeJS.ProcessEnv {
+function nodeEnv (): NodeJS.ProcessEnv {
   const extra = process.env.FST_NODE_ARGS
   return extra === undefined ? process.env : { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} ${extra}`.trim() }
 }
