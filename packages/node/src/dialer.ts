@@ -47,8 +47,9 @@ export class Dialer {
     const now = performance.now()
     if (this.stopped || now - this.lastUnpinnedDial < UNPINNED_DIAL_INTERVAL_MS) return
     this.lastUnpinnedDial = now
-    for (const member of this.init.membership.others()) {
-      if (member.peerId !== undefined || this.dialing.has(member)) continue
+    for (const member of this.init.membership.unpinned()) {
+      // one in flight may already have scheduled its retry: clearing that timer would lose the retry
+      if (this.dialing.has(member)) continue
       clearTimeout(this.timers.get(member))
       this.timers.delete(member)
       void this.dial(member)

@@ -53,6 +53,11 @@ export class Membership {
     return this.members.filter(m => !m.self)
   }
 
+  /** Members other than this server whose peer ID is not known yet (no pin in the file, none learned). */
+  unpinned (): Member[] {
+    return this.others().filter(m => m.peerId === undefined)
+  }
+
   /** True when a peer ID belongs to a listed server (pinned or first-use pinned). */
   isMember (peerId: string): boolean {
     return this.members.some(m => !m.self && m.peerId === peerId)
@@ -107,7 +112,7 @@ export class Membership {
       denyInboundEncryptedConnection: (peerId: PeerId, conn: MultiaddrConnection) => {
         if (this.isMember(peerId.toString())) return false
         const who = { peerId: peerId.toString(), remote: conn.remoteAddr.toString() }
-        const unpinned = this.others().filter(m => m.peerId === undefined).map(m => m.entry.text)
+        const unpinned = this.unpinned().map(m => m.entry.text)
         if (unpinned.length === 0) {
           this.log.warn(who, 'refused inbound connection from unlisted peer')
         } else {
