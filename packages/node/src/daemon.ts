@@ -1,5 +1,5 @@
 import { pino, type Logger } from 'pino'
-import type { NodeConfig } from './config.js'
+import type { NodeConfig } from './config/config.js'
 import { FstNode } from './node.js'
 
 export function createLogger (level: string): Logger {

@@ -1,6 +1,6 @@
 import type { FstEvent } from '@fst/protocol'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { Batcher } from '../src/batcher.js'
+import { Batcher } from '../src/mesh/batcher.js'
 
 const ban = (i: number): FstEvent => ({ action: 'ban', name: 'sshd', protocol: 'tcp', port: '22', ip: `192.0.2.${i}`, time: 1, duration: 0 })
 

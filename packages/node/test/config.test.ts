@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { configPathFrom, defaultConfig, loadConfig } from '../src/config.js'
+import { configPathFrom, defaultConfig, loadConfig } from '../src/config/config.js'
 import { ConfigError } from '../src/errors.js'
 
 const REPO = resolve(import.meta.dirname, '../../..')

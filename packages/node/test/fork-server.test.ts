@@ -5,7 +5,7 @@ import { Writable } from 'node:stream'
 import pWaitFor from 'p-wait-for'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createLauncher, DirectLauncher, ForkServer, type Launcher, type LaunchRequest, MAX_SCRIPT_OUTPUT } from '../src/launch/index.js'
+import { createLauncher, DirectLauncher, ForkServer, type Launcher, type LaunchRequest, MAX_SCRIPT_OUTPUT } from '../src/actions/launch/index.js'
 
 const PERL = '/usr/bin/perl'
 let root: string

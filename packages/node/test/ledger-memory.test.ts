@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { afterAll, describe, expect, it } from 'vitest'
-import { Ledger } from '../src/ledger.js'
+import { Ledger } from '../src/ledger/store.js'
 
 const BANS = 100_000
 /**

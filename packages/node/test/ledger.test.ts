@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { FstEvent } from '@fst/protocol'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { isActive, Ledger, type LedgerEntry, ledgerKey, newer } from '../src/ledger.js'
+import { isActive, Ledger, type LedgerEntry, ledgerKey, newer } from '../src/ledger/store.js'
 
 const T = 1_700_000_000_000
 const ev = (action: string, time: number, extra: Partial<FstEvent> = {}): FstEvent =>

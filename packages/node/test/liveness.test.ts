@@ -1,7 +1,7 @@
 import type { Connection } from '@libp2p/interface'
 import { pino } from 'pino'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { LivenessMonitor } from '../src/liveness.js'
+import { LivenessMonitor } from '../src/mesh/liveness.js'
 
 interface FakeConnection {
   conn: Connection

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { MemoryReducer } from '../src/memory-reducer.js'
+import { MemoryReducer } from '../src/upstream/memory-reducer.js'
 
 describe('MemoryReducer', () => {
   beforeEach(() => { vi.useFakeTimers() })

@@ -4,7 +4,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { PeersFileError } from '../src/errors.js'
-import { listenAddr, parseEntry, parsePeersFile, tcpAddr } from '../src/peers-file.js'
+import { listenAddr, parseEntry, parsePeersFile, tcpAddr } from '../src/trust/peers-file.js'
 
 let id: string
 

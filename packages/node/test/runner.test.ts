@@ -5,8 +5,8 @@ import { Writable } from 'node:stream'
 import type { FstEvent } from '@fst/protocol'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { DirectLauncher, ForkServer, type Launcher } from '../src/launch/index.js'
-import { ActionRunner, batchInput, type Outcome, timeoutFor } from '../src/runner.js'
+import { DirectLauncher, ForkServer, type Launcher } from '../src/actions/launch/index.js'
+import { ActionRunner, batchInput, type Outcome, timeoutFor } from '../src/actions/runner.js'
 
 let root: string
 const runners: ActionRunner[] = []

@@ -3,7 +3,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { listScripts, selectScript } from '../src/scripts.js'
+import { listScripts, selectScript } from '../src/actions/scripts.js'
 
 const file = (mode = 0o644) => ({ isFile: () => true, mode }) as Stats
 const folder = { isFile: () => false, mode: 0o755 } as Stats

@@ -1,8 +1,8 @@
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import type { Logger } from 'pino'
-import type { Host } from '../host.js'
-import type { Ledger, LedgerEntry } from '../ledger.js'
+import type { Host } from '../mesh/host.js'
+import type { Ledger, LedgerEntry } from '../ledger/store.js'
 import { type FrameChannel, type PullResult, pullCatchup, serveCatchup } from './session.js'
 import { CATCHUP_PROTOCOL, type EntryPolicy, MAX_FRAME_BYTES } from './wire.js'
 

@@ -1,6 +1,6 @@
 import { actionFamily, type AddressGuard, fail, ok, RejectReason, type Result, validateEvent } from '@fst/protocol'
-import type { LedgerEntry } from '../ledger.js'
-import { BUCKETS, DIGEST_BYTES } from './digest.js'
+import type { LedgerEntry } from '../ledger/store.js'
+import { BUCKETS, DIGEST_BYTES } from '../ledger/digest.js'
 
 /** The libp2p protocol ID of catch-up. */
 export const CATCHUP_PROTOCOL = '/fst/catchup/1.0.0'

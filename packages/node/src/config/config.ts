@@ -1,7 +1,7 @@
 import { NAME_PATTERN } from '@fst/protocol'
 import { z } from 'zod'
-import { configPathFrom, DEFAULT_CONTROL_SOCKET, merge, readConfigDocument, resolveConfigPath } from './config-file.js'
-import { ConfigError } from './errors.js'
+import { configPathFrom, DEFAULT_CONTROL_SOCKET, merge, readConfigDocument, resolveConfigPath } from './file.js'
+import { ConfigError } from '../errors.js'
 
 const durationMs = z.number().int().min(0)
 const cidrList = z.array(z.string().min(1).max(64))

@@ -1,5 +1,5 @@
 import { overlaps, parseAddress } from '@fst/protocol'
-import type { Ledger, LedgerEntry } from './ledger.js'
+import type { Ledger, LedgerEntry } from './store.js'
 
 /** A `list` request from the control socket. */
 export interface ListQuery {

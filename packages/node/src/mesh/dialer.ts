@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
-import type { Member, Membership } from './membership.js'
-import { resolveEntry, tcpAddr } from './peers-file.js'
+import type { Member, Membership } from '../trust/membership.js'
+import { resolveEntry, tcpAddr } from '../trust/peers-file.js'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Host } from './host.js'
 

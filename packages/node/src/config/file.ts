@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { dirname, isAbsolute, resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
-import { ConfigError } from './errors.js'
+import { ConfigError } from '../errors.js'
 
 /**
  * Reading config files without validating them: the hook needs only `controlSocket` and must start in

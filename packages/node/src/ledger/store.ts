@@ -1,6 +1,6 @@
 import { actionFamily, type FstEvent } from '@fst/protocol'
 import { open, type RootDatabase } from 'lmdb'
-import { DigestIndex } from './catchup/digest.js'
+import { DigestIndex } from './digest.js'
 import { EntryCompactor } from './compact-entry.js'
 
 /** One key's latest event, and who issued it. */

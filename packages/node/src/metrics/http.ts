@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
-import { ConfigError } from './errors.js'
+import { ConfigError } from '../errors.js'
 
 /** `127.0.0.1:9464`, `[::1]:9464` → host and port; a bad value is a ConfigError naming the key. */
 export function parseHostPort (text: string, key: string): { host: string, port: number } {

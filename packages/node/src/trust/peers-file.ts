@@ -2,7 +2,7 @@ import { lookup } from 'node:dns/promises'
 import { isIP } from 'node:net'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
-import { PeersFileError } from './errors.js'
+import { PeersFileError } from '../errors.js'
 
 /** One server named in sync-peers.txt. */
 export interface PeerEntry {

@@ -9,7 +9,7 @@ import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
 import type { Registry } from 'prom-client'
 import { gossipOptions } from './gossip-params.js'
-import { keepGossipStreams } from './gossip-reattach.js'
+import { keepGossipStreams } from '../upstream/gossip-reattach.js'
 
 export interface HostInit {
   privateKey: PrivateKey
