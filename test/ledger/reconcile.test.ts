@@ -2,10 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
-  BUCKETS, bucketOf, decodeFrame, DigestIndex, diffBuckets, type EntryPolicy, expiryTombstone, type FrameChannel, Ledger, type LedgerEntry,
-  ledgerKey, MAX_ENTRIES_PER_FRAME, newer, prunable, pullCatchup, serveCatchup
+  BUCKETS, bucketOf, decodeFrame, DigestIndex, diffBuckets, type EntryPolicy, type FrameChannel, Ledger, MAX_ENTRIES_PER_FRAME, pullCatchup, serveCatchup
 } from '@fst/node'
-import { addressGuard, type FstEvent } from '@fst/protocol'
+import { addressGuard, expiryTombstone, type FstEvent, type LedgerEntry, ledgerKey, newer, prunable } from '@fst/protocol'
 import fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
 

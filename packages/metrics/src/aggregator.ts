@@ -1,4 +1,4 @@
-import { actionFamily, type FstEvent } from '@fst/protocol'
+import { actionFamily, expiresAt, type FstEvent, ledgerKey } from '@fst/protocol'
 import { ActiveSet } from './active-set.js'
 import { TopCounter } from './labels.js'
 import { networkOf } from './network.js'
@@ -90,7 +90,7 @@ export class Aggregator {
   /** Records one accepted event signed by `origin`. */
   record (event: FstEvent, origin: string): void {
     const received = this.now()
-    const { family, removes } = actionFamily(event.action)
+    const { removes } = actionFamily(event.action)
     this.totals.events++
     this.actions.add(event.action)
     this.names.add(event.name)
@@ -105,8 +105,8 @@ export class Aggregator {
       const net = networkOf(event.ip)
       if (net !== null) this.networks.add(net)
     }
-    const expires = removes ? 0 : event.duration === 0 ? Infinity : event.time + event.duration * 1000
-    this.active.apply(`${family}|${event.name}|${event.ip}`, event.time, expires)
+    // a removal's 0 (not its Infinity) keeps the key so that a late older ban loses
+    this.active.apply(ledgerKey(event), event.time, removes ? 0 : expiresAt({ ...event, origin }))
     this.feed.unshift({ received, origin, ...event })
     if (this.feed.length > this.opts.feedSize) this.feed.length = this.opts.feedSize
   }

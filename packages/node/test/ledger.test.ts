@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { FstEvent } from '@fst/protocol'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { isActive, Ledger, type LedgerEntry, ledgerKey, newer } from '../src/ledger/store.js'
+import { isActive, type LedgerEntry, ledgerKey, newer } from '@fst/protocol'
+import { Ledger } from '../src/ledger/store.js'
 
 const T = 1_700_000_000_000
 const ev = (action: string, time: number, extra: Partial<FstEvent> = {}): FstEvent =>

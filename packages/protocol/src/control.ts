@@ -16,3 +16,39 @@ export type ControlRequest =
 export type ControlResponse =
   | { ok: true, [key: string]: unknown }
   | { ok: false, error: string, code: string }
+
+/** One row of `peers`: a sync-peers.txt entry and what the node knows of it. */
+export interface PeerRow {
+  /** The entry exactly as written in sync-peers.txt. */
+  entry: string
+  /** This node's own entry. */
+  self: boolean
+  peerId: string | null
+  /** Where the ID comes from: pinned in the file, this node itself, learned on first use, or not yet known. */
+  pinned: 'file' | 'self' | 'first-use' | 'none'
+  addresses: string[]
+  connected: boolean
+  /** When the peer's last accepted message arrived (ms since the epoch). */
+  lastMessage: number | null
+  /** gossipsub peer score (null when not connected, or unknown to this gossipsub version). */
+  score: number | null
+}
+
+/** The answer to `status`. */
+export interface NodeStatus {
+  peerId: string
+  /** Connected peers' IDs. */
+  peers: string[]
+  /** Peers subscribed to the topic. */
+  meshPeers: string[]
+  gossipPeers: number
+  connections: number
+  listen: string[]
+  ledger: { entries: number, active: number }
+  /** Events waiting for the runner. */
+  queue: number
+  /** Mesh messages this node signed and sent, valid ones accepted from others, and hook calls that changed nothing. */
+  messages: { published: number, accepted: number, suppressed: number }
+  /** Rejected mesh messages and refused hook calls by reason, and events held for a quorum by action. */
+  defences: { rejected: Record<string, number>, refused: Record<string, number>, held: Record<string, number> }
+}

@@ -1,12 +1,9 @@
 import type { Command } from 'commander'
-import { parseAddress } from '@fst/protocol'
+import { actionFamily, expiresAt, type LedgerEntry, type NodeStatus, type PeerRow, parseAddress } from '@fst/protocol'
 import { CONFIG_FLAG } from '../cli.js'
 import { ask } from '../control-client.js'
 import { UsageError } from '../errors.js'
 import { socketPath } from '../socket-path.js'
-
-interface Entry { action: string, name: string, protocol: string, port: string, ip: string, time: number, duration: number, origin: string }
-interface PeerRow { entry: string, self: boolean, peerId: string | null, pinned: string, connected: boolean, lastMessage: number | null }
 
 /** `fst status`, `fst peers`, `fst list`, `fst show`, `fst repin`: questions to the running node. */
 export function addQueryCommands (program: Command, emit: (text: string) => void): void {
@@ -22,14 +19,12 @@ export function addQueryCommands (program: Command, emit: (text: string) => void
     .option(...CONFIG_FLAG)
     .option('--json', 'print one JSON object')
     .action(async (opts: { config?: string, json?: boolean }) => {
-      const s = await query(opts.config, { op: 'status' })
+      const s = await query(opts.config, { op: 'status' }) as unknown as NodeStatus
       if (opts.json === true) return emit(JSON.stringify(s))
-      const peers = s.peers as string[]
-      const ledger = s.ledger as { entries: number, active: number }
-      const messages = s.messages as { published: number, accepted: number, suppressed: number }
+      const { peers, ledger, messages } = s
       emit([
         `peer ID:  ${String(s.peerId)}`,
-        `listen:   ${(s.listen as string[]).join(' ')}`,
+        `listen:   ${s.listen.join(' ')}`,
         `peers:    ${peers.length} connected${peers.length > 0 ? `\n          ${peers.join('\n          ')}` : ''}`,
         `ledger:   ${ledger.active} active of ${ledger.entries} entries`,
         `queue:    ${String(s.queue)} events waiting for scripts`,
@@ -42,7 +37,7 @@ export function addQueryCommands (program: Command, emit: (text: string) => void
     .option(...CONFIG_FLAG)
     .option('--json', 'print JSON')
     .action(async (opts: { config?: string, json?: boolean }) => {
-      const { peers } = await query(opts.config, { op: 'peers' }) as { peers: PeerRow[] }
+      const { peers } = await query(opts.config, { op: 'peers' }) as unknown as { peers: PeerRow[] }
       if (opts.json === true) return emit(JSON.stringify(peers))
       emit(peers.map(p => [
         p.entry.padEnd(28),
@@ -54,13 +49,13 @@ export function addQueryCommands (program: Command, emit: (text: string) => void
 
   type Filter = { action?: string, name?: string, ip?: string, all?: boolean, overlapping?: boolean }
   const list = async (config: string | undefined, filter: Filter, json: boolean) => {
-    const { entries } = await query(config, { op: 'list', ...filter }) as { entries: Entry[] }
+    const { entries } = await query(config, { op: 'list', ...filter }) as unknown as { entries: LedgerEntry[] }
     if (json) return JSON.stringify(entries)
     if (entries.length === 0) return filter.all === true ? 'no entries' : 'no active entries'
     return entries.map(e => [
       e.action, e.name, e.protocol, e.port, e.ip,
       new Date(e.time).toISOString(),
-      e.action.startsWith('un') ? 'removed' : e.duration === 0 ? 'permanent' : `expires ${new Date(e.time + e.duration * 1000).toISOString()}`,
+      actionFamily(e.action).removes ? 'removed' : expiresAt(e) === Infinity ? 'permanent' : `expires ${new Date(expiresAt(e)).toISOString()}`,
       `from ${e.origin}`
     ].join(' ')).join('\n')
   }

@@ -1,5 +1,6 @@
 import { encodedEventSize } from '@fst/protocol'
-import type { Ledger, LedgerEntry } from '../ledger/store.js'
+import type { LedgerEntry } from '@fst/protocol'
+import type { Ledger } from '../ledger/store.js'
 import { BUCKETS, diffBuckets } from '../ledger/digest.js'
 import {
   decodeFrame, type EntryPolicy, encodeFrame, type Frame, MAX_ENTRIES_PER_FRAME, MAX_FRAME_BYTES, toWire, validateEntry, type WireEntry

@@ -1,5 +1,5 @@
 import { actionFamily, type AddressGuard, fail, ok, RejectReason, type Result, validateEvent } from '@fst/protocol'
-import type { LedgerEntry } from '../ledger/store.js'
+import type { LedgerEntry } from '@fst/protocol'
 import { BUCKETS, DIGEST_BYTES } from '../ledger/digest.js'
 
 /** The libp2p protocol ID of catch-up. */

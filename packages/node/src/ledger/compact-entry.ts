@@ -1,4 +1,4 @@
-import type { LedgerEntry } from './store.js'
+import type { LedgerEntry } from '@fst/protocol'
 
 /** Distinct strings pooled before the pool starts over: bounds it when names or ports churn. */
 const MAX_POOLED = 10_000

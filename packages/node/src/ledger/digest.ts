@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import type { LedgerEntry } from './store.js'
+import type { LedgerEntry } from '@fst/protocol'
 
 /** Buckets the key space is hashed into; fixed by protocol version 1. */
 export const BUCKETS = 1024

@@ -1,5 +1,6 @@
 import { overlaps, parseAddress } from '@fst/protocol'
-import type { Ledger, LedgerEntry } from './store.js'
+import type { LedgerEntry } from '@fst/protocol'
+import type { Ledger } from './store.js'
 
 /** A `list` request from the control socket. */
 export interface ListQuery {

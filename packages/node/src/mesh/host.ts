@@ -9,7 +9,6 @@ import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
 import type { Registry } from 'prom-client'
 import { gossipOptions } from './gossip-params.js'
-import { keepGossipStreams } from '../upstream/gossip-reattach.js'
 
 export interface HostInit {
   privateKey: PrivateKey
@@ -43,7 +42,6 @@ export async function createHost (init: HostInit) {
       pubsub: gossipsub({ ...gossipOptions(), globalSignaturePolicy: StrictSign })
     }
   })
-  keepGossipStreams(host)
   return host
 }
 

@@ -1,6 +1,7 @@
 import type { Connection } from '@libp2p/interface'
 import { AdaptiveTimeout, type AdaptiveTimeoutInit } from '@libp2p/utils'
 import type { Logger } from 'pino'
+import { muxerOf } from '../upstream/internals.js'
 
 /** The part of the libp2p host the monitor uses. */
 export interface LivenessHost {
@@ -19,13 +20,6 @@ export interface LivenessInit {
 /** A protocol no node serves: a peer that refuses it is alive (fallback for muxers without a ping frame). */
 const PROBE_PROTOCOL = '/fst/liveness/1.0.0'
 
-/** yamux answers a ping frame without a stream; not in libp2p's Connection interface, so it is optional. */
-interface PingingMuxer {
-  ping?: (options: { signal: AbortSignal }) => Promise<number>
-  /** When the peer last sent anything on the connection (ms since the epoch): set by FST's yamux patch. */
-  lastReceivedAt?: number
-}
-
 /**
  * Finds peers that vanished without closing their connection (power cut, unplugged link) and aborts those
  * connections, so the dialer redials and catch-up runs when they return. It replaces libp2p's connection
@@ -38,6 +32,7 @@ export class LivenessMonitor {
   private timer: NodeJS.Timeout | null = null
   private turn: Connection[] = []
   private readonly timeout: AdaptiveTimeout
+  private timestampChecked = false
 
   constructor (private readonly init: LivenessInit) {
     this.timeout = new AdaptiveTimeout(init.timeout)
@@ -66,7 +61,10 @@ export class LivenessMonitor {
     const conn = this.turn.shift()
     if (conn === undefined || conn.status !== 'open' || this.heardRecently(conn)) return
     const signal = this.timeout.getTimeoutSignal()
-    probe(conn, signal).then(() => this.timeout.cleanUp(signal), err => {
+    probe(conn, signal).then(() => {
+      this.timeout.cleanUp(signal)
+      this.checkTimestamp(conn)
+    }, err => {
       // a failure is not a round trip: fed to the adaptive timeout it would double the next one, and with
       // the connections taking turns the other peers behind a cut link would be given longer and longer
       signal.clear()
@@ -74,6 +72,18 @@ export class LivenessMonitor {
       this.init.log.info({ peer: conn.remotePeer.toString(), remote: conn.remoteAddr.toString(), err: (err as Error).message }, 'peer did not answer a ping; closing the connection')
       conn.abort(err as Error)
     })
+  }
+
+  /**
+   * A yamux ping was answered, so the muxer has received a frame: without the timestamp FST's yamux patch
+   * sets (patches/@libp2p__yamux), an upgrade dropped the patch and busy connections are pinged too.
+   */
+  private checkTimestamp (conn: Connection): void {
+    if (this.timestampChecked) return
+    const muxer = muxerOf(conn)
+    if (typeof muxer?.ping !== 'function') return
+    this.timestampChecked = true
+    if (muxer.lastReceivedAt === undefined) this.init.log.warn({ workaround: 'liveness', missing: 'yamux lastReceivedAt (patches/@libp2p__yamux)' }, 'libp2p internals changed (an upgrade?): running without this workaround')
   }
 
   /**
@@ -86,10 +96,6 @@ export class LivenessMonitor {
     const last = muxerOf(conn)?.lastReceivedAt
     return last !== undefined && Date.now() - last < this.init.intervalMs
   }
-}
-
-function muxerOf (conn: Connection): PingingMuxer | undefined {
-  return (conn as unknown as { muxer?: PingingMuxer }).muxer
 }
 
 async function probe (conn: Connection, signal: AbortSignal): Promise<void> {

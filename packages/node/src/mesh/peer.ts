@@ -6,7 +6,6 @@ import { type AddressGuard, addressGuard } from '@fst/protocol'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import type { NodeConfig } from '../config/config.js'
-import { dedupeConnections } from '../upstream/dedupe-connections.js'
 import { Dialer } from './dialer.js'
 import { TOPIC } from './gossip-params.js'
 import { createHost, type Host, readNetworkKey } from './host.js'
@@ -16,6 +15,7 @@ import { Membership } from '../trust/membership.js'
 import { listenAddr, parsePeersFile } from '../trust/peers-file.js'
 import { PinStore } from '../trust/pins.js'
 import { RateLimiter } from './rate-limit.js'
+import { installWorkarounds, type Upstream } from '../upstream/index.js'
 import { createMessageValidator, type MessageVerdict } from './validator.js'
 
 /**
@@ -39,6 +39,8 @@ export class MeshPeer {
   membership!: Membership
   /** Never-ban list and minimum prefixes; recomputed whenever the peers file is read. */
   guard!: AddressGuard
+  /** Accessors of libp2p internals, checked at start-up (upstream/). */
+  upstream: Upstream = { score: () => null }
   private dialer: Dialer | null = null
   private liveness: LivenessMonitor | null = null
 
@@ -58,7 +60,7 @@ export class MeshPeer {
       networkKey: readNetworkKey(config.networkKeyFile),
       metricsRegistry
     })
-    dedupeConnections(this.host)
+    this.upstream = installWorkarounds(this.host, log.child({ component: 'upstream' }))
     await this.loadPeers()
     this.liveness = new LivenessMonitor({ host: this.host, intervalMs: PING_INTERVAL_MS, log: log.child({ component: 'liveness' }) })
     this.liveness.start()

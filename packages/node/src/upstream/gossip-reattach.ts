@@ -1,12 +1,6 @@
-import type { Connection, PeerId } from '@libp2p/interface'
+import type { PeerId } from '@libp2p/interface'
 import type { Libp2p } from 'libp2p'
-
-/** The part of gossipsub 17 used here: its peer and stream maps and its topology callback (not in its exported type). */
-interface GossipInternals {
-  peers: Map<string, PeerId>
-  streamsOutbound: Map<string, { rawStream: { status: string } }>
-  onPeerConnected: (peerId: PeerId, connection: Connection) => void
-}
+import type { GossipInternals } from './internals.js'
 
 /** How often the gossip streams of connected peers are checked. */
 export const STREAM_CHECK_MS = 1000
@@ -24,9 +18,10 @@ export const STREAM_CHECK_MS = 1000
  * connection closes at start-up); it is dropped first. The peer's gossipsub answers a new inbound
  * stream by opening its own if it has none, so both directions come back and each side resends its
  * subscriptions. Every peer the gater admits is a member, and every member speaks gossipsub.
+ * Upstream: libp2p/js-libp2p gossipsub, peer removed on a stream error and never re-added while connected
+ * (still so in @libp2p/gossipsub 17.1.1, the newest release on 2026-12-03).
  */
-export function keepGossipStreams (host: Libp2p<{ pubsub: unknown }>): void {
-  const pubsub = host.services.pubsub as GossipInternals
+export function keepGossipStreams (host: Libp2p, pubsub: GossipInternals): void {
   const reattach = (peer: PeerId): void => {
     const survivor = host.getConnections(peer).find(c => c.status === 'open')
     if (survivor !== undefined) pubsub.onPeerConnected(peer, survivor)

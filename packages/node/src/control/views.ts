@@ -1,0 +1,36 @@
+import type { PeerRow } from '@fst/protocol'
+import type { Member } from '../trust/membership.js'
+
+export interface PeerViewInit {
+  self: string
+  members: readonly Member[]
+  connected: ReadonlySet<string>
+  lastHeard: ReadonlyMap<string, number>
+  /** gossipsub peer score: falls with every message of this peer our validator Rejected. */
+  score: (peerId: string) => number | null
+}
+
+/** `fst peers`: one row per sync-peers.txt entry. */
+export function peerRows (init: PeerViewInit): PeerRow[] {
+  return init.members.map(m => {
+    const connected = m.peerId !== undefined && init.connected.has(m.peerId)
+    return {
+      entry: m.entry.text,
+      self: m.self,
+      // the self row shows this node's own ID even when the entry pins none
+      peerId: m.self ? init.self : (m.peerId ?? null),
+      pinned: m.entry.peerId !== undefined ? 'file' : m.self ? 'self' : m.peerId !== undefined ? 'first-use' : 'none',
+      addresses: m.addresses,
+      connected,
+      lastMessage: m.peerId === undefined ? null : (init.lastHeard.get(m.peerId) ?? null),
+      score: !m.self && connected && m.peerId !== undefined ? init.score(m.peerId) : null
+    }
+  })
+}
+
+type LabelledCounter = { get(): Promise<{ values: Array<{ labels: Record<string, string | number | undefined>, value: number }> }> }
+
+/** A counter's values keyed by its one label (reason, or action). */
+export async function countsByLabel (counter: LabelledCounter): Promise<Record<string, number>> {
+  return Object.fromEntries((await counter.get()).values.map(v => [String(v.labels.reason ?? v.labels.action), v.value]))
+}

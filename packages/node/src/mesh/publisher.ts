@@ -1,0 +1,74 @@
+import { actionFamily, type AddressGuard, type ControlResponse, type FstEvent, isActive, ledgerKey, validateInput } from '@fst/protocol'
+import type { Change, Ledger } from '../ledger/store.js'
+import type { LogThrottle } from '../metrics/log-throttle.js'
+import type { NodeMetrics } from '../metrics/metrics.js'
+
+export interface PublisherInit {
+  /** This node's peer ID: the origin of what it publishes. */
+  self: string
+  ledger: Pick<Ledger, 'get' | 'apply'>
+  /** The never-ban list of the moment (it changes when sync-peers.txt is re-read). */
+  guard: () => AddressGuard
+  /** Hands an event to the mesh (the batcher). */
+  send: (event: FstEvent) => void
+  /** Quorum admission of this node's own report. */
+  admit: (event: FstEvent, reporter: string) => boolean
+  /** Runs the scripts of changes (the applier); used only with runOwnEvents. */
+  apply: (changes: Change[]) => void
+  runOwnEvents: boolean
+  metrics: Pick<NodeMetrics, 'published' | 'suppressed' | 'refused'>
+  throttle: Pick<LogThrottle, 'warn'>
+  onChanges?: (count: number) => void
+  now?: () => number
+}
+
+/**
+ * The hook's use case: validate a report, refuse protected addresses, record it durably, then publish it.
+ * The hook's answer waits for the ledger's commit, so an exit 0 means the ban survives a crash.
+ */
+export class Publisher {
+  /** Hook calls that changed nothing (echoes of received events, repeats). */
+  suppressed = 0
+  private readonly now: () => number
+
+  constructor (private readonly init: PublisherInit) {
+    this.now = init.now ?? Date.now
+  }
+
+  async publish (input: Record<string, unknown>): Promise<ControlResponse> {
+    const { init } = this
+    const checked = validateInput(input)
+    if (!checked.valid) return this.refuse(checked.reason, checked.error)
+    const { removes } = actionFamily(checked.value.action)
+    if (!removes) {
+      const allowed = init.guard().check(checked.value.ip)
+      if (!allowed.valid) return this.refuse(allowed.reason, allowed.error)
+    }
+    const existing = init.ledger.get(ledgerKey(checked.value))
+    // later than what the ledger holds, so a quick unban-then-ban (or a peer's clock ahead) is not lost
+    const event: FstEvent = { ...checked.value, time: Math.max(this.now(), (existing?.time ?? 0) + 1) }
+    // echo suppression: a ban we applied for the mesh comes back through fail2ban's hook; it changes nothing
+    if (existing !== undefined && isActive(existing, this.now()) === !removes) {
+      init.metrics.suppressed.inc({ action: event.action })
+      this.suppressed++
+      return { ok: true, published: false }
+    }
+    const change = init.ledger.apply(event, init.self, this.now())
+    if (change === null) return { ok: true, published: false }
+    init.onChanges?.(1)
+    // peers get the event while the store commits; the hook's answer waits for the commit
+    init.send(event)
+    await change.written
+    init.metrics.published.inc({ action: event.action })
+    // our own report counts toward a quorum like any peer's
+    const admitted = init.admit(event, init.self)
+    if (init.runOwnEvents && admitted) init.apply([change])
+    return { ok: true, published: true, ip: event.ip, time: event.time }
+  }
+
+  private refuse (reason: string, error: string): ControlResponse {
+    this.init.metrics.refused.inc({ reason })
+    this.init.throttle.warn(reason, { error }, 'hook call refused')
+    return { ok: false, code: reason, error }
+  }
+}
