@@ -1,0 +1,146 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { addressGuard, type FstEvent } from '@fst/protocol'
+import { Registry } from 'prom-client'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { Applier, type JobQueue } from '../src/actions/applier.js'
+import type { Job } from '../src/actions/runner.js'
+import { ExpirySweeper } from '../src/ledger/expiry.js'
+import { Ledger } from '../src/ledger/store.js'
+import { Publisher } from '../src/mesh/publisher.js'
+import { Receiver } from '../src/mesh/receiver.js'
+import { createNodeMetrics } from '../src/metrics/metrics.js'
+import { QuorumTracker } from '../src/trust/quorum.js'
+
+/**
+ * The node's parts wired as node.ts wires them, in one process: a real LMDB ledger, a fake clock, and a stub
+ * runner that records the jobs it is given instead of running scripts.
+ */
+const SELF = 'self-peer'
+const T0 = 1_700_000_000_000
+const throttle = { warn: () => {} }
+
+class StubRunner implements JobQueue {
+  readonly jobs: Job[] = []
+  enqueue (job: Job): void { this.jobs.push(job) }
+  get pending (): number { return this.jobs.length }
+  /** "action ip@origin" per queued event, for readable assertions. */
+  lines (): string[] { return this.jobs.flatMap(j => j.events.map(e => `${j.action} ${e.ip}@${j.origin}`)) }
+}
+
+function parts (opts: { quorum?: Record<string, { peers: number, windowS: number }>, runOwnEvents?: boolean } = {}) {
+  let now = T0
+  const clock = { now: () => now, advance: (ms: number) => { now += ms } }
+  const dir = mkdtempSync(join(tmpdir(), 'fst-parts-'))
+  const ledger = Ledger.open(join(dir, 'ledger'))
+  const runner = new StubRunner()
+  const metrics = createNodeMetrics(new Registry())
+  const quorum = new QuorumTracker(opts.quorum ?? {}, clock.now)
+  const admit = (event: FstEvent, reporter: string) => quorum.admit(event, reporter) === 'pass'
+  const applier = new Applier(runner)
+  const apply = (changes: Parameters<Applier['run']>[0]) => applier.run(changes)
+  const sent: FstEvent[] = []
+  const receiver = new Receiver({ ledger, admit, quorumActive: quorum.active, apply, metrics, throttle, now: clock.now })
+  const publisher = new Publisher({
+    self: SELF, ledger, guard: () => addressGuard({ protect: ['10.0.0.0/8'], minPrefixV4: 16, minPrefixV6: 32 }),
+    send: e => sent.push(e), admit, apply, runOwnEvents: opts.runOwnEvents ?? false, metrics, throttle, now: clock.now
+  })
+  const expiry = new ExpirySweeper({
+    ledger, self: SELF, announce: e => sent.push(e), apply, runOwnEvents: false, announceWithinMs: 30_000, retentionMs: 86_400_000, now: clock.now
+  })
+  const cleanup = async () => { await ledger.close(); rmSync(dir, { recursive: true, force: true }) }
+  return { clock, ledger, runner, metrics, receiver, publisher, expiry, sent, cleanup }
+}
+
+const ev = (action: string, ip: string, time: number, extra: Partial<FstEvent> = {}): FstEvent =>
+  ({ action, name: 'sshd', protocol: 'tcp', port: '22', ip, time, duration: 0, ...extra })
+const hook = (action: string, ip: string, duration?: number) =>
+  ({ action, name: 'sshd', protocol: 'tcp', port: '22', ip, ...(duration === undefined ? {} : { duration }) })
+
+describe('node parts in-process (fake clock, stub runner)', () => {
+  let p: ReturnType<typeof parts>
+  beforeEach(() => { p = parts() })
+  afterEach(async () => { await p.cleanup() })
+
+  it('receiver: a received ban queues one job per action and origin; a repeat queues nothing', () => {
+    p.receiver.receive('peerA', [ev('ban', '203.0.113.1', T0), ev('ban', '203.0.113.2', T0)])
+    p.receiver.receive('peerB', [ev('ban', '203.0.113.3', T0)])
+    expect(p.runner.jobs.map(j => `${j.action}@${j.origin}:${j.events.length}`)).toEqual(['ban@peerA:2', 'ban@peerB:1'])
+    expect(p.receiver.receive('peerA', [ev('ban', '203.0.113.1', T0)])).toEqual([])
+    expect(p.runner.jobs).toHaveLength(2)
+    expect(p.receiver.lastHeard.get('peerA')).toBe(T0)
+  })
+
+  it('receiver: an unban of something never banned runs nothing, one of an active ban runs unban', () => {
+    p.receiver.receive('peerA', [ev('unban', '203.0.113.9', T0)])
+    expect(p.runner.jobs).toEqual([])
+    p.receiver.receive('peerA', [ev('ban', '203.0.113.1', T0)])
+    p.receiver.receive('peerB', [ev('unban', '203.0.113.1', T0 + 1)])
+    expect(p.runner.lines()).toEqual(['ban 203.0.113.1@peerA', 'unban 203.0.113.1@peerB'])
+  })
+
+  it('receiver: after stop nothing enters the ledger', () => {
+    p.receiver.stop()
+    expect(p.receiver.receive('peerA', [ev('ban', '203.0.113.1', T0)])).toEqual([])
+    expect(p.ledger.size).toBe(0)
+  })
+
+  it('publisher: records durably, sends once, and suppresses the echo of what the mesh already applied', async () => {
+    const first = await p.publisher.publish(hook('ban', '203.0.113.7'))
+    expect(first).toMatchObject({ ok: true, published: true, time: T0 })
+    expect(p.sent.map(e => `${e.action} ${e.ip}`)).toEqual(['ban 203.0.113.7'])
+    expect(await p.publisher.publish(hook('ban', '203.0.113.7'))).toEqual({ ok: true, published: false })
+    expect(p.publisher.suppressed).toBe(1)
+    // a received ban coming back through fail2ban's hook changes nothing either
+    p.receiver.receive('peerA', [ev('ban', '203.0.113.8', T0)])
+    expect(await p.publisher.publish(hook('ban', '203.0.113.8'))).toEqual({ ok: true, published: false })
+    // own events run no scripts unless runOwnEvents
+    expect(p.runner.lines()).toEqual(['ban 203.0.113.8@peerA'])
+  })
+
+  it('publisher: an unban right after a ban is issued later than the ban, even within the same millisecond', async () => {
+    await p.publisher.publish(hook('ban', '203.0.113.7'))
+    const unban = await p.publisher.publish(hook('unban', '203.0.113.7'))
+    expect(unban).toMatchObject({ ok: true, published: true, time: T0 + 1 })
+  })
+
+  it('publisher: refuses protected and invalid input with a reason, and counts it', async () => {
+    expect(await p.publisher.publish(hook('ban', '10.1.2.3'))).toMatchObject({ ok: false, code: 'protected_address' })
+    expect(await p.publisher.publish(hook('ban', 'not-an-ip'))).toMatchObject({ ok: false, code: 'bad_address' })
+    expect(p.sent).toEqual([])
+    expect((await p.metrics.refused.get()).values.reduce((a, v) => a + v.value, 0)).toBe(2)
+  })
+
+  it('expiry: a timed ban becomes a tombstone when the clock passes it; the origin announces, every node unbans', async () => {
+    p.receiver.receive('peerA', [ev('ban', '203.0.113.1', T0, { duration: 60 })])
+    await p.publisher.publish(hook('ban', '203.0.113.2', 60))
+    p.expiry.sweep()
+    expect(p.runner.lines()).toEqual(['ban 203.0.113.1@peerA'])
+    p.clock.advance(60_000)
+    p.expiry.sweep()
+    expect(p.runner.lines()).toEqual(['ban 203.0.113.1@peerA', 'unban 203.0.113.1@peerA'])
+    // only the own ban's tombstone goes to the mesh; the own ban runs no local script (fail2ban unbans it)
+    expect(p.sent.map(e => `${e.action} ${e.ip}`)).toEqual(['ban 203.0.113.2', 'unban 203.0.113.2'])
+    expect(p.ledger.active({}, p.clock.now())).toEqual([])
+  })
+})
+
+describe('quorum through the receiver', () => {
+  let p: ReturnType<typeof parts>
+  beforeEach(() => { p = parts({ quorum: { ban: { peers: 2, windowS: 60 } } }) })
+  afterEach(async () => { await p.cleanup() })
+
+  it('holds one peer\'s report and runs the second distinct peer\'s, within the window only', () => {
+    p.receiver.receive('peerA', [ev('ban', '203.0.113.1', T0)])
+    p.receiver.receive('peerA', [ev('ban', '203.0.113.1', T0 + 1, { name: 'nginx' })])
+    expect(p.runner.jobs).toEqual([])
+    p.receiver.receive('peerB', [ev('ban', '203.0.113.1', T0 + 2, { name: 'apache' })])
+    expect(p.runner.lines()).toEqual(['ban 203.0.113.1@peerB'])
+    // a report older than the window no longer counts
+    p.receiver.receive('peerA', [ev('ban', '203.0.113.5', T0)])
+    p.clock.advance(61_000)
+    p.receiver.receive('peerB', [ev('ban', '203.0.113.5', T0 + 61_000)])
+    expect(p.runner.lines()).toEqual(['ban 203.0.113.1@peerB'])
+  })
+})
