@@ -5,6 +5,7 @@ import { addressGuard, type FstEvent } from '@fst/protocol'
 import { Registry } from 'prom-client'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { Applier, type JobQueue } from '../src/actions/applier.js'
+import { controlHandler } from '../src/control/handlers.js'
 import type { Job } from '../src/actions/runner.js'
 import { ExpirySweeper } from '../src/ledger/expiry.js'
 import { Ledger } from '../src/ledger/store.js'
@@ -142,5 +143,23 @@ describe('quorum through the receiver', () => {
     p.clock.advance(61_000)
     p.receiver.receive('peerB', [ev('ban', '203.0.113.5', T0 + 61_000)])
     expect(p.runner.lines()).toEqual(['ban 203.0.113.1@peerB'])
+  })
+})
+
+describe('control handlers', () => {
+  const handler = controlHandler({
+    publish: async () => ({ ok: true, published: true }),
+    status: async () => { throw new Error('not asked') },
+    peers: () => [],
+    list: q => [{ action: 'ban', name: String(q.name), protocol: 'tcp', port: '22', ip: '203.0.113.1', time: T0, duration: 0, origin: 'peerA' }],
+    repin: entry => entry === 'fw2.example.org'
+  })
+
+  it('dispatches by op and answers malformed requests instead of throwing', async () => {
+    expect(await handler({ op: 'list', name: 'sshd' })).toMatchObject({ ok: true, entries: [{ name: 'sshd' }] })
+    expect(await handler({ op: 'repin', peer: 'fw2.example.org' })).toEqual({ ok: true })
+    expect(await handler({ op: 'repin', peer: 'fw9.example.org' })).toMatchObject({ ok: false, code: 'not_found' })
+    expect(await handler({ op: 'repin', peer: 42 } as never)).toMatchObject({ ok: false, code: 'not_found', error: 'no first-use pin for number' })
+    expect(await handler({ op: 'reboot' } as never)).toMatchObject({ ok: false, code: 'bad_request' })
   })
 })
