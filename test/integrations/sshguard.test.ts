@@ -8,7 +8,9 @@ import { FST_PORT, fstHostsAndAttacker, leftoverNamespaces, type NetnsMesh } fro
 const WRAPPER = join(ROOT, 'contrib/sshguard/fst-sshguard-backend')
 const SET_ACTION = join(ROOT, 'contrib/sshguard/fst-sshguard-set.batch')
 const LIBEXEC = '/usr/libexec/sshguard'
-const BLOCK_TIME = 2
+// long enough that the checks below, each a process started in a namespace (seconds on a loaded machine),
+// finish before sshguard releases the block (BLOCK_TIME+1 .. 2×BLOCK_TIME+2 s after it)
+const BLOCK_TIME = 8
 
 /** Addresses in sshguard's own nft set on a host. */
 async function attackers (mesh: NetnsMesh, index: number): Promise<string> {
@@ -62,11 +64,11 @@ describe('sshguard wrapper backend in namespaces', () => {
     expect(status.messages.published).toBe(1)
 
     // sshguard releases after BLOCK_TIME+1 .. 2×BLOCK_TIME+2 s; the wrapper reports the unban
-    await pWaitFor(async () => !(await attackers(mesh, 1)).includes(attacker), { interval: 200, timeout: 20_000 })
+    await pWaitFor(async () => !(await attackers(mesh, 1)).includes(attacker), { interval: 200, timeout: (2 * BLOCK_TIME + 2) * 1000 + 20_000 })
     await pWaitFor(async () => !(await attackers(mesh, 2)).includes(attacker) && !(await attackers(mesh, 3)).includes(attacker), { interval: 50, timeout: 10_000 })
     expect(await mesh.tcpConnects(4, mesh.addr(2), FST_PORT)).toBe(true)
     expect(await mesh.tcpConnects(4, mesh.addr(3), FST_PORT)).toBe(true)
     expect((await mesh.status(1)).messages.published).toBe(2)
     console.log(`sshguard: block of ${attacker} on host 1 reached sshguard's set on hosts 2 and 3 (traffic dropped), release unbanned it everywhere`)
-  })
+  }, 120_000)
 })
