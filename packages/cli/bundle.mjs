@@ -2,7 +2,7 @@
 // (`fst-action`). The package version and, in a git checkout, the commit are written into both
 // (`fst --version`); a build outside git says nothing about a commit instead of failing.
 import { execFileSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readFileSync, rmSync } from 'node:fs'
 import { build } from 'esbuild'
 
 const here = import.meta.dirname
@@ -31,6 +31,9 @@ const common = {
   absWorkingDir: here,
   define: { FST_BUILD: JSON.stringify({ version, commit: gitCommit() }) }
 }
+
+// esbuild leaves the chunks of earlier builds in the output folders: start empty
+for (const dir of ['dist/bundle', 'dist/hook']) rmSync(`${here}/${dir}`, { recursive: true, force: true })
 
 await Promise.all([
   // lmdb (native) and @fst/metrics (serves files beside its code) stay outside the bundle
