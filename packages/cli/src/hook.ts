@@ -2,11 +2,13 @@ import { ask } from './control-client.js'
 import { EVENT_USAGE, eventFromArgs } from './event-args.js'
 import { UsageError } from './errors.js'
 import { socketPath } from './socket-path.js'
+import { versionText } from './version.js'
 
 const USAGE = `usage: fst-action [--socket PATH | --config PATH] ${EVENT_USAGE}
 Hands one event to the local FST node and exits 0 once the node has recorded it.
 Node: --socket, else $FST_SOCKET, else the controlSocket of --config, else of $FST_CONFIG,
-else of the defaults relative to the current directory.`
+else of /etc/fst/config.yml if it exists, else of the defaults relative to the current directory.
+fst-action --version prints the version.`
 
 /**
  * The hook fail2ban (or anything) calls: `fst-action ban sshd tcp 22 203.0.113.7`. Loads no libp2p.
@@ -30,6 +32,8 @@ export async function hook (argv: readonly string[]): Promise<string> {
       opts[option[1] as 'config' | 'socket'] = value
     } else if (arg === '--help' || arg === '-h') {
       return USAGE
+    } else if (arg === '--version' || arg === '-V') {
+      return versionText('fst-action')
     } else {
       fields.push(arg)
     }

@@ -3,7 +3,6 @@
  * The FST node daemon. `runDaemon(loadConfig(path))` starts a node; the parts are exported for the metrics
  * service and for tests.
  */
-import './upstream/polyfill.js'
 
 export { ConfigError, PeersFileError, PinMismatchError } from './errors.js'
 export { configPathFrom, configSchema, defaultConfig, loadConfig, type Config, type NodeConfig } from './config/config.js'

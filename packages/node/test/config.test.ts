@@ -113,12 +113,15 @@ describe('configPathFrom', () => {
     if (saved === undefined) delete process.env.FST_CONFIG
     else process.env.FST_CONFIG = saved
   })
-  it('prefers the flag, then $FST_CONFIG, then none', () => {
-    process.env.FST_CONFIG = '/etc/fst/config.yml'
-    expect(configPathFrom('/tmp/x.yml')).toBe('/tmp/x.yml')
-    expect(configPathFrom()).toBe('/etc/fst/config.yml')
+  it('prefers the flag, then $FST_CONFIG, then the installed file if it exists, then none', () => {
+    const installed = join(dir, 'installed.yml')
+    writeFileSync(installed, 'logLevel: info\n')
+    process.env.FST_CONFIG = '/srv/fst/config.yml'
+    expect(configPathFrom('/tmp/x.yml', installed)).toBe('/tmp/x.yml')
+    expect(configPathFrom(undefined, installed)).toBe('/srv/fst/config.yml')
     delete process.env.FST_CONFIG
-    expect(configPathFrom()).toBeNull()
+    expect(configPathFrom(undefined, installed)).toBe(installed)
+    expect(configPathFrom(undefined, join(dir, 'not-installed.yml'))).toBeNull()
   })
 })
 

@@ -19,9 +19,15 @@ export interface ConfigDocument {
   configFile: string | null
 }
 
-/** The config file to use: an explicit path, then $FST_CONFIG, then none (defaults). */
-export function configPathFrom (explicit?: string): string | null {
-  return explicit ?? process.env.FST_CONFIG ?? null
+/** Where the Debian package and the tarball's layout put the configuration. */
+export const INSTALLED_CONFIG = '/etc/fst/config.yml'
+
+/**
+ * The config file to use: an explicit path, then $FST_CONFIG, then `installed` (/etc/fst/config.yml) if it
+ * exists, then none (defaults relative to the current directory, as in a clone).
+ */
+export function configPathFrom (explicit?: string, installed = INSTALLED_CONFIG): string | null {
+  return explicit ?? process.env.FST_CONFIG ?? (existsSync(installed) ? installed : null)
 }
 
 /** Reads `config.yml.dist` beside the file, then the file on top. With no file: an empty document in the cwd. */

@@ -1,0 +1,51 @@
+// Builds the two bundles the bins load: dist/bundle/fst-main.mjs (`fst`) and dist/hook/fst-action.cjs
+// (`fst-action`). The package version and, in a git checkout, the commit are written into both
+// (`fst --version`); a build outside git says nothing about a commit instead of failing.
+import { execFileSync } from 'node:child_process'
+import { readFileSync, rmSync } from 'node:fs'
+import { build } from 'esbuild'
+
+const here = import.meta.dirname
+const { version } = JSON.parse(readFileSync(`${here}/package.json`, 'utf8'))
+
+function gitCommit () {
+  try {
+    const git = args => execFileSync('git', args, { cwd: here, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+    const commit = git(['rev-parse', '--short=12', 'HEAD'])
+    // uncommitted changes in the tree: the build is not exactly that commit
+    return git(['status', '--porcelain', '--untracked-files=no']) === '' ? commit : `${commit}-dirty`
+  } catch {
+    return null
+  }
+}
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node22',
+  minifyWhitespace: true,
+  minifySyntax: true,
+  keepNames: true,
+  sourcemap: true,
+  logLevel: 'warning',
+  absWorkingDir: here,
+  define: { FST_BUILD: JSON.stringify({ version, commit: gitCommit() }) }
+}
+
+// esbuild leaves the chunks of earlier builds in the output folders: start empty
+for (const dir of ['dist/bundle', 'dist/hook']) rmSync(`${here}/${dir}`, { recursive: true, force: true })
+
+await Promise.all([
+  // lmdb (native) and @fst/metrics (serves files beside its code) stay outside the bundle
+  build({
+    ...common,
+    entryPoints: ['src/fst-main.ts'],
+    external: ['lmdb', '@fst/metrics'],
+    splitting: true,
+    format: 'esm',
+    outdir: 'dist/bundle',
+    outExtension: { '.js': '.mjs' },
+    banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" }
+  }),
+  build({ ...common, entryPoints: ['src/hook-main.ts'], format: 'cjs', outfile: 'dist/hook/fst-action.cjs' })
+])

@@ -1,0 +1,68 @@
+import { execFileSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { gzipSync } from 'node:zlib'
+import { filesUnder } from './layout.js'
+
+/** The package's identity; the repository address is a placeholder until the project has a public home. */
+export const MAINTAINER = 'FST maintainers <fst@example.org>'
+export const HOMEPAGE = 'https://example.org/fst'
+
+export interface BuildInfo {
+  version: string
+  /** Git commit of the tree, if built from git. */
+  commit: string | null
+  /** Seconds since the epoch of the release (the commit's date in git): the changelog's date. */
+  date: number
+}
+
+/** Fills `@KEY@` placeholders of a template in debian/. */
+function template (here: string, name: string, values: Record<string, string>): string {
+  return readFileSync(join(here, 'debian', name), 'utf8').replace(/@([A-Z_]+)@/g, (all, key: string) => {
+    const value = values[key]
+    if (value === undefined) throw new Error(`debian/${name}: no value for ${all}`)
+    return value
+  })
+}
+
+/** A Debian changelog entry for this build (native package: usr/share/doc/fst/changelog.gz). */
+function changelog (info: BuildInfo): string {
+  const from = info.commit === null ? '' : `, built from git ${info.commit}`
+  const date = new Date(info.date * 1000).toUTCString().replace('GMT', '+0000')
+  return `fst (${info.version}) unstable; urgency=medium\n\n  * Release ${info.version}${from}.\n\n -- ${MAINTAINER}  ${date}\n`
+}
+
+/**
+ * Turns the staged package root `tree` (usr/, etc/, lib/ filled in) into `out` with dpkg-deb: adds the
+ * docs Debian requires (copyright, changelog, manual pages), the lintian overrides, DEBIAN/ (control, conffiles: every file under etc/, md5sums, maintainer scripts).
+ */
+export function buildDeb (here: string, tree: string, info: BuildInfo, out: string, compression: string): void {
+  const doc = join(tree, 'usr/share/doc/fst')
+  mkdirSync(doc, { recursive: true })
+  writeFileSync(join(doc, 'copyright'), template(here, 'copyright', { HOMEPAGE }))
+  writeFileSync(join(doc, 'changelog.gz'), gzipSync(changelog(info), { level: 9 }))
+  const man = join(tree, 'usr/share/man/man1')
+  mkdirSync(man, { recursive: true })
+  for (const page of ['fst.1', 'fst-action.1']) writeFileSync(join(man, `${page}.gz`), gzipSync(readFileSync(join(here, 'debian', page)), { level: 9 }))
+  const lintian = join(tree, 'usr/share/lintian/overrides')
+  mkdirSync(lintian, { recursive: true })
+  copyFileSync(join(here, 'debian/lintian-overrides'), join(lintian, 'fst'))
+
+  const files = filesUnder(tree)
+  const sizeKiB = files.reduce((sum, f) => sum + Math.ceil(statSync(join(tree, f)).size / 1024), 0)
+  const control = join(tree, 'DEBIAN')
+  mkdirSync(control)
+  writeFileSync(join(control, 'control'), template(here, 'control.in', {
+    VERSION: info.version, MAINTAINER, HOMEPAGE, INSTALLED_SIZE: String(sizeKiB)
+  }))
+  writeFileSync(join(control, 'conffiles'), files.filter(f => f.startsWith('etc/')).map(f => `/${f}\n`).join(''))
+  writeFileSync(join(control, 'md5sums'), files.map(f => `${createHash('md5').update(readFileSync(join(tree, f))).digest('hex')}  ${f}\n`).join(''))
+  for (const script of ['postinst', 'prerm', 'postrm']) {
+    copyFileSync(join(here, 'debian', script), join(control, script))
+    chmodSync(join(control, script), 0o755)
+  }
+  for (const name of ['control', 'conffiles', 'md5sums']) chmodSync(join(control, name), 0o644)
+  // the state folder is made by postinst (0750) and kept on removal, so it is not among the package's files
+  execFileSync('dpkg-deb', ['--root-owner-group', `-Z${compression}`, '--build', tree, out], { stdio: ['ignore', 'ignore', 'inherit'] })
+}

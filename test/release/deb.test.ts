@@ -1,0 +1,260 @@
+import type { ChildProcess } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import pWaitFor from 'p-wait-for'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ask } from '@fst/cli'
+import { type ListedEntry, type NodeStatus, ROOT, run, waitMeshed, waitStarted } from '../utils/mesh.js'
+import { FST_PORT, NetnsMesh, requireRoot } from '../utils/netns.js'
+
+const VERSION = (JSON.parse(readFileSync(join(ROOT, 'packages/cli/package.json'), 'utf8')) as { version: string }).version
+const OUT = mkdtempSync(join(tmpdir(), 'fst-release-'))
+const DEB = join(OUT, `fst_${VERSION}_amd64.deb`)
+const TARBALL = join(OUT, `fst-${VERSION}-linux-x64.tar.gz`)
+const CONFIG = '/etc/fst/config.yml'
+const SOCKET = '/run/fst/fst.sock'
+const KEY = '/var/lib/fst/identity.key'
+/** What systemd gives a service: no $FST_CONFIG, no node in a developer's PATH. */
+const ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' }
+const BAN = ['ban', 'sshd', 'tcp', '22', '203.0.113.7', '600']
+
+let mesh: NetnsMesh | null = null
+let createdRunDir = false
+let installedByUs = false
+/** Regular files and conffiles of the installed package (from `dpkg -L` and dpkg's status). */
+let packageFiles: string[] = []
+let conffiles: string[] = []
+const nodes: Record<1 | 2, ChildProcess | null> = { 1: null, 2: null }
+
+async function dpkg (args: string[]) {
+  // stdin closed: a conffile question would fail the call instead of hanging it
+  const out = await run('dpkg', args, { input: '', timeout: 180_000, env: { ...ENV, DEBIAN_FRONTEND: 'noninteractive' } })
+  if (out.code !== 0) throw new Error(`dpkg ${args.join(' ')} exited ${out.code}:\n${out.stdout}\n${out.stderr}`)
+  return out
+}
+
+/** dpkg's status of the package, e.g. `install ok installed`; null when dpkg does not know it. */
+async function packageStatus (): Promise<string | null> {
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's format syntax
+  const out = await run('dpkg-query', ['-W', '-f=${Status}', 'fst'])
+  return out.code === 0 && out.stdout.trim() !== 'unknown ok not-installed' ? out.stdout.trim() : null
+}
+
+function sha256 (file: string): string {
+  return createHash('sha256').update(readFileSync(file)).digest('hex')
+}
+
+/** Processes running the package's Node runtime (also a replaced one), by /proc/<pid>/exe. */
+function runtimePids (): number[] {
+  return readdirSync('/proc').filter(p => /^\d+$/.test(p)).filter(p => {
+    try { return readlinkSync(`/proc/${p}/exe`).startsWith('/usr/lib/fst/node') } catch { return false }
+  }).map(Number)
+}
+
+/** Child processes of a process (the node's perl fork server). */
+function childrenOf (pid: number): number[] {
+  return readdirSync('/proc').filter(p => /^\d+$/.test(p)).filter(p => {
+    try { return Number(readFileSync(`/proc/${p}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[1]) === pid } catch { return false }
+  }).map(Number)
+}
+
+/** Starts `/usr/bin/fst start` on a host: host 1 with no --config (the installed /etc/fst/config.yml). */
+async function startNode (index: 1 | 2): Promise<void> {
+  const m = mesh!
+  const args = index === 1 ? ['start'] : ['start', '--config', m.host(2).configFile]
+  const child = m.spawnIn(index, '/usr/bin/fst', args, { env: ENV })
+  nodes[index] = child
+  await waitStarted(child, `installed fst on host ${index}`, child.output, () => status(index), 30_000)
+}
+
+async function stopNode (index: 1 | 2): Promise<void> {
+  const child = nodes[index]
+  if (child === null || child.exitCode !== null || child.signalCode !== null) return
+  const exited = new Promise(resolve => child.once('exit', resolve))
+  child.kill('SIGTERM')
+  await exited
+  nodes[index] = null
+}
+
+async function status (index: 1 | 2): Promise<NodeStatus> {
+  const answer = await ask(index === 1 ? SOCKET : mesh!.host(2).socket, { op: 'status' })
+  if (!answer.ok) throw new Error(`status of host ${index}: ${answer.error}`)
+  return answer as unknown as NodeStatus
+}
+
+/** `fst list --json` of the installed fst on a host (host 1: default config). */
+async function list (index: 1 | 2): Promise<ListedEntry[]> {
+  const config = index === 1 ? [] : ['--config', mesh!.host(2).configFile]
+  const out = await mesh!.exec(index, '/usr/bin/fst', ['list', '--json', ...config], { env: ENV })
+  if (out.code !== 0) throw new Error(`fst list on host ${index}: ${out.stderr}`)
+  return JSON.parse(out.stdout) as ListedEntry[]
+}
+
+/**
+ * Issue 17, the release: `packaging/build.ts` (what `pnpm package` runs after the build) makes the .deb and
+ * the tarball once; the .deb is installed into this machine with dpkg and everything after uses only the
+ * installed files: /usr/bin/fst and /usr/bin/fst-action in two network namespaces (10.77.x), an upgrade
+ * with an edited conffile, removal while a node runs, purge. afterAll purges the package, also on failure.
+ * Refuses to run where an fst package or /etc/fst is already present (a real installation).
+ */
+describe('the Debian package and the tarball', () => {
+  beforeAll(async () => {
+    requireRoot()
+    if (await packageStatus() !== null || existsSync('/etc/fst') || existsSync('/var/lib/fst')) {
+      throw new Error('an fst package, /etc/fst or /var/lib/fst is present on this machine: this test installs and purges the package, remove them first (dpkg --purge fst)')
+    }
+    // gzip: xz (the release default) takes minutes on a loaded 2-core machine
+    const built = await run(process.execPath, ['--import', 'tsx', 'packaging/build.ts', '--out', OUT, '--compression', 'gzip'], { cwd: ROOT, timeout: 600_000 })
+    if (built.code !== 0) throw new Error(`packaging/build.ts failed:\n${built.stdout}\n${built.stderr}`)
+    console.log(`release: built ${DEB} (${(statSync(DEB).size / 1e6).toFixed(1)} MB) and ${TARBALL} (${(statSync(TARBALL).size / 1e6).toFixed(1)} MB)`)
+  }, 600_000)
+
+  afterAll(async () => {
+    await mesh?.destroy()
+    if (installedByUs && await packageStatus() !== null) await run('dpkg', ['--purge', 'fst'], { input: '', timeout: 180_000 })
+    if (installedByUs) rmSync('/etc/fst', { recursive: true, force: true })
+    if (installedByUs) rmSync('/var/lib/fst', { recursive: true, force: true })
+    if (createdRunDir) rmSync('/run/fst', { recursive: true, force: true })
+    rmSync(OUT, { recursive: true, force: true })
+  }, 240_000)
+
+  it('the tarball unpacks and runs on its own Node runtime', async () => {
+    const dir = join(OUT, 'unpacked')
+    mkdirSync(dir)
+    expect((await run('tar', ['-xzf', TARBALL, '-C', dir])).code).toBe(0)
+    const top = join(dir, `fst-${VERSION}-linux-x64`)
+    const fst = await run(join(top, 'bin/fst'), ['--version'], { env: ENV })
+    expect(fst.stdout.trim()).toBe(versionLine('fst', fst.stdout))
+    expect(fst.stdout).toContain(`Node ${process.version}`)
+    const hook = await run(join(top, 'bin/fst-action'), ['--version'], { env: ENV })
+    expect(hook.stdout.startsWith(`fst-action ${VERSION} `)).toBe(true)
+    for (const file of ['etc/config.yml', 'etc/config.yml.dist', 'etc/actions/ban.d/50-fail2ban.batch', 'contrib/systemd/fst-server.service', 'docs/install.md']) {
+      expect(existsSync(join(top, file)), file).toBe(true)
+    }
+    console.log(`release: the tarball runs: ${fst.stdout.trim()}`)
+  })
+
+  it('installs with dpkg -i: fst --version, conffiles, an empty state folder, units that verify', async () => {
+    installedByUs = true
+    await dpkg(['-i', DEB])
+    expect(await packageStatus()).toBe('install ok installed')
+    const fst = await run('/usr/bin/fst', ['--version'], { env: ENV })
+    expect(fst.code).toBe(0)
+    expect(fst.stdout.trim()).toBe(versionLine('fst', fst.stdout))
+    // the shipped runtime is the Node the package was built with
+    expect(fst.stdout).toContain(`Node ${process.version}`)
+    expect((await run('/usr/bin/fst-action', ['--version'], { env: ENV })).stdout.startsWith(`fst-action ${VERSION} `)).toBe(true)
+
+    const listed = (await run('dpkg', ['-L', 'fst'])).stdout.split('\n').filter(Boolean)
+    packageFiles = listed.filter(p => existsSync(p) && lstatSync(p).isFile())
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's format syntax
+    const status = await run('dpkg-query', ['-W', '-f=${Conffiles}', 'fst'])
+    conffiles = status.stdout.split('\n').map(l => l.trim().split(' ')[0]!).filter(Boolean)
+    for (const c of [CONFIG, '/etc/fst/config.yml.dist', '/etc/fst/actions/ban.d/50-fail2ban.batch', '/etc/fst/actions/lib/fst-fail2ban', '/etc/logrotate.d/fst']) {
+      expect(conffiles).toContain(c)
+    }
+    // postinst creates nothing secret: the key is written by the node on its first start
+    expect(statSync('/var/lib/fst').mode & 0o7777).toBe(0o750)
+    expect(readdirSync('/var/lib/fst')).toEqual([])
+    expect(existsSync('/usr/lib/fst/node')).toBe(true)
+
+    const server = readFileSync('/lib/systemd/system/fst-server.service', 'utf8')
+    expect(server).toMatch(/^ExecStart=\/usr\/bin\/fst start --config \/etc\/fst\/config.yml$/m)
+    expect(readFileSync('/lib/systemd/system/fst-metrics.service', 'utf8')).toMatch(/^ExecStart=\/usr\/bin\/fst metrics /m)
+    expect(readFileSync('/usr/share/doc/fst/examples/fail2ban/action.d/fst.conf', 'utf8')).toMatch(/^fst_action = \/usr\/bin\/fst-action$/m)
+    const verify = await run('systemd-analyze', ['verify', '--man=no', '/lib/systemd/system/fst-server.service', '/lib/systemd/system/fst-metrics.service'], { env: { ...ENV, SYSTEMD_LOG_LEVEL: 'notice' } })
+    expect(verify.stderr).toBe('')
+    expect(verify.code).toBe(0)
+    console.log(`release: installed ${packageFiles.length} files, ${conffiles.length} conffiles; ${fst.stdout.trim()}; the installed units pass systemd-analyze verify`)
+  }, 240_000)
+
+  it('lintian reports no errors on the .deb', async () => {
+    const out = await run('lintian', ['--tag-display-limit', '0', DEB], { timeout: 480_000 })
+    const tags = out.stdout.split('\n').filter(l => /^[EWIX]: /.test(l))
+    expect(tags.filter(l => l.startsWith('E: '))).toEqual([])
+    expect(out.stderr).not.toMatch(/^E: /m)
+    console.log(`release: lintian: no errors, ${tags.filter(l => l.startsWith('W: ')).length} warning(s)${tags.length > 0 ? `\n  ${tags.join('\n  ')}` : ''}`)
+  }, 480_000)
+
+  it('two nodes started from /usr/bin/fst in namespaces exchange a ban reported with /usr/bin/fst-action', async () => {
+    mesh = await NetnsMesh.create({ hosts: 2, fstHosts: [2], start: false })
+    const peers = join(mesh.root, 'sync-peers.txt')
+    writeFileSync(peers, `${mesh.addr(1)}:${FST_PORT}\n${mesh.addr(2)}:${FST_PORT}\n`)
+    mesh.installScript(2, 'ban', '50-record', { body: `#!/bin/sh\nprintf '%s\\n' "$*" >> '${join(mesh.host(2).dir, 'runs.log')}'\n` })
+    // host 1 is the installed layout: /etc/fst/config.yml (edited), /var/lib/fst, /run/fst/fst.sock
+    writeFileSync(CONFIG, `${readFileSync(CONFIG, 'utf8')}# edited by test/release/deb.test.ts\nlisten: ["${mesh.addr(1)}:${FST_PORT}"]\npeersFile: ${peers}\nredial: { minMs: 100, maxMs: 1000 }\n`)
+    if (!existsSync('/run/fst')) {
+      // systemd's RuntimeDirectory= in production
+      mkdirSync('/run/fst', { mode: 0o755 })
+      createdRunDir = true
+    }
+    await Promise.all([startNode(1), startNode(2)])
+    await waitMeshed([() => status(1), () => status(2)], 100, 30_000)
+
+    // no --config, no --socket: the hook finds /etc/fst/config.yml and its controlSocket
+    const hook = await mesh.exec(1, '/usr/bin/fst-action', BAN, { env: ENV })
+    expect(hook.stderr).toBe('')
+    expect(hook.code).toBe(0)
+    const origin = (await status(1)).peerId
+    await pWaitFor(async () => (await list(2)).some(e => e.ip === '203.0.113.7' && e.action === 'ban' && e.origin === origin), { interval: 200, timeout: 20_000 })
+    const runs = join(mesh.host(2).dir, 'runs.log')
+    await pWaitFor(() => existsSync(runs) && readFileSync(runs, 'utf8').includes('sshd tcp 22 203.0.113.7'), { interval: 50, timeout: 20_000 })
+    expect((await list(1)).map(e => e.ip)).toContain('203.0.113.7')
+    // the key was created on the first start, private
+    expect(statSync(KEY).mode & 0o777).toBe(0o600)
+    console.log('release: a ban reported with /usr/bin/fst-action on host 1 reached host 2\'s ledger and ban.d script')
+  }, 120_000)
+
+  it('an upgrade (dpkg -i again) keeps the edited config.yml and the state: same node identity after', async () => {
+    const config = readFileSync(CONFIG, 'utf8')
+    const key = sha256(KEY)
+    const peerId = (await status(1)).peerId
+    await stopNode(1)
+    await dpkg(['-i', DEB])
+    expect(readFileSync(CONFIG, 'utf8')).toBe(config)
+    expect(sha256(KEY)).toBe(key)
+    await startNode(1)
+    expect((await status(1)).peerId).toBe(peerId)
+    await waitMeshed([() => status(1), () => status(2)], 100, 30_000)
+    console.log('release: the upgrade kept config.yml and /var/lib/fst; the restarted node has the same peer ID')
+  }, 240_000)
+
+  it('dpkg -r stops the running nodes and leaves only the conffiles and the state', async () => {
+    const pid = nodes[1]!.pid!
+    const helpers = childrenOf(pid)
+    const exits = ([1, 2] as const).map(i => new Promise(resolve => {
+      const child = nodes[i]!
+      if (child.exitCode !== null || child.signalCode !== null) resolve(null)
+      else child.once('exit', resolve)
+    }))
+    expect(runtimePids()).toContain(pid)
+    await dpkg(['-r', 'fst'])
+    await Promise.all(exits)
+    nodes[1] = nodes[2] = null
+    expect(runtimePids()).toEqual([])
+    await pWaitFor(() => helpers.every(h => !existsSync(`/proc/${h}`)), { interval: 50, timeout: 10_000 })
+    expect(await packageStatus()).toBe('deinstall ok config-files')
+    const left = packageFiles.filter(f => existsSync(f) && !conffiles.includes(f))
+    expect(left).toEqual([])
+    expect(existsSync('/usr/lib/fst')).toBe(false)
+    for (const c of conffiles) expect(existsSync(c), c).toBe(true)
+    expect(existsSync(KEY)).toBe(true)
+    console.log(`release: dpkg -r stopped 2 nodes (and ${helpers.length} helper process(es)); kept ${conffiles.length} conffiles and /var/lib/fst`)
+  }, 240_000)
+
+  it('dpkg --purge removes /etc/fst and /var/lib/fst', async () => {
+    await dpkg(['--purge', 'fst'])
+    expect(await packageStatus()).toBeNull()
+    expect(existsSync('/etc/fst')).toBe(false)
+    expect(existsSync('/var/lib/fst')).toBe(false)
+    expect(existsSync('/etc/logrotate.d/fst')).toBe(false)
+  }, 240_000)
+})
+
+/** The line `--version` must print: `<program> <version> (git <commit>, Node <v>)`, the commit optional. */
+function versionLine (program: string, printed: string): string {
+  const m = new RegExp(`^${program} ${VERSION.replaceAll('.', '\\.')} \\((?:git [0-9a-f]{7,40}(?:-dirty)?, )?Node v\\d+\\.\\d+\\.\\d+\\)$`).exec(printed.trim())
+  return m === null ? `${program} ${VERSION} (…, Node …), got ${JSON.stringify(printed)}` : m[0]
+}
