@@ -19,12 +19,13 @@ import type { Host } from './mesh/host.js'
 import { MeshPeer } from './mesh/peer.js'
 import { Publisher } from './mesh/publisher.js'
 import { Receiver } from './mesh/receiver.js'
-import { HttpEndpoint, metricsRoute } from './metrics/http.js'
+import { HttpEndpoint, healthRoute, metricsRoute, routes } from './metrics/http.js'
 import { LogThrottle } from './metrics/log-throttle.js'
 import { createNodeMetrics, type NodeMetrics } from './metrics/metrics.js'
 import type { Membership } from './trust/membership.js'
 import { QuorumTracker } from './trust/quorum.js'
 import { MemoryReducer } from './upstream/memory-reducer.js'
+import { StateLock } from './state-lock.js'
 
 export { TOPIC }
 /** How long SIGTERM waits for queued scripts. */
@@ -54,9 +55,12 @@ export class FstNode {
   private metricsEndpoint: HttpEndpoint | null = null
   /** Mesh messages this node signed and sent. */
   private published = 0
+  private readonly lock: StateLock
+  private ledgerOpen = false
 
   constructor (readonly config: NodeConfig, private readonly log: Logger) {
     this.mesh = new MeshPeer(config, log)
+    this.lock = new StateLock(config.stateDir)
   }
 
   get peerId (): string { return this.mesh.peerId }
@@ -65,6 +69,8 @@ export class FstNode {
 
   async start (): Promise<void> {
     const { config, log, metrics } = this
+    // before anything else: a second node on this state dir must fail before it opens the ledger or runs a script
+    this.lock.acquire()
     const throttle = new LogThrottle(log)
     const quorum = new QuorumTracker(config.quorum)
     const admit = (event: FstEvent, reporter: string): boolean => {
@@ -74,6 +80,7 @@ export class FstNode {
     }
     await this.mesh.start(config.metricsListen === null ? null : this.registry)
     this.ledger = Ledger.open(join(config.stateDir, 'ledger'))
+    this.ledgerOpen = true
     await this.ledger.prune(config.ledgerRetentionS * 1000)
 
     const runnerLog = log.child({ component: 'runner' })
@@ -101,6 +108,7 @@ export class FstNode {
       admit,
       apply,
       runOwnEvents: config.runOwnEvents,
+      defaultDurationS: config.defaultDurationS,
       metrics,
       throttle,
       onChanges
@@ -140,7 +148,8 @@ export class FstNode {
     this.host.addEventListener('connection:open', countPeers)
     this.host.addEventListener('connection:close', countPeers)
     if (config.metricsListen !== null) {
-      this.metricsEndpoint = new HttpEndpoint(config.metricsListen, 'metricsListen', metricsRoute(this.registry, () => this.sampleGauges()), log.child({ component: 'metrics' }))
+      const handler = routes(healthRoute(() => this.notReady()), metricsRoute(this.registry, () => this.sampleGauges()))
+      this.metricsEndpoint = new HttpEndpoint(config.metricsListen, 'metricsListen', handler, log.child({ component: 'metrics' }))
       await this.metricsEndpoint.start()
     }
     log.info({ peerId: this.peerId, listen: this.host.getMultiaddrs().map(String), peers: this.membership.others().length }, 'node started')
@@ -204,6 +213,14 @@ export class FstNode {
     return this.mesh.connectedPeers()
   }
 
+  /** Why the node is not ready (/readyz): empty when the ledger is open and at least one peer is connected. */
+  notReady (): string[] {
+    const problems: string[] = []
+    if (!this.ledgerOpen) problems.push('ledger not open')
+    if (this.connectedPeers().length === 0) problems.push(`no peer connected (of ${this.membership.others().length} in ${this.config.peersFile})`)
+    return problems
+  }
+
   async status (): Promise<NodeStatus> {
     const pubsub = this.host.services.pubsub
     return {
@@ -248,6 +265,8 @@ export class FstNode {
     await this.runner?.stop(DRAIN_MS)
     await this.mesh.stop()
     await this.catchup?.settled()
+    this.ledgerOpen = false
     await this.ledger?.close()
+    this.lock.release()
   }
 }

@@ -3,6 +3,7 @@ import { chmodSync, chownSync, existsSync, readFileSync, unlinkSync } from 'node
 import { createConnection, createServer, type Server, type Socket } from 'node:net'
 import { type ControlRequest, type ControlResponse, MAX_CONTROL_LINE } from '@fst/protocol'
 import type { Logger } from 'pino'
+import { ConfigError, errnoText } from '../errors.js'
 
 export type ControlHandler = (request: ControlRequest) => Promise<ControlResponse>
 
@@ -28,8 +29,8 @@ export class ControlServer {
     await removeStaleSocket(this.path)
     const server = createServer(socket => this.serve(socket))
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(this.path, () => { server.off('error', reject); resolve() })
+      server.once('error', err => reject(new ConfigError(`controlSocket: ${this.path}: cannot listen: ${errnoText(err)}`)))
+      server.listen(this.path, () => { server.removeAllListeners('error'); resolve() })
     })
     this.server = server
     if (!isPipe(this.path)) {
@@ -128,7 +129,7 @@ async function removeStaleSocket (path: string): Promise<void> {
     probe.once('connect', () => { probe.destroy(); resolve(true) })
     probe.once('error', () => resolve(false))
   })
-  if (alive) throw new Error(`another node is already listening on ${path}`)
+  if (alive) throw new ConfigError(`controlSocket: ${path}: another node is already listening there`)
   unlinkSync(path)
 }
 
@@ -137,6 +138,10 @@ function groupId (group: string): number {
   const line = readFileSync('/etc/group', 'utf8').split('\n').find(l => l.split(':')[0] === group)
   if (line !== undefined) return Number(line.split(':')[2])
   // groups from NSS (LDAP, sssd) are not in /etc/group
-  const out = execFileSync('getent', ['group', group], { encoding: 'utf8' })
-  return Number(out.split(':')[2])
+  try {
+    const out = execFileSync('getent', ['group', group], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+    return Number(out.split(':')[2])
+  } catch {
+    throw new ConfigError(`controlGroup: no such group ${JSON.stringify(group)}`)
+  }
 }

@@ -11,12 +11,14 @@ import { TOPIC } from './gossip-params.js'
 import { createHost, type Host, readNetworkKey } from './host.js'
 import { loadOrCreateIdentity } from '../trust/identity.js'
 import { LivenessMonitor } from './liveness.js'
+import { logPeerChanges } from './peer-log.js'
 import { Membership } from '../trust/membership.js'
 import { listenAddr, parsePeersFile } from '../trust/peers-file.js'
 import { PinStore } from '../trust/pins.js'
 import { RateLimiter } from './rate-limit.js'
 import { installWorkarounds, type Upstream } from '../upstream/index.js'
 import { createMessageValidator, type MessageVerdict } from './validator.js'
+import { ConfigError, errnoText, PeersFileError } from '../errors.js'
 
 /**
  * Each connection is pinged once in this time; with the 5 s minimum ping timeout a peer behind a cut link
@@ -43,6 +45,7 @@ export class MeshPeer {
   upstream: Upstream = { score: () => null }
   private dialer: Dialer | null = null
   private liveness: LivenessMonitor | null = null
+  private stopPeerLog: () => void = () => {}
 
   constructor (private readonly config: NodeConfig, private readonly log: Logger) {}
 
@@ -52,15 +55,33 @@ export class MeshPeer {
     const privateKey = await loadOrCreateIdentity(config.stateDir)
     this.peerId = peerIdFromPrivateKey(privateKey).toString()
     this.membership = new Membership(this.peerId, new PinStore(config.stateDir), log.child({ component: 'membership' }))
-    this.host = await createHost({
-      privateKey,
-      listen: config.listen.map(listenAddr),
-      muxers: config.muxers,
-      gater: this.membership.gater(() => this.dialer?.dialUnpinned()),
-      networkKey: readNetworkKey(config.networkKeyFile),
-      metricsRegistry
+    let networkKey: Uint8Array | null
+    try {
+      networkKey = readNetworkKey(config.networkKeyFile)
+    } catch (err) {
+      throw new ConfigError(`networkKeyFile: ${config.networkKeyFile}: cannot read: ${errnoText(err)}`)
+    }
+    const listen = config.listen.map(item => {
+      try {
+        return listenAddr(item)
+      } catch (err) {
+        throw new ConfigError(`listen: ${(err as Error).message}`)
+      }
     })
+    try {
+      this.host = await createHost({
+        privateKey,
+        listen,
+        muxers: config.muxers,
+        gater: this.membership.gater(() => this.dialer?.dialUnpinned()),
+        networkKey,
+        metricsRegistry
+      })
+    } catch (err) {
+      throw listenError(err, config.listen)
+    }
     this.upstream = installWorkarounds(this.host, log.child({ component: 'upstream' }))
+    this.stopPeerLog = logPeerChanges(this.host, () => this.membership, log.child({ component: 'peers' }))
     await this.loadPeers()
     this.liveness = new LivenessMonitor({ host: this.host, intervalMs: PING_INTERVAL_MS, log: log.child({ component: 'liveness' }) })
     this.liveness.start()
@@ -68,7 +89,19 @@ export class MeshPeer {
 
   /** Reads sync-peers.txt (start and SIGHUP) and recomputes the never-ban list. */
   async loadPeers (): Promise<void> {
-    const entries = parsePeersFile(readFileSync(this.config.peersFile, 'utf8'), this.config.defaultPort)
+    const file = this.config.peersFile
+    let text: string
+    try {
+      text = readFileSync(file, 'utf8')
+    } catch (err) {
+      throw new PeersFileError(`peersFile: ${file}: cannot read: ${errnoText(err)}`)
+    }
+    let entries: ReturnType<typeof parsePeersFile>
+    try {
+      entries = parsePeersFile(text, this.config.defaultPort)
+    } catch (err) {
+      throw new PeersFileError(`${file}: ${(err as Error).message}`)
+    }
     const ports = this.host.getMultiaddrs().map(ma => Number(ma.toString().split('/tcp/')[1]?.split('/')[0]))
     await this.membership.load(entries, ports)
     this.guard = addressGuard({
@@ -126,7 +159,16 @@ export class MeshPeer {
 
   async stop (): Promise<void> {
     this.liveness?.stop()
+    this.stopPeerLog()
     this.stopDialing()
     await this.host?.stop()
   }
+}
+
+/** libp2p's start failure for a busy or foreign listen address, as one line naming the key. */
+function listenError (err: unknown, listen: readonly string[]): Error {
+  const text = `${(err as Error)?.message ?? ''} ${String((err as { cause?: unknown })?.cause ?? '')}`
+  const code = (err as NodeJS.ErrnoException)?.code ?? /\b(EADDRINUSE|EADDRNOTAVAIL|EACCES)\b/.exec(text)?.[1]
+  if (code === undefined || !['EADDRINUSE', 'EADDRNOTAVAIL', 'EACCES'].includes(code)) return err as Error
+  return new ConfigError(`listen: ${listen.join(' ')}: ${errnoText({ code })}`)
 }
