@@ -8,7 +8,7 @@ import { ActionRunner } from './actions/runner.js'
 import { Catchup } from './catchup/service.js'
 import type { NodeConfig } from './config/config.js'
 import { controlHandler } from './control/handlers.js'
-import { ControlServer } from './control/server.js'
+import { ControlServer, resolveGroup } from './control/server.js'
 import { countsByLabel, peerRows } from './control/views.js'
 import { ExpirySweeper } from './ledger/expiry.js'
 import { entriesCovering } from './ledger/query.js'
@@ -71,6 +71,13 @@ export class FstNode {
     const { config, log, metrics } = this
     // before anything else: a second node on this state dir must fail before it opens the ledger or runs a script
     this.lock.acquire()
+    // then what can fail on a setting, before anything is created or run
+    if (config.controlGroup !== null) resolveGroup(config.controlGroup)
+    if (config.metricsListen !== null) {
+      const handler = routes(healthRoute(() => this.notReady()), metricsRoute(this.registry, () => this.sampleGauges()))
+      this.metricsEndpoint = new HttpEndpoint(config.metricsListen, 'metricsListen', handler, log.child({ component: 'metrics' }))
+      await this.metricsEndpoint.start()
+    }
     const throttle = new LogThrottle(log)
     const quorum = new QuorumTracker(config.quorum)
     const admit = (event: FstEvent, reporter: string): boolean => {
@@ -124,12 +131,7 @@ export class FstNode {
       retentionMs: config.ledgerRetentionS * 1000
     })
 
-    // before anything can arrive from peers: an entry caught up after this runs its scripts once, not twice.
-    // Own entries only with runOwnEvents: otherwise fail2ban restores those itself.
-    if (config.reapplyOnStart) applier.reapply(this.ledger.active().filter(e => e.origin !== this.peerId || config.runOwnEvents))
-    this.mesh.joinTopic(this.receiver.onVerdict)
-    this.catchup = this.createCatchup()
-    await this.catchup.start()
+    // the control socket before any script runs: a busy or unusable socket path fails the start with nothing run
     this.control = new ControlServer(config.controlSocket, config.controlGroup, controlHandler({
       publish: input => this.publisher.publish(input),
       status: () => this.status(),
@@ -142,16 +144,18 @@ export class FstNode {
       }
     }), log.child({ component: 'control' }))
     await this.control.start()
+
+    // before anything can arrive from peers: an entry caught up after this runs its scripts once, not twice.
+    // Own entries only with runOwnEvents: otherwise fail2ban restores those itself.
+    if (config.reapplyOnStart) applier.reapply(this.ledger.active().filter(e => e.origin !== this.peerId || config.runOwnEvents))
+    this.mesh.joinTopic(this.receiver.onVerdict)
+    this.catchup = this.createCatchup()
+    await this.catchup.start()
     this.mesh.dialAll()
     this.expiry.start()
     const countPeers = () => metrics.peers.set(this.mesh.connectedPeers().length)
     this.host.addEventListener('connection:open', countPeers)
     this.host.addEventListener('connection:close', countPeers)
-    if (config.metricsListen !== null) {
-      const handler = routes(healthRoute(() => this.notReady()), metricsRoute(this.registry, () => this.sampleGauges()))
-      this.metricsEndpoint = new HttpEndpoint(config.metricsListen, 'metricsListen', handler, log.child({ component: 'metrics' }))
-      await this.metricsEndpoint.start()
-    }
     log.info({ peerId: this.peerId, listen: this.host.getMultiaddrs().map(String), peers: this.membership.others().length }, 'node started')
   }
 
@@ -205,6 +209,8 @@ export class FstNode {
 
   /** Gauges read at scrape time rather than kept up to date on every change. */
   private sampleGauges (): void {
+    // the endpoint starts before the ledger and the runner (a busy port fails first): a scrape may come early
+    if (this.runner === undefined || !this.ledgerOpen) return
     this.metrics.queueDepth.set(this.runner.pending)
     this.metrics.activeEntries.set(this.ledger.active().length)
   }

@@ -35,7 +35,7 @@ export class ControlServer {
     this.server = server
     if (!isPipe(this.path)) {
       chmodSync(this.path, 0o660)
-      if (this.group !== null) chownSync(this.path, process.getuid?.() ?? 0, groupId(this.group))
+      if (this.group !== null) chownSync(this.path, process.getuid?.() ?? 0, resolveGroup(this.group))
     }
   }
 
@@ -133,7 +133,8 @@ async function removeStaleSocket (path: string): Promise<void> {
   unlinkSync(path)
 }
 
-function groupId (group: string): number {
+/** The id of `controlGroup`; a ConfigError for a group this server does not know (checked first at start). */
+export function resolveGroup (group: string): number {
   if (/^\d+$/.test(group)) return Number(group)
   const line = readFileSync('/etc/group', 'utf8').split('\n').find(l => l.split(':')[0] === group)
   if (line !== undefined) return Number(line.split(':')[2])

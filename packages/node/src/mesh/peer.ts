@@ -13,7 +13,7 @@ import { loadOrCreateIdentity } from '../trust/identity.js'
 import { LivenessMonitor } from './liveness.js'
 import { logPeerChanges } from './peer-log.js'
 import { Membership } from '../trust/membership.js'
-import { listenAddr, parsePeersFile } from '../trust/peers-file.js'
+import { listenAddr, type PeerEntry, parsePeersFile } from '../trust/peers-file.js'
 import { PinStore } from '../trust/pins.js'
 import { RateLimiter } from './rate-limit.js'
 import { installWorkarounds, type Upstream } from '../upstream/index.js'
@@ -52,9 +52,8 @@ export class MeshPeer {
   /** Loads (or creates) the identity, starts the host behind the membership's gater and reads the peers file. */
   async start (metricsRegistry: Registry | null = null): Promise<void> {
     const { config, log } = this
-    const privateKey = await loadOrCreateIdentity(config.stateDir)
-    this.peerId = peerIdFromPrivateKey(privateKey).toString()
-    this.membership = new Membership(this.peerId, new PinStore(config.stateDir), log.child({ component: 'membership' }))
+    // every file and setting first: a mistake in one must not leave a new identity key behind
+    const entries = this.readPeers()
     let networkKey: Uint8Array | null
     try {
       networkKey = readNetworkKey(config.networkKeyFile)
@@ -68,6 +67,9 @@ export class MeshPeer {
         throw new ConfigError(`listen: ${(err as Error).message}`)
       }
     })
+    const privateKey = await loadOrCreateIdentity(config.stateDir)
+    this.peerId = peerIdFromPrivateKey(privateKey).toString()
+    this.membership = new Membership(this.peerId, new PinStore(config.stateDir), log.child({ component: 'membership' }))
     try {
       this.host = await createHost({
         privateKey,
@@ -82,13 +84,13 @@ export class MeshPeer {
     }
     this.upstream = installWorkarounds(this.host, log.child({ component: 'upstream' }))
     this.stopPeerLog = logPeerChanges(this.host, () => this.membership, log.child({ component: 'peers' }))
-    await this.loadPeers()
+    await this.loadPeers(entries)
     this.liveness = new LivenessMonitor({ host: this.host, intervalMs: PING_INTERVAL_MS, log: log.child({ component: 'liveness' }) })
     this.liveness.start()
   }
 
-  /** Reads sync-peers.txt (start and SIGHUP) and recomputes the never-ban list. */
-  async loadPeers (): Promise<void> {
+  /** Reads and parses sync-peers.txt; a PeersFileError names the file and the entry. */
+  readPeers (): PeerEntry[] {
     const file = this.config.peersFile
     let text: string
     try {
@@ -96,12 +98,15 @@ export class MeshPeer {
     } catch (err) {
       throw new PeersFileError(`peersFile: ${file}: cannot read: ${errnoText(err)}`)
     }
-    let entries: ReturnType<typeof parsePeersFile>
     try {
-      entries = parsePeersFile(text, this.config.defaultPort)
+      return parsePeersFile(text, this.config.defaultPort)
     } catch (err) {
       throw new PeersFileError(`${file}: ${(err as Error).message}`)
     }
+  }
+
+  /** Loads the peers file's entries (start and SIGHUP) and recomputes the never-ban list. */
+  async loadPeers (entries: PeerEntry[] = this.readPeers()): Promise<void> {
     const ports = this.host.getMultiaddrs().map(ma => Number(ma.toString().split('/tcp/')[1]?.split('/')[0]))
     await this.membership.load(entries, ports)
     this.guard = addressGuard({
