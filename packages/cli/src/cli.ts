@@ -69,7 +69,8 @@ export async function cli (argv: string[]): Promise<string | undefined> {
     if (err.exitCode === 0) return undefined
     const command = argv.slice(2).find(a => !a.startsWith('-'))
     const hint = command === undefined || err.code === 'commander.unknownCommand' ? 'fst --help' : `fst ${command} --help`
-    throw new UsageError(`${err.message.replace(/^error: /, '')} (see ${hint})`, EXIT.usage)
+    // commander's suggestion ("Did you mean ban?") comes on a second line: keep one
+    throw new UsageError(`${err.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ')} (see ${hint})`, EXIT.usage)
   }
   return undefined
 }

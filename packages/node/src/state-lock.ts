@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync, readFileSync, rmdirSync, unlinkSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { errnoText, StateLockError } from './errors.js'
 
@@ -16,6 +16,8 @@ export const LOCK_FILE = 'fst.lock'
 export class StateLock {
   readonly file: string
   private token: string | null = null
+  /** The state dir did not exist: a start that fails leaves no empty folder behind. */
+  private created = false
 
   constructor (private readonly dir: string) {
     this.file = join(dir, LOCK_FILE)
@@ -24,7 +26,7 @@ export class StateLock {
   acquire (): void {
     if (this.token !== null) return
     try {
-      mkdirSync(this.dir, { recursive: true, mode: 0o750 })
+      this.created = mkdirSync(this.dir, { recursive: true, mode: 0o750 }) !== undefined
     } catch (err) {
       throw new StateLockError(`stateDir: ${this.dir}: cannot create: ${errnoText(err)}`)
     }
@@ -58,8 +60,11 @@ export class StateLock {
     if (this.token === null) return
     try {
       if (readFileSync(this.file, 'utf8').trim() === this.token) unlinkSync(this.file)
+      // only an empty one: a node that ran has a key and a ledger in it
+      if (this.created) rmdirSync(this.dir)
     } catch {}
     this.token = null
+    this.created = false
   }
 }
 

@@ -54,8 +54,10 @@ the rest published (exit 1). Scripts get "<name> ${MANUAL.protocol} ${MANUAL.por
       })
       const { addresses, bad } = parseAddressList(text, file)
       if (bad.length > 0) {
-        for (const line of bad.slice(0, MAX_REPORTED - 1)) process.stderr.write(`fst: ${line}\n`)
-        throw new UsageError(bad.length > MAX_REPORTED - 1 ? `${bad.length} bad lines in ${file}; nothing published` : `${bad.at(-1)}; nothing published`)
+        // every bad line (at most MAX_REPORTED) on its own line; the last one, or the count, ends the command
+        const shown = bad.length > MAX_REPORTED ? bad.slice(0, MAX_REPORTED) : bad.slice(0, -1)
+        for (const line of shown) process.stderr.write(`fst: ${line}\n`)
+        throw new UsageError(bad.length > MAX_REPORTED ? `${bad.length} bad lines in ${file}; nothing published` : `${bad.at(-1)}; nothing published`)
       }
       if (addresses.length === 0) throw new UsageError(`${file}: no address in it; nothing published`)
       const client = await ControlClient.connect(await socketPath(opts))

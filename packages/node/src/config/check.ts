@@ -127,7 +127,9 @@ function stateProblems (config: NodeConfig): string[] {
   const socket = config.controlSocket
   if (!socket.startsWith('\\\\.\\pipe\\')) {
     const folder = dirname(socket)
-    if (existsSync(folder) ? !writable(folder) : !writable(nearestExisting(folder))) {
+    if (existsSync(folder) && !isDir(folder)) {
+      out.push(`controlSocket: ${socket}: ${folder} is not a directory`)
+    } else if (existsSync(folder) ? !writable(folder) : !writable(nearestExisting(folder))) {
       out.push(`controlSocket: ${socket}: cannot create it: ${folder} is not writable by this user`)
     } else if (!existsSync(folder) && !folder.startsWith(state)) {
       out.push(`controlSocket: ${socket}: folder ${folder} does not exist (the node creates only its state dir)`)

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { type Message, TopicValidatorResult } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
@@ -67,6 +68,7 @@ export class MeshPeer {
         throw new ConfigError(`listen: ${(err as Error).message}`)
       }
     })
+    await probeListen(listen, config.listen)
     const privateKey = await loadOrCreateIdentity(config.stateDir)
     this.peerId = peerIdFromPrivateKey(privateKey).toString()
     this.membership = new Membership(this.peerId, new PinStore(config.stateDir), log.child({ component: 'membership' }))
@@ -176,4 +178,21 @@ function listenError (err: unknown, listen: readonly string[]): Error {
   const code = (err as NodeJS.ErrnoException)?.code ?? /\b(EADDRINUSE|EADDRNOTAVAIL|EACCES)\b/.exec(text)?.[1]
   if (code === undefined || !['EADDRINUSE', 'EADDRNOTAVAIL', 'EACCES'].includes(code)) return err as Error
   return new ConfigError(`listen: ${listen.join(' ')}: ${errnoText({ code })}`)
+}
+
+/**
+ * Binds each fixed listen port for a moment before the identity key is created, so that a busy port (a
+ * second node with another state dir) fails the start with one line and no key left behind. libp2p's own
+ * listen still decides; this only finds the common mistake early.
+ */
+async function probeListen (addrs: readonly string[], listen: readonly string[]): Promise<void> {
+  for (const addr of addrs) {
+    const m = /^\/ip[46]\/([^/]+)\/tcp\/(\d+)$/.exec(addr)
+    if (m === null || m[2] === '0') continue
+    await new Promise<void>((resolve, reject) => {
+      const server = createServer()
+      server.once('error', err => reject(listenError(err, listen)))
+      server.listen({ host: m[1], port: Number(m[2]), exclusive: true }, () => server.close(() => resolve()))
+    })
+  }
 }
