@@ -85,28 +85,28 @@ describe('fst ban, unban, import, export and the seed\'s example', () => {
 
   it('fst import publishes a plain list; fst export gives it back as text, JSON and nftables sets', async () => {
     const list = join(dir, 'drop.txt')
-    writeFileSync(list, '# a published blocklist\n198.51.100.0/24 ; SBL1\n\n203.0.113.20\n203.0.113.20 # twice\n2001:db8:20::/48\n')
+    writeFileSync(list, '# a published blocklist\n198.51.100.0/24 ; SBL1\n198.51.100.7\n\n203.0.113.20\n203.0.113.20 # twice\n2001:db8:20::/48\n')
     const imported = await mesh.fst(0, ['import', list, '--name', 'drop', '--duration', '1d'])
     expect(imported).toMatchObject({ code: 0, stderr: '' })
-    expect(imported.stdout).toMatch(/3 published, 0 already banned, 0 refused/)
-    await pWaitFor(async () => (await mesh.list(2)).filter(e => e.name === 'drop').length === 3, { interval: 50, timeout: 10_000 })
+    expect(imported.stdout).toMatch(/4 published, 0 already banned, 0 refused/)
+    await pWaitFor(async () => (await mesh.list(2)).filter(e => e.name === 'drop').length === 4, { interval: 50, timeout: 10_000 })
     expect((await mesh.list(2)).filter(e => e.name === 'drop').every(e => e.duration === 86_400)).toBe(true)
 
     const text = await mesh.fst(2, ['export', '--name', 'drop'])
     expect(text.code, text.stderr).toBe(0)
-    expect(text.stdout.split('\n').filter(l => l !== '' && !l.startsWith('#')).sort()).toEqual(['198.51.100.0/24', '2001:db8:20::/48', '203.0.113.20'])
-    // what export wrote, import reads back: all three already banned
+    expect(text.stdout.split('\n').filter(l => l !== '' && !l.startsWith('#')).sort()).toEqual(['198.51.100.0/24', '198.51.100.7', '2001:db8:20::/48', '203.0.113.20'])
+    // what export wrote, import reads back: all four already banned
     writeFileSync(join(dir, 'back.txt'), text.stdout)
-    expect((await mesh.fst(1, ['import', join(dir, 'back.txt'), '--name', 'drop', '--duration', '1d'])).stdout).toMatch(/0 published, 3 already banned/)
+    expect((await mesh.fst(1, ['import', join(dir, 'back.txt'), '--name', 'drop', '--duration', '1d'])).stdout).toMatch(/0 published, 4 already banned/)
 
     const json = JSON.parse((await mesh.fst(2, ['export', '--format', 'json', '--name', 'drop'])).stdout) as ListedEntry[]
-    expect(json.map(e => e.ip).sort()).toEqual(['198.51.100.0/24', '2001:db8:20::/48', '203.0.113.20'])
+    expect(json.map(e => e.ip).sort()).toEqual(['198.51.100.0/24', '198.51.100.7', '2001:db8:20::/48', '203.0.113.20'])
 
     const nft = await mesh.fst(2, ['export', '--format', 'nft'])
     expect(nft.code, nft.stderr).toBe(0)
     expect(nft.stdout).toMatch(/set fst4 \{[^}]*type ipv4_addr[^}]*198\.51\.100\.0\/24 timeout \d+s/)
     expect(nft.stdout).toMatch(/set fst6 \{[^}]*2001:db8:20::\/48 timeout \d+s/)
-    // nft itself accepts it (check mode: the host's ruleset is not touched)
+    // nft itself accepts it, the /24 and an address inside it included (check mode: the ruleset is not touched)
     const file = join(dir, 'fst.nft')
     writeFileSync(file, `table inet fsttest {\n${nft.stdout}}\n`)
     const checked = await run('nft', ['-c', '-f', file])

@@ -39,6 +39,8 @@ export function nftSets (list: readonly Row[], now: number, prefix = 'fst'): str
       `set ${prefix}${n} {`,
       `\ttype ${type}`,
       '\tflags interval, timeout',
+      // a ban of 198.51.100.7 beside one of 198.51.100.0/24 would be "conflicting intervals" without it
+      '\tauto-merge',
       ...(elements.length === 0 ? [] : [`\telements = { ${elements.join(',\n\t\t     ')} }`]),
       '}'
     ].join('\n')
@@ -57,8 +59,8 @@ export function addExportCommand (program: Command, emit: (text: string) => void
     .addHelpText('after', `
 text: "# ..." header lines, then one address/CIDR a line (what fst import reads back).
 json: the ledger entries (action, name, protocol, port, ip, time, duration, origin).
-nft:  "set fst4 { type ipv4_addr; flags interval, timeout; elements = { ... } }" and fst6, each element with
-      its remaining time; e.g. printf 'table inet fst {\\n%s\\n}\\n' "$(fst export --format nft)" | nft -f -`)
+nft:  "set fst4 { type ipv4_addr; flags interval, timeout; auto-merge; elements = { ... } }" and fst6, each
+      element with its remaining time (none: permanent); e.g. printf 'table inet fst {\\n%s\\n}\\n' "$(fst export --format nft)" | nft -f -`)
     .action(async (opts: { format: string, action: string, name?: string, setPrefix: string, config?: string }) => {
       if (!(FORMATS as readonly string[]).includes(opts.format)) throw new UsageError(`--format: one of ${FORMATS.join(', ')} (got ${JSON.stringify(opts.format)})`)
       if (!/^[A-Za-z][A-Za-z0-9_]{0,30}$/.test(opts.setPrefix)) throw new UsageError('--set-prefix: a letter, then letters, digits or _ (at most 31)')
