@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, openSync, readFileSync, rmdirSync, unlinkSync, writeSync } from 'node:fs'
+import { linkSync, mkdirSync, readFileSync, rmdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { errnoText, StateLockError } from './errors.js'
 
@@ -6,7 +6,7 @@ import { errnoText, StateLockError } from './errors.js'
 export const LOCK_FILE = 'fst.lock'
 
 /**
- * One node per state directory: `fst.lock` created with O_EXCL, holding the owner's pid and its start time
+ * One node per state directory: `fst.lock` created exclusively (link(2)), holding the owner's pid and its start time
  * (from /proc on Linux). Taken before anything else at start, so a second `fst start` fails before it
  * opens the ledger or runs a script. Chosen over a time-based lock (proper-lockfile refreshes an mtime and
  * calls a lock stale after seconds without a refresh): a node killed with SIGKILL restarts at once, and an
@@ -33,14 +33,18 @@ export class StateLock {
     const token = `${process.pid} ${startTime(process.pid) ?? ''}`.trim()
     // bounded: one try, and one more after removing a stale lock
     for (let attempt = 0; attempt < 2; attempt++) {
+      // written in full to a file of our own, then linked into place: link() fails with EEXIST like O_EXCL,
+      // and a reader never sees a lock without its pid (which it would take for stale)
+      const temp = `${this.file}.${process.pid}`
       try {
-        const fd = openSync(this.file, 'wx', 0o600)
-        writeSync(fd, `${token}\n`)
-        closeSync(fd)
+        writeFileSync(temp, `${token}\n`, { mode: 0o600 })
+        linkSync(temp, this.file)
         this.token = token
         return
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new StateLockError(`${this.file}: cannot create the lock: ${errnoText(err)}`)
+      } finally {
+        rmSync(temp, { force: true })
       }
       const holder = readHolder(this.file)
       if (holder !== null && holderAlive(holder)) {
