@@ -19,14 +19,14 @@ function writeSetup (dir: string, config: Record<string, unknown> = {}): void {
   writeFileSync(join(dir, 'config.yml'), stringify({ listen: ['127.0.0.1:0'], peersFile: 'sync-peers.txt', stateDir: 'state', controlSocket: 'state/fst.sock', ...config }))
 }
 
-/** Every path under `dir` with its size: what a mistake must leave unchanged. */
+/** Every path under `dir` with its size and mode: what a mistake must leave unchanged. */
 function snapshot (dir: string): string[] {
   const out: string[] = []
   const walk = (d: string) => {
     for (const name of readdirSync(d).sort()) {
       const path = join(d, name)
       const st = statSync(path)
-      out.push(`${relative(dir, path)} ${st.isDirectory() ? 'dir' : st.size}`)
+      out.push(`${relative(dir, path)} ${st.isDirectory() ? 'dir' : st.size} ${(st.mode & 0o7777).toString(8)}`)
       if (st.isDirectory()) walk(path)
     }
   }
@@ -71,7 +71,7 @@ const MISTAKES: Mistake[] = [
   { what: 'bad pinned peer ID', setup: d => writeFileSync(join(d, 'sync-peers.txt'), '12D3KooWnotanid@127.0.0.1:4901\n'), args: ['start', '--config', '{config}'], code: 2, names: /line 1: .*not a peer ID/ },
   { what: 'bad port in peers entry', setup: d => writeFileSync(join(d, 'sync-peers.txt'), '127.0.0.1:99999\n'), args: ['check', '--config', '{config}'], code: 2, names: /line 1: .*port must be 1-65535/ },
   // command line
-  { what: 'unknown command', args: ['bna', '203.0.113.7'], code: 2, names: /unknown command 'bna' \(see fst --help\)/ },
+  { what: 'unknown command', args: ['bna', '203.0.113.7'], code: 2, names: /unknown command 'bna' \(Did you mean ban\?\) \(see fst --help\)/ },
   { what: 'missing argument', args: ['ban'], code: 2, names: /missing required argument 'ip'/ },
   { what: 'unknown option', args: ['ban', '203.0.113.7', '--jail', 'sshd'], code: 2, names: /unknown option '--jail'/ },
   { what: 'not an address', args: ['ban', '203.0.113.300', '--config', '{config}'], code: 2, names: /not an IPv4 or IPv6 address/ },
@@ -86,6 +86,8 @@ const MISTAKES: Mistake[] = [
   { what: 'import of a file that does not exist', args: ['import', '{dir}/list.txt', '--config', '{config}'], code: 2, names: /list\.txt: cannot read: no such file/ },
   { what: 'import of a list with a bad line', setup: d => writeFileSync(join(d, 'list.txt'), '# drop list\n198.51.100.7\nnot-an-address ; SBL1\n'), args: ['import', '{dir}/list.txt', '--config', '{config}'], code: 2, names: /list\.txt:3: not an IPv4 or IPv6 address: "not-an-address"; nothing published/ },
   { what: 'id before the node ever started', args: ['id', '--config', '{config}'], code: 2, names: /identity\.key: no identity key yet/ },
+  // without --config (and $FST_CONFIG): never a key made in the current directory as a side effect
+  { what: 'id without any config', args: ['id'], code: 2, names: /identity\.key: no identity key yet|config\.yml: cannot read/ },
   { what: 'id with a key that is a folder', setup: d => mkdirSync(join(d, 'state', 'identity.key'), { recursive: true }), args: ['id', '--config', '{config}'], code: 2, names: /identity\.key: cannot read the identity key: is a directory/ },
   { what: 'keygen over an existing file', setup: d => writeFileSync(join(d, 'swarm.key'), 'old'), args: ['keygen', '{dir}/swarm.key'], code: 2, names: /swarm\.key: already exists; fst keygen never overwrites/ },
   // permissions
@@ -150,6 +152,27 @@ describe('user mistakes: one line, documented exit code, no side effect', () => 
     expect(mesh.runs(0)).toHaveLength(runsBefore)
     expect((await mesh.status(0)).ledger.entries).toBe(ledgerBefore)
     rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('fst check names every problem, one line each, and exit 2', async () => {
+    const dir = mkdtempSync(join(root, 'check-'))
+    writeSetup(dir, { actionsDir: 'nowhere', ignore: ['not-an-ip'] })
+    const badKey = await run(process.execPath, [FST, 'check', '--config', join(dir, 'config.yml')], { cwd: dir })
+    // a config problem stops the check there: the paths it would check are not known yet
+    expect(badKey.code).toBe(2)
+    expect(badKey.stderr).toMatch(/^fst: .*config\.yml: ignore\.0: not an IPv4 or IPv6 address: "not-an-ip"/)
+    writeSetup(dir, { actionsDir: 'nowhere', networkKeyFile: 'swarm.key' })
+    rmSync(join(dir, 'sync-peers.txt'))
+    const before = snapshot(dir)
+    const out = await run(process.execPath, [FST, 'check', '--config', join(dir, 'config.yml')], { cwd: dir })
+    expect(out.code).toBe(2)
+    expect(out.stdout).toBe('')
+    const lines = out.stderr.trim().split('\n')
+    expect(lines).toHaveLength(3)
+    expect(lines[0]).toMatch(/^fst: peersFile: .*sync-peers\.txt: cannot read/)
+    expect(lines[1]).toMatch(/^fst: actionsDir: .*nowhere: no such directory/)
+    expect(lines[2]).toMatch(/^fst: networkKeyFile: .*swarm\.key: cannot read/)
+    expect(snapshot(dir)).toEqual(before)
   })
 
   it('the running node kept its lock and its bans through it all', async () => {
