@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs'
 import { get } from 'node:http'
+import { join } from 'node:path'
 import pWaitFor from 'p-wait-for'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { FST, freePort, Mesh, run, runBin } from '../utils/mesh.js'
+import { FST, freePort, Mesh, ROOT, run, runBin } from '../utils/mesh.js'
 
 /** GET on the node's HTTP endpoint: status code and body. */
 function fetchText (port: number, path: string): Promise<{ status: number, body: string }> {
@@ -93,5 +95,22 @@ describe('operating a node', () => {
     for (const c of commands) expect(zsh.stdout).toContain(`'${c}:`)
     const hasZsh = (await run('sh', ['-c', 'command -v zsh'])).code === 0
     if (hasZsh) expect((await run('zsh', ['-n', '-c', zsh.stdout])).code).toBe(0)
+  })
+
+  it('docs/cli.md and --help agree: every command and every exit code is in both', async () => {
+    const doc = readFileSync(join(ROOT, 'docs/cli.md'), 'utf8')
+    const help = (await runBin(FST, ['--help'])).stdout
+    const section = help.slice(help.indexOf('Commands:'), help.indexOf('Examples:'))
+    const commands = [...section.matchAll(/^ {2}([a-z]+)\b/gm)].map(m => m[1]!).filter(c => c !== 'help')
+    for (const c of commands) expect(doc, `fst ${c}`).toContain(`\`fst ${c}`)
+    for (const code of ['0', '1', '2', '3', '70']) {
+      expect(help).toMatch(new RegExp(`^ {2}${code} +\\S`, 'm'))
+      expect(doc).toMatch(new RegExp(`^\\| ${code} \\|`, 'm'))
+    }
+    for (const c of ['ban', 'unban', 'import', 'export', 'check']) {
+      const sub = (await runBin(FST, [c, '--help'])).stdout
+      const options = [...sub.matchAll(/^ {2}(?:-\w, )?(--[a-z-]+)/gm)].map(m => m[1]!).filter(o => !['--help', '--config', '--socket'].includes(o))
+      for (const o of options) expect(doc, `fst ${c} ${o}`).toContain(o)
+    }
   })
 })
