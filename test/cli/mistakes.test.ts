@@ -64,6 +64,7 @@ const MISTAKES: Mistake[] = [
   { what: 'bad log level', setup: d => writeSetup(d, { logLevel: 'verbose' }), args: ['start', '--config', '{config}'], code: 2, names: /logLevel/ },
   { what: 'controlGroup that does not exist', setup: d => writeSetup(d, { controlGroup: 'no-such-group-fst' }), args: ['start', '--config', '{config}'], code: 2, names: /controlGroup: no such group "no-such-group-fst"/ },
   { what: 'networkKeyFile missing', setup: d => writeSetup(d, { networkKeyFile: 'swarm.key' }), args: ['start', '--config', '{config}'], code: 2, names: /networkKeyFile: .*swarm\.key: cannot read: no such file/ },
+  { what: 'networkKeyFile that is no swarm key', setup: d => { writeSetup(d, { networkKeyFile: 'swarm.key' }); writeFileSync(join(d, 'swarm.key'), 'secret\n') }, args: ['start', '--config', '{config}'], code: 2, names: /networkKeyFile: .*swarm\.key: not a libp2p swarm key/ },
   { what: 'check: actionsDir missing', setup: d => writeSetup(d, { actionsDir: 'nowhere' }), args: ['check', '--config', '{config}'], code: 2, names: /actionsDir: .*nowhere: no such directory/ },
   // peers file
   { what: 'sync-peers.txt missing', setup: d => rmSync(join(d, 'sync-peers.txt')), args: ['start', '--config', '{config}'], code: 2, names: /peersFile: .*sync-peers\.txt: cannot read: no such file/ },
@@ -93,7 +94,8 @@ const MISTAKES: Mistake[] = [
   // permissions
   { what: 'check: identity key readable by others', setup: d => { mkdirSync(join(d, 'state')); cpSync(join(d, '..', 'key.template'), join(d, 'state', 'identity.key')); chmodSync(join(d, 'state', 'identity.key'), 0o644) }, args: ['check', '--config', '{config}'], code: 2, names: /identity\.key: the identity key is readable by others \(mode 0644\)/ },
   { what: 'check: script without execute bit', setup: d => chmodSync(join(d, 'actions', 'ban.d', '50-record'), 0o644), args: ['check', '--config', '{config}'], code: 2, names: /50-record: not executable, so never run/ },
-  { what: 'control socket under a file', setup: d => { writeSetup(d, { controlSocket: 'config.yml/fst.sock' }) }, args: ['check', '--config', '{config}'], code: 2, names: /controlSocket: .*config\.yml\/fst\.sock/ },
+  { what: 'check: control socket under a file', setup: d => { writeSetup(d, { controlSocket: 'config.yml/fst.sock' }) }, args: ['check', '--config', '{config}'], code: 2, names: /controlSocket: .*config\.yml\/fst\.sock/ },
+  { what: 'start: control socket in a folder that does not exist', setup: d => { writeSetup(d, { controlSocket: 'run/fst.sock' }) }, args: ['start', '--config', '{config}'], code: 2, names: /controlSocket: .*run\/fst\.sock: .*run does not exist/ },
   // a node that is not there, busy ports, a second instance
   { what: 'status with no node running', args: ['status', '--config', '{config}'], code: 3, names: /cannot reach the node at .*fst\.sock: no FST node is running/ },
   { what: 'hook with no node running', bin: 'fst-action', args: ['--config', '{config}', 'ban', 'sshd', 'tcp', '22', '203.0.113.7'], code: 3, names: /no FST node is running/ },

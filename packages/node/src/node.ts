@@ -85,6 +85,9 @@ export class FstNode {
       metrics.held.inc({ action: event.action })
       return false
     }
+    // a socket path that cannot work fails here, before the ledger opens and scripts run (it is bound below,
+    // once the node can answer; the socket answering is what tests and tools take for "started")
+    await ControlServer.preflight(config.controlSocket)
     await this.mesh.start(config.metricsListen === null ? null : this.registry)
     this.ledger = Ledger.open(join(config.stateDir, 'ledger'))
     this.ledgerOpen = true
@@ -131,7 +134,12 @@ export class FstNode {
       retentionMs: config.ledgerRetentionS * 1000
     })
 
-    // the control socket before any script runs: a busy or unusable socket path fails the start with nothing run
+    // before anything can arrive from peers: an entry caught up after this runs its scripts once, not twice.
+    // Own entries only with runOwnEvents: otherwise fail2ban restores those itself.
+    if (config.reapplyOnStart) applier.reapply(this.ledger.active().filter(e => e.origin !== this.peerId || config.runOwnEvents))
+    this.mesh.joinTopic(this.receiver.onVerdict)
+    this.catchup = this.createCatchup()
+    await this.catchup.start()
     this.control = new ControlServer(config.controlSocket, config.controlGroup, controlHandler({
       publish: input => this.publisher.publish(input),
       status: () => this.status(),
@@ -144,13 +152,6 @@ export class FstNode {
       }
     }), log.child({ component: 'control' }))
     await this.control.start()
-
-    // before anything can arrive from peers: an entry caught up after this runs its scripts once, not twice.
-    // Own entries only with runOwnEvents: otherwise fail2ban restores those itself.
-    if (config.reapplyOnStart) applier.reapply(this.ledger.active().filter(e => e.origin !== this.peerId || config.runOwnEvents))
-    this.mesh.joinTopic(this.receiver.onVerdict)
-    this.catchup = this.createCatchup()
-    await this.catchup.start()
     this.mesh.dialAll()
     this.expiry.start()
     const countPeers = () => metrics.peers.set(this.mesh.connectedPeers().length)
@@ -221,8 +222,9 @@ export class FstNode {
 
   /** Why the node is not ready (/readyz): empty when the ledger is open and at least one peer is connected. */
   notReady (): string[] {
+    // the endpoint answers from the start on, before the host and the ledger exist
+    if (this.mesh.host === undefined || !this.ledgerOpen) return ['ledger not open (starting or stopping)']
     const problems: string[] = []
-    if (!this.ledgerOpen) problems.push('ledger not open')
     if (this.connectedPeers().length === 0) problems.push(`no peer connected (of ${this.membership.others().length} in ${this.config.peersFile})`)
     return problems
   }

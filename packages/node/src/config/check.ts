@@ -4,6 +4,7 @@ import { listScripts } from '../actions/scripts.js'
 import { errnoText } from '../errors.js'
 import { parseHostPort } from '../metrics/http.js'
 import { IDENTITY_FILE, loadIdentity } from '../trust/identity.js'
+import { isNetworkKey } from '../trust/network-key.js'
 import { listenAddr, parsePeersFile } from '../trust/peers-file.js'
 import { configProblems, defaultConfig, type NodeConfig, resolvePaths } from './config.js'
 import { merge, readConfigDocument } from './file.js'
@@ -117,8 +118,8 @@ function stateProblems (config: NodeConfig): string[] {
   }
   if (config.networkKeyFile !== null) {
     try {
-      const key = readFileSync(config.networkKeyFile, 'utf8')
-      if (!key.startsWith('/key/swarm/psk/1.0.0/')) out.push(`networkKeyFile: ${config.networkKeyFile}: not a libp2p swarm key (create one with fst keygen)`)
+      const key = readFileSync(config.networkKeyFile)
+      if (!isNetworkKey(key)) out.push(`networkKeyFile: ${config.networkKeyFile}: not a libp2p swarm key (create one with fst keygen)`)
       out.push(...modeProblem(config.networkKeyFile, 'networkKeyFile'))
     } catch (err) {
       out.push(`networkKeyFile: ${config.networkKeyFile}: cannot read: ${errnoText(err)}`)

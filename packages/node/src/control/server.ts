@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process'
-import { chmodSync, chownSync, existsSync, readFileSync, unlinkSync } from 'node:fs'
+import { chmodSync, chownSync, existsSync, readFileSync, statSync, unlinkSync } from 'node:fs'
+import { dirname } from 'node:path'
 import { createConnection, createServer, type Server, type Socket } from 'node:net'
 import { type ControlRequest, type ControlResponse, MAX_CONTROL_LINE } from '@fst/protocol'
 import type { Logger } from 'pino'
@@ -24,6 +25,23 @@ export class ControlServer {
     private readonly handle: ControlHandler,
     private readonly log: Logger
   ) {}
+
+  /**
+   * What start() would trip over, checked before the node opens anything: a live node on the path, a missing
+   * or non-directory folder. Removes a stale socket file.
+   */
+  static async preflight (path: string): Promise<void> {
+    await removeStaleSocket(path)
+    if (isPipe(path)) return
+    const folder = dirname(path)
+    let isDir = false
+    try {
+      isDir = statSync(folder).isDirectory()
+    } catch {}
+    // the state dir (where the default socket lives) exists by now: the lock made it; any other folder must
+    // exist already (systemd's RuntimeDirectory= makes /run/fst)
+    if (!isDir) throw new ConfigError(`controlSocket: ${path}: ${folder} ${existsSync(folder) ? 'is not a directory' : 'does not exist'}`)
+  }
 
   async start (): Promise<void> {
     await removeStaleSocket(this.path)

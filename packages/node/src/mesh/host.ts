@@ -50,3 +50,4 @@ export type Host = Awaited<ReturnType<typeof createHost>>
 export function readNetworkKey (file: string | null): Uint8Array | null {
   return file === null ? null : readFileSync(file)
 }
+

@@ -10,6 +10,7 @@ import type { NodeConfig } from '../config/config.js'
 import { Dialer } from './dialer.js'
 import { TOPIC } from './gossip-params.js'
 import { createHost, type Host, readNetworkKey } from './host.js'
+import { isNetworkKey } from '../trust/network-key.js'
 import { loadOrCreateIdentity } from '../trust/identity.js'
 import { LivenessMonitor } from './liveness.js'
 import { logPeerChanges } from './peer-log.js'
@@ -60,6 +61,9 @@ export class MeshPeer {
       networkKey = readNetworkKey(config.networkKeyFile)
     } catch (err) {
       throw new ConfigError(`networkKeyFile: ${config.networkKeyFile}: cannot read: ${errnoText(err)}`)
+    }
+    if (networkKey !== null && !isNetworkKey(networkKey)) {
+      throw new ConfigError(`networkKeyFile: ${config.networkKeyFile}: not a libp2p swarm key (create one with fst keygen)`)
     }
     const listen = config.listen.map(item => {
       try {

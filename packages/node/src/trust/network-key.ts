@@ -14,3 +14,9 @@ export function writeNetworkKey (file: string): void {
     throw new IdentityError(`${file}: ${why}`)
   }
 }
+
+/** True for a libp2p v1 swarm key as `fst keygen` writes it: the tag, `/base16/`, 32 bytes in hex. */
+export function isNetworkKey (bytes: Uint8Array): boolean {
+  const [tag, codec, hex] = Buffer.from(bytes).toString('utf8').split(/\r?\n/)
+  return tag === '/key/swarm/psk/1.0.0/' && codec === '/base16/' && /^[0-9a-fA-F]{64}$/.test(hex ?? '')
+}
