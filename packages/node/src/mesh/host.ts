@@ -50,4 +50,3 @@ export type Host = Awaited<ReturnType<typeof createHost>>
 export function readNetworkKey (file: string | null): Uint8Array | null {
   return file === null ? null : readFileSync(file)
 }
-
