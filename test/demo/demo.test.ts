@@ -22,7 +22,7 @@ describe('pnpm demo --once', () => {
     expect(lines.filter(l => /^ {2}node [123] {2}12D3KooW\w+ {2}listening on 127\.0\.0\.1:\d+$/.test(l))).toHaveLength(3)
     expect(result.stdout).toMatch(/fst-action --config \S+node1\/config\.yml ban sshd tcp 22 203\.0\.113\.7/)
     for (const node of [2, 3]) {
-      expect(lines.some(l => l.startsWith(`  node ${node} ran ban.d/50-log-only: ban sshd tcp 22 203.0.113.7 (duration 0s, from 12D3KooW`)), `node ${node}`).toBe(true)
+      expect(lines.some(l => l.startsWith(`  node ${node} ran ban.d/50-log-only: ban sshd tcp 22 203.0.113.7 (duration 600s, from 12D3KooW`)), `node ${node}`).toBe(true)
     }
     expect(lines.some(l => l.startsWith('  node 1 ran'))).toBe(false)
     expect(lines.at(-2)).toBe('Demo done (--once).')

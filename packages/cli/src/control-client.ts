@@ -1,6 +1,6 @@
 import { createConnection, type Socket } from 'node:net'
 import type { ControlRequest, ControlResponse } from '@fst/protocol'
-import { UsageError } from './errors.js'
+import { EXIT, UsageError } from './errors.js'
 
 /**
  * A connection to the local node's control socket. Requests may be pipelined: answers come back in order.
@@ -24,7 +24,7 @@ export class ControlClient {
       }
     })
     socket.on('close', () => {
-      this.closedError ??= new UsageError('the node closed the control connection')
+      this.closedError ??= new UsageError('the node closed the control connection', EXIT.unavailable)
       for (const w of this.waiting.splice(0)) w({ ok: false, code: 'closed', error: this.closedError.message })
     })
   }
@@ -37,7 +37,7 @@ export class ControlClient {
         const why = err.code === 'ENOENT' || err.code === 'ECONNREFUSED'
           ? 'no FST node is running'
           : err.code === 'EACCES' ? 'permission denied (root or the control group only)' : err.message
-        reject(new UsageError(`cannot reach the node at ${path}: ${why}`))
+        reject(new UsageError(`cannot reach the node at ${path}: ${why}`, EXIT.unavailable))
       })
     })
     return new ControlClient(socket)

@@ -6,6 +6,8 @@ import { versionText } from './version.js'
 
 const USAGE = `usage: fst-action [--socket PATH | --config PATH] ${EVENT_USAGE}
 Hands one event to the local FST node and exits 0 once the node has recorded it.
+protocol and port are accepted in any case and passed on lowercased; without a duration the node
+applies its defaultDurationS (600 s). Exit 1: refused by the node; 2: a bad field; 3: no node.
 Node: --socket, else $FST_SOCKET, else the controlSocket of --config, else of $FST_CONFIG,
 else of /etc/fst/config.yml if it exists, else of the defaults relative to the current directory.
 fst-action --version prints the version.`

@@ -84,7 +84,7 @@ export class MetricsService {
 }
 
 /** Runs the service in the foreground until SIGINT/SIGTERM (see runInForeground in @fst/node). */
-export async function runMetricsService (config: NodeConfig, log: Logger = createLogger(config.logLevel)): Promise<MetricsService> {
+export async function runMetricsService (config: NodeConfig, log: Logger = createLogger(config.logLevel, config.logFormat)): Promise<MetricsService> {
   const service = new MetricsService(config, log)
   await runInForeground(service, log)
   return service

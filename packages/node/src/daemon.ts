@@ -1,9 +1,18 @@
 import { pino, type Logger } from 'pino'
+import { PinoPretty } from 'pino-pretty'
 import type { NodeConfig } from './config/config.js'
 import { FstNode } from './node.js'
 
-export function createLogger (level: string): Logger {
-  return pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime })
+/**
+ * The process logger. JSON lines (for journald, log shippers) unless `format` asks for readable lines, or is
+ * `auto` and stdout is a terminal: then pino's own pretty-printer, synchronously in this thread (a worker
+ * transport would not survive the bundle, and a person at a terminal logs little).
+ */
+export function createLogger (level: string, format: 'auto' | 'json' | 'pretty' = 'json'): Logger {
+  const options = { level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime }
+  const pretty = format === 'pretty' || (format === 'auto' && process.stdout.isTTY === true)
+  if (!pretty) return pino(options)
+  return pino(options, PinoPretty({ sync: true, colorize: process.stdout.isTTY === true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }))
 }
 
 /** A mesh peer run as a process: `fst start` (FstNode) and `fst metrics` (MetricsService). */
@@ -46,7 +55,7 @@ export async function runInForeground (service: ForegroundService, log: Logger, 
 }
 
 /** Runs a node in the foreground until SIGINT/SIGTERM (see runInForeground). */
-export async function runDaemon (config: NodeConfig, log: Logger = createLogger(config.logLevel)): Promise<FstNode> {
+export async function runDaemon (config: NodeConfig, log: Logger = createLogger(config.logLevel, config.logFormat)): Promise<FstNode> {
   const node = new FstNode(config, log)
   await runInForeground(node, log, 'stopping: draining scripts and closing the ledger')
   return node

@@ -15,3 +15,30 @@ export class PinMismatchError extends Error {
   static override name = 'PinMismatchError'
   override name = 'PinMismatchError'
 }
+
+/** Another process holds the state directory's lock (a second `fst start` on the same state dir). */
+export class StateLockError extends Error {
+  static override name = 'StateLockError'
+  override name = 'StateLockError'
+}
+
+/** The node's identity key is missing or unreadable, and the caller asked not to create one. */
+export class IdentityError extends Error {
+  static override name = 'IdentityError'
+  override name = 'IdentityError'
+}
+
+/** Why an errno error happened, in words an administrator reads (`EADDRINUSE` → `address already in use`). */
+export function errnoText (err: unknown): string {
+  const code = (err as NodeJS.ErrnoException)?.code
+  switch (code) {
+    case 'ENOENT': return 'no such file or directory'
+    case 'EACCES': case 'EPERM': return 'permission denied'
+    case 'EEXIST': return 'already exists'
+    case 'EISDIR': return 'is a directory'
+    case 'ENOTDIR': return 'a part of the path is not a directory'
+    case 'EADDRINUSE': return 'address already in use (another program listens there)'
+    case 'EADDRNOTAVAIL': return 'address not available on this server'
+    default: return (err as Error)?.message?.split('\n')[0] ?? String(err)
+  }
+}

@@ -8,7 +8,7 @@ import { ActionRunner } from './actions/runner.js'
 import { Catchup } from './catchup/service.js'
 import type { NodeConfig } from './config/config.js'
 import { controlHandler } from './control/handlers.js'
-import { ControlServer } from './control/server.js'
+import { ControlServer, resolveGroup } from './control/server.js'
 import { countsByLabel, peerRows } from './control/views.js'
 import { ExpirySweeper } from './ledger/expiry.js'
 import { entriesCovering } from './ledger/query.js'
@@ -19,12 +19,13 @@ import type { Host } from './mesh/host.js'
 import { MeshPeer } from './mesh/peer.js'
 import { Publisher } from './mesh/publisher.js'
 import { Receiver } from './mesh/receiver.js'
-import { HttpEndpoint, metricsRoute } from './metrics/http.js'
+import { HttpEndpoint, healthRoute, metricsRoute, routes } from './metrics/http.js'
 import { LogThrottle } from './metrics/log-throttle.js'
 import { createNodeMetrics, type NodeMetrics } from './metrics/metrics.js'
 import type { Membership } from './trust/membership.js'
 import { QuorumTracker } from './trust/quorum.js'
 import { MemoryReducer } from './upstream/memory-reducer.js'
+import { StateLock } from './state-lock.js'
 
 export { TOPIC }
 /** How long SIGTERM waits for queued scripts. */
@@ -54,9 +55,12 @@ export class FstNode {
   private metricsEndpoint: HttpEndpoint | null = null
   /** Mesh messages this node signed and sent. */
   private published = 0
+  private readonly lock: StateLock
+  private ledgerOpen = false
 
   constructor (readonly config: NodeConfig, private readonly log: Logger) {
     this.mesh = new MeshPeer(config, log)
+    this.lock = new StateLock(config.stateDir)
   }
 
   get peerId (): string { return this.mesh.peerId }
@@ -65,6 +69,15 @@ export class FstNode {
 
   async start (): Promise<void> {
     const { config, log, metrics } = this
+    // before anything else: a second node on this state dir must fail before it opens the ledger or runs a script
+    this.lock.acquire()
+    // then what can fail on a setting, before anything is created or run
+    if (config.controlGroup !== null) resolveGroup(config.controlGroup)
+    if (config.metricsListen !== null) {
+      const handler = routes(healthRoute(() => this.notReady()), metricsRoute(this.registry, () => this.sampleGauges()))
+      this.metricsEndpoint = new HttpEndpoint(config.metricsListen, 'metricsListen', handler, log.child({ component: 'metrics' }))
+      await this.metricsEndpoint.start()
+    }
     const throttle = new LogThrottle(log)
     const quorum = new QuorumTracker(config.quorum)
     const admit = (event: FstEvent, reporter: string): boolean => {
@@ -72,8 +85,12 @@ export class FstNode {
       metrics.held.inc({ action: event.action })
       return false
     }
+    // a socket path that cannot work fails here, before the ledger opens and scripts run (it is bound below,
+    // once the node can answer; the socket answering is what tests and tools take for "started")
+    await ControlServer.preflight(config.controlSocket)
     await this.mesh.start(config.metricsListen === null ? null : this.registry)
     this.ledger = Ledger.open(join(config.stateDir, 'ledger'))
+    this.ledgerOpen = true
     await this.ledger.prune(config.ledgerRetentionS * 1000)
 
     const runnerLog = log.child({ component: 'runner' })
@@ -101,6 +118,7 @@ export class FstNode {
       admit,
       apply,
       runOwnEvents: config.runOwnEvents,
+      defaultDurationS: config.defaultDurationS,
       metrics,
       throttle,
       onChanges
@@ -139,10 +157,6 @@ export class FstNode {
     const countPeers = () => metrics.peers.set(this.mesh.connectedPeers().length)
     this.host.addEventListener('connection:open', countPeers)
     this.host.addEventListener('connection:close', countPeers)
-    if (config.metricsListen !== null) {
-      this.metricsEndpoint = new HttpEndpoint(config.metricsListen, 'metricsListen', metricsRoute(this.registry, () => this.sampleGauges()), log.child({ component: 'metrics' }))
-      await this.metricsEndpoint.start()
-    }
     log.info({ peerId: this.peerId, listen: this.host.getMultiaddrs().map(String), peers: this.membership.others().length }, 'node started')
   }
 
@@ -196,12 +210,23 @@ export class FstNode {
 
   /** Gauges read at scrape time rather than kept up to date on every change. */
   private sampleGauges (): void {
+    // the endpoint starts before the ledger and the runner (a busy port fails first): a scrape may come early
+    if (this.runner === undefined || !this.ledgerOpen) return
     this.metrics.queueDepth.set(this.runner.pending)
     this.metrics.activeEntries.set(this.ledger.active().length)
   }
 
   connectedPeers (): string[] {
     return this.mesh.connectedPeers()
+  }
+
+  /** Why the node is not ready (/readyz): empty when the ledger is open and at least one peer is connected. */
+  notReady (): string[] {
+    // the endpoint answers from the start on, before the host and the ledger exist
+    if (this.mesh.host === undefined || !this.ledgerOpen) return ['ledger not open (starting or stopping)']
+    const problems: string[] = []
+    if (this.connectedPeers().length === 0) problems.push(`no peer connected (of ${this.membership.others().length} in ${this.config.peersFile})`)
+    return problems
   }
 
   async status (): Promise<NodeStatus> {
@@ -248,6 +273,8 @@ export class FstNode {
     await this.runner?.stop(DRAIN_MS)
     await this.mesh.stop()
     await this.catchup?.settled()
+    this.ledgerOpen = false
     await this.ledger?.close()
+    this.lock.release()
   }
 }

@@ -10,9 +10,9 @@ export interface FstEvent {
   action: string
   /** The jail or rule that reported it, e.g. `sshd`. */
   name: string
-  /** Protocol(s) as fail2ban passes them, e.g. `tcp` or `tcp,udp`. */
+  /** Protocol(s) as fail2ban passes them, e.g. `tcp` or `tcp,udp`; lowercase (the hook accepts any case). */
   protocol: string
-  /** Port(s) as fail2ban passes them, e.g. `22`, `http,https`, `1000:2000`. */
+  /** Port(s) as fail2ban passes them, e.g. `22`, `http,https`, `1000:2000`; lowercase (the hook accepts any case). */
   port: string
   /** Canonical IPv4/IPv6 address or CIDR. */
   ip: string
@@ -30,14 +30,19 @@ export type EventInput = Omit<FstEvent, 'time' | 'duration'> & { duration?: numb
  * This rules out path separators, leading dots (`..`), whitespace and every shell metacharacter.
  */
 export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/
-/** Protocol: up to 8 comma-separated lowercase words such as `tcp`, `udp`, `all`, `icmp`. */
-export const PROTOCOL_PATTERN = /^[a-z0-9]{1,16}(,[a-z0-9]{1,16}){0,7}$/
-/** One port item: a number, a range `a:b` or `a-b`, or a service name such as `ssh` or `imap3`. */
-const PORT_ITEM = /^(?:(\d{1,5})(?:[:-](\d{1,5}))?|[a-z][a-z0-9-]{0,31})$/
+/**
+ * Protocol: up to 8 comma-separated ASCII words such as `tcp`, `udp`, `all`, `icmp`, in any case (the seed's
+ * own example passes `IP`). Normalised to lowercase, like an address to its canonical form: scripts and the
+ * wire see `ip`, and nodes that only know lowercase accept what a newer node sends.
+ */
+export const PROTOCOL_PATTERN = /^[A-Za-z0-9]{1,16}(,[A-Za-z0-9]{1,16}){0,7}$/
+/** One port item: a number, a range `a:b` or `a-b`, or a service name such as `ssh`, `imap3` or `null` (any case). */
+const PORT_ITEM = /^(?:(\d{1,5})(?:[:-](\d{1,5}))?|[A-Za-z][A-Za-z0-9-]{0,31})$/
 const MAX_PORT_ITEMS = 32
 /** Ten years: longer bans should be permanent (duration 0). */
 export const MAX_DURATION_S = 10 * 365 * 24 * 3600
 
+/** Checks a port field and returns it lowercased (service names are matched without case). */
 export function validatePort (port: unknown): Result<string> {
   if (typeof port !== 'string' || port.length === 0 || port.length > 256) {
     return fail(RejectReason.badPort, 'port must be 1-256 characters')
@@ -51,7 +56,7 @@ export function validatePort (port: unknown): Result<string> {
     const high = m[2] === undefined ? low : Number(m[2])
     if (low > 65535 || high > 65535 || high < low) return fail(RejectReason.badPort, `bad port range ${JSON.stringify(item)}`)
   }
-  return ok(port)
+  return ok(port.toLowerCase())
 }
 
 /** A value for an error message: untrusted input, so no String() (an object could throw) and at most 80 chars. */
@@ -81,7 +86,7 @@ export function validateInput (input: Record<string, unknown>): Result<EventInpu
   if (typeof duration !== 'number' || !Number.isSafeInteger(duration) || duration < 0 || duration > MAX_DURATION_S) {
     return fail(RejectReason.badDuration, `duration must be whole seconds from 0 to ${MAX_DURATION_S}`)
   }
-  return ok({ action: action.value, name: name.value, protocol: input.protocol, port: port.value, ip: ip.value.text, duration })
+  return ok({ action: action.value, name: name.value, protocol: input.protocol.toLowerCase(), port: port.value, ip: ip.value.text, duration })
 }
 
 /** Validates a full event (as received from the mesh or a ledger). */
@@ -89,6 +94,9 @@ export function validateEvent (input: Record<string, unknown>): Result<FstEvent>
   const base = validateInput(input)
   if (!base.valid) return base
   if (base.value.ip !== input.ip) return fail(RejectReason.badAddress, 'address is not in canonical form')
+  // nodes send protocol and port lowercased; another form was not made by validateInput
+  if (base.value.protocol !== input.protocol) return fail(RejectReason.badProtocol, 'protocol is not in canonical (lowercase) form')
+  if (base.value.port !== input.port) return fail(RejectReason.badPort, 'port is not in canonical (lowercase) form')
   const time = input.time
   if (typeof time !== 'number' || !Number.isSafeInteger(time) || time <= 0) {
     return fail(RejectReason.badTime, 'time must be a positive integer (ms since epoch)')

@@ -23,7 +23,8 @@ describe('validateInput', () => {
     ['name', 'ss hd', RejectReason.badName],
     ['name', '-sshd', RejectReason.badName],
     ['name', 42, RejectReason.badName],
-    ['protocol', 'TCP', RejectReason.badProtocol],
+    ['protocol', 'tcp\u212a', RejectReason.badProtocol],
+    ['protocol', 'tcp\u0130', RejectReason.badProtocol],
     ['protocol', 'tcp;', RejectReason.badProtocol],
     ['protocol', 'tcp,', RejectReason.badProtocol],
     ['protocol', 'a,b,c,d,e,f,g,h,i', RejectReason.badProtocol],
@@ -46,16 +47,32 @@ describe('validateInput', () => {
   })
 })
 
+describe('case of protocol and port words', () => {
+  it('accepts the seed\'s example `nullroute route IP null` and passes the words on lowercased', () => {
+    const result = validateInput({ action: 'nullroute', name: 'route', protocol: 'IP', port: 'null', ip: '198.51.100.9' })
+    expect(result).toEqual({ valid: true, value: { action: 'nullroute', name: 'route', protocol: 'ip', port: 'null', ip: '198.51.100.9', duration: 0 } })
+    expect(validateInput({ ...good, protocol: 'TCP,Udp' })).toMatchObject({ valid: true, value: { protocol: 'tcp,udp' } })
+  })
+  it('a received event must carry the lowercase form (nodes agree on what scripts see)', () => {
+    const event = { ...good, time: 1_700_000_000_000, duration: 0 }
+    expect(validateEvent({ ...event, protocol: 'TCP' })).toMatchObject({ valid: false, reason: RejectReason.badProtocol })
+    expect(validateEvent({ ...event, port: 'SSH' })).toMatchObject({ valid: false, reason: RejectReason.badPort })
+  })
+})
+
 describe('validatePort', () => {
   it.each(['22', '0', '65535', 'http,https', '1000:2000', '1000-2000', '0:65535', 'ssh', 'imap3', '22,80,443', Array.from({ length: 32 }, (_, i) => String(i + 1)).join(',')])('accepts %j', port => {
     expect(validatePort(port)).toEqual({ valid: true, value: port })
   })
-  it.each(['', '65536', '2000:1000', '22 80', '22;', 'HTTP', '1:2:3', ',22', '22,', '-1', 'x'.repeat(257), Array.from({ length: 33 }, (_, i) => String(i + 1)).join(',')])('rejects %j', port => {
+  it.each(['', '65536', '2000:1000', '22 80', '22;', '1:2:3', ',22', '22,', '-1', 'sſh', 'x'.repeat(257), Array.from({ length: 33 }, (_, i) => String(i + 1)).join(',')])('rejects %j', port => {
     const result = validatePort(port)
     expect(!result.valid && result.reason).toBe(RejectReason.badPort)
   })
   it('rejects values that are not strings', () => {
     expect(validatePort(22).valid).toBe(false)
+  })
+  it.each([['HTTP', 'http'], ['null', 'null'], ['SSH,Http', 'ssh,http']])('accepts %j in any case and lowercases it', (port, value) => {
+    expect(validatePort(port)).toEqual({ valid: true, value })
   })
 })
 

@@ -5,7 +5,7 @@ import { CONFIG_FLAG } from '../cli.js'
 /** `fst start`, `fst id`, `fst keygen`: commands that work on this server's node and its identity. */
 export function addNodeCommands (program: Command, emit: (text: string) => void): void {
   program.command('start')
-    .description('run a node in the foreground')
+    .description('run a node in the foreground (one per state dir: a second one exits 2 before doing anything)')
     .option(...CONFIG_FLAG)
     .action(async (opts: { config?: string }) => {
       const { configPathFrom, loadConfig, runDaemon } = await import('@fst/node')
@@ -13,20 +13,21 @@ export function addNodeCommands (program: Command, emit: (text: string) => void)
     })
 
   program.command('id')
-    .description('print this node\'s peer ID and the line to paste into sync-peers.txt')
+    .description('print this node\'s peer ID and the line to paste into sync-peers.txt (reads the key; never creates one)')
     .option(...CONFIG_FLAG)
     .action(async (opts: { config?: string }) => {
       const { configPathFrom, loadConfig } = await import('@fst/node/config')
-      const { loadOrCreateIdentity } = await import('@fst/node/identity')
+      const { loadIdentity } = await import('@fst/node/identity')
       const { peerIdFromPrivateKey } = await import('@libp2p/peer-id')
       const config = loadConfig(configPathFrom(opts.config))
-      const peerId = peerIdFromPrivateKey(await loadOrCreateIdentity(config.stateDir)).toString()
+      // a query never creates a key: only `fst start` does
+      const peerId = peerIdFromPrivateKey(loadIdentity(config.stateDir)).toString()
       emit(`${peerId}\n${peerId}@${entryHost(config.listen[0]!)}`)
     })
 
   program.command('keygen')
     .description('create a private-network key (give the same file to every server)')
-    .argument('<file>', 'where to write the key (mode 0600)')
+    .argument('<file>', 'where to write the key (mode 0600); an existing file is never overwritten (exit 2)')
     .action(async (file: string) => {
       const { writeNetworkKey } = await import('@fst/node')
       writeNetworkKey(file)

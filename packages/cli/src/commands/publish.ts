@@ -1,10 +1,13 @@
-import { createReadStream } from 'node:fs'
+import { open } from 'node:fs/promises'
+import { errnoText } from '@fst/node/errors'
+import { actionFamily, type LedgerEntry } from '@fst/protocol'
+import { unknownActionWarning } from '../action-check.js'
 import { createInterface } from 'node:readline'
 import type { Command } from 'commander'
 import { CONFIG_FLAG } from '../cli.js'
 import { ControlClient } from '../control-client.js'
 import { EVENT_USAGE, eventFromArgs } from '../event-args.js'
-import { UsageError } from '../errors.js'
+import { EXIT, UsageError } from '../errors.js'
 import { socketPath } from '../socket-path.js'
 
 /**
@@ -23,17 +26,43 @@ export function addPublishCommand (program: Command, emit: (text: string) => voi
     .action(async (fields: string[], opts: { config?: string, socket?: string, stdin?: boolean, file?: string }) => {
       const bulk = opts.stdin === true || opts.file !== undefined
       if (bulk && fields.length > 0) throw new UsageError('give event fields or --stdin/--file, not both')
-      if (!bulk) {
-        const event = eventFromArgs(fields)
-        const client = await ControlClient.connect(await socketPath(opts))
-        const answer = await client.request({ op: 'publish', ...event })
-        client.close()
-        if (!answer.ok) throw new UsageError(`refused by the node: ${answer.error}`, 1)
-        return
+      if (!bulk) return publishOne(fields, opts)
+      const path = await socketPath(opts)
+      if (opts.file === undefined) return emit(await publishLines(process.stdin, path))
+      // opened before anything is sent: a missing file is one line and exit 2, not a stream's 'error' event
+      const handle = await open(opts.file, 'r').catch((err: unknown) => {
+        throw new UsageError(`--file ${opts.file}: ${errnoText(err)}`)
+      })
+      try {
+        emit(await publishLines(handle.createReadStream({ autoClose: false }), path))
+      } finally {
+        await handle.close()
       }
-      const input = opts.file === undefined ? process.stdin : createReadStream(opts.file)
-      emit(await publishLines(input, await socketPath(opts)))
     })
+}
+
+/**
+ * One event, like the hook, but told as a person is told: a warning when no `<action>.d` exists here, and
+ * an unban that matches no active ban is not published ("nothing to unban", exit 1).
+ */
+async function publishOne (fields: string[], opts: { config?: string, socket?: string }): Promise<void> {
+  const event = eventFromArgs(fields)
+  const client = await ControlClient.connect(await socketPath(opts))
+  const warning = await unknownActionWarning(event.action, opts.config)
+  if (warning !== null) process.stderr.write(`fst: ${warning}\n`)
+  try {
+    const { family, removes } = actionFamily(event.action)
+    if (removes) {
+      const found = await client.request({ op: 'list', action: family, name: event.name, ip: event.ip })
+      if (found.ok && (found.entries as LedgerEntry[]).length === 0) {
+        throw new UsageError(`nothing to unban: no active ${family} of ${event.ip} under the name ${event.name} (see fst show ${event.ip})`, EXIT.refused)
+      }
+    }
+    const answer = await client.request({ op: 'publish', ...event })
+    if (!answer.ok) throw new UsageError(`refused by the node: ${answer.error}`, EXIT.refused)
+  } finally {
+    client.close()
+  }
 }
 
 /** Streams lines to the node, pipelined; reports refused lines on stderr and a summary. */
@@ -68,6 +97,6 @@ async function publishLines (input: NodeJS.ReadableStream, path: string): Promis
   }
   await Promise.all(answers)
   client.close()
-  if (refused > 0) throw new UsageError(`${accepted} accepted, ${refused} refused`, 1)
+  if (refused > 0) throw new UsageError(`${accepted} accepted, ${refused} refused`, EXIT.refused)
   return `${accepted} accepted`
 }

@@ -2,25 +2,32 @@ import type { Command } from 'commander'
 import { actionFamily, expiresAt, type LedgerEntry, type NodeStatus, type PeerRow, parseAddress } from '@fst/protocol'
 import { CONFIG_FLAG } from '../cli.js'
 import { ask } from '../control-client.js'
-import { UsageError } from '../errors.js'
+import { EXIT, UsageError } from '../errors.js'
 import { socketPath } from '../socket-path.js'
 
 /** `fst status`, `fst peers`, `fst list`, `fst show`, `fst repin`: questions to the running node. */
 export function addQueryCommands (program: Command, emit: (text: string) => void): void {
   const query = async (config: string | undefined, req: Parameters<typeof ask>[1]) => {
     const answer = await ask(await socketPath({ config }), req)
-    if (!answer.ok) throw new UsageError(answer.error, 1)
+    if (!answer.ok) throw new UsageError(answer.error, EXIT.refused)
     const { ok: _ok, ...rest } = answer
     return rest as Record<string, unknown>
   }
 
   program.command('status')
-    .description('show this node\'s peer ID, connected peers and ledger size')
+    .description('show this node\'s peer ID, connected peers and ledger size; exit 1 when no peer is connected')
     .option(...CONFIG_FLAG)
     .option('--json', 'print one JSON object')
     .action(async (opts: { config?: string, json?: boolean }) => {
       const s = await query(opts.config, { op: 'status' }) as unknown as NodeStatus
-      if (opts.json === true) return emit(JSON.stringify(s))
+      // a node alone protects nobody: scripts and monitoring can test `fst status` like /readyz
+      const alone = () => {
+        if (s.peers.length === 0) throw new UsageError('no peer connected (see fst peers)', EXIT.refused)
+      }
+      if (opts.json === true) {
+        emit(JSON.stringify(s))
+        return alone()
+      }
       const { peers, ledger, messages } = s
       emit([
         `peer ID:  ${String(s.peerId)}`,
@@ -30,6 +37,7 @@ export function addQueryCommands (program: Command, emit: (text: string) => void
         `queue:    ${String(s.queue)} events waiting for scripts`,
         `messages: ${messages.published} published, ${messages.accepted} accepted; ${messages.suppressed} hook calls changed nothing (echoes)`
       ].join('\n'))
+      alone()
     })
 
   program.command('peers')

@@ -98,8 +98,10 @@ export class Catchup {
         this.init.onPull?.('failed')
         const connected = this.init.host.getConnections(peer).length > 0
         // a listed peer that is not a node (the metrics service) never speaks catch-up; a node that is
-        // still starting may not yet: retry quietly
-        const level = (err as Error).name === 'UnsupportedProtocolError' ? 'debug' : 'warn'
+        // still starting may not yet, and a peer that left took its stream along: retry (or stop) quietly,
+        // and warn only when the last attempt with a connected peer failed
+        const final = attempt >= RETRIES && connected
+        const level = (err as Error).name === 'UnsupportedProtocolError' || !final ? 'debug' : 'warn'
         this.init.log[level]({ peer: peer.toString(), attempt, err: (err as Error).message }, 'catch-up pull failed')
         if (attempt >= RETRIES || !connected) return
         await new Promise(resolve => setTimeout(resolve, RETRY_MS * attempt))

@@ -1,10 +1,21 @@
-import { NAME_PATTERN } from '@fst/protocol'
+import { MAX_DURATION_S, NAME_PATTERN, parseAddress } from '@fst/protocol'
 import { z } from 'zod'
 import { configPathFrom, DEFAULT_CONTROL_SOCKET, merge, readConfigDocument, resolveConfigPath } from './file.js'
 import { ConfigError } from '../errors.js'
 
 const durationMs = z.number().int().min(0)
-const cidrList = z.array(z.string().min(1).max(64))
+/** An address or CIDR, checked with the same parser as every ban (a typo stops the node, not a ban later). */
+const cidr = z.string().superRefine((text, ctx) => {
+  const parsed = parseAddress(text)
+  if (!parsed.valid) ctx.addIssue({ code: 'custom', message: parsed.error })
+})
+const cidrList = z.array(cidr)
+/** `host:port`, `[v6]:port` or a multiaddr; the same rule as trust/peers-file.ts listenAddr. */
+const listenItem = z.string().min(1).refine(
+  item => item.startsWith('/') || /^(?:\[[0-9A-Fa-f:.]+\]|\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}$/.test(item),
+  'listen entries are IPv4:port, [IPv6]:port or a multiaddr'
+)
+const hostPort = z.string().regex(/^(?:\[[0-9A-Fa-f:.]+\]|[^:[\]]+):\d{1,5}$/, 'expected host:port or [v6]:port')
 
 /** Variables the runner sets itself; `scriptEnv` may not replace them. */
 export const RESERVED_SCRIPT_ENV = [
@@ -22,7 +33,7 @@ const scriptEnvValue = z.string().max(4096).refine(v => !v.includes('\0'), 'valu
  */
 export const configSchema = z.strictObject({
   /** Addresses to listen on: `host:port`, `[v6]:port` or multiaddrs. */
-  listen: z.array(z.string().min(1)).min(1),
+  listen: z.array(listenItem).min(1),
   /** The peers file, identical on every server. */
   peersFile: z.string().min(1),
   /** Folder holding `<action>.d/` folders of scripts. */
@@ -91,7 +102,7 @@ export const configSchema = z.strictObject({
   /** Redial backoff for lost peers. */
   redial: z.strictObject({ minMs: durationMs.min(10), maxMs: durationMs.min(10) }),
   /** Optional node-level Prometheus endpoint, `host:port`; null for off. */
-  metricsListen: z.string().min(1).nullable(),
+  metricsListen: hostPort.nullable(),
   /** The metrics service (`fst metrics`): its HTTP endpoint for /metrics and the dashboard. */
   metrics: z.strictObject({
     /** `host:port` of the HTTP endpoint; anything but loopback requires `token`. */
@@ -101,8 +112,15 @@ export const configSchema = z.strictObject({
     /** Secret for HTTP access (bearer token, or basic auth password); null for none. */
     token: z.string().min(16).max(256).nullable()
   }),
+  /**
+   * Ban length in seconds when the report gives none (`fst ban` without --duration, a hook call without a
+   * sixth field): fail2ban's own default bantime, not forever. 0 would mean permanent.
+   */
+  defaultDurationS: z.number().int().min(0).max(MAX_DURATION_S),
   /** Log level. */
-  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  /** `auto`: readable lines (pino-pretty) when stdout is a terminal, JSON lines otherwise; `json`; `pretty`. */
+  logFormat: z.enum(['auto', 'json', 'pretty'])
 })
 
 export type Config = z.infer<typeof configSchema>
@@ -140,32 +158,39 @@ export const defaultConfig: Config = {
   redial: { minMs: 500, maxMs: 30_000 },
   metricsListen: null,
   metrics: { listen: '127.0.0.1:9464', dashboard: true, token: null },
-  logLevel: 'info'
+  defaultDurationS: 600,
+  logLevel: 'info',
+  logFormat: 'auto'
 }
 
 const PATH_KEYS = ['peersFile', 'actionsDir', 'stateDir', 'controlSocket', 'networkKeyFile'] as const
 
-/** Validates a merged document; errors name the key, the value and the rule. */
+/** Validates a merged document; errors name the key, the value and the rule (the first problem found). */
 export function validateConfig (doc: Record<string, unknown>, source: string): Config {
+  const problems = configProblems(doc, source)
+  if (problems.length > 0) throw new ConfigError(problems[0]!)
+  return configSchema.parse(doc)
+}
+
+/** Every problem of a merged document, one line each (`fst check` prints them all). */
+export function configProblems (doc: Record<string, unknown>, source: string): string[] {
   const parsed = configSchema.safeParse(doc)
   if (parsed.success) {
-    if (parsed.data.redial.maxMs < parsed.data.redial.minMs) {
-      throw new ConfigError(`${source}: redial.maxMs must be >= redial.minMs`)
+    return parsed.data.redial.maxMs < parsed.data.redial.minMs ? [`${source}: redial.maxMs must be >= redial.minMs`] : []
+  }
+  return parsed.error.issues.map(issue => {
+    const key = issue.path.join('.')
+    if (issue.code === 'unrecognized_keys') {
+      const where = key === '' ? '' : `${key}.`
+      return `${source}: unknown key ${issue.keys.map(k => where + k).join(', ')}`
     }
-    return parsed.data
-  }
-  const issue = parsed.error.issues[0]!
-  const key = issue.path.join('.')
-  if (issue.code === 'unrecognized_keys') {
-    const where = key === '' ? '' : `${key}.`
-    throw new ConfigError(`${source}: unknown key ${issue.keys.map(k => where + k).join(', ')}`)
-  }
-  if (issue.code === 'invalid_key') {
-    // a bad key of a map such as scriptEnv: report the inner rule, not zod's generic "Invalid key in record"
-    throw new ConfigError(`${source}: ${key}: ${issue.issues[0]?.message ?? issue.message} (bad key ${JSON.stringify(issue.path.at(-1))})`)
-  }
-  const value = issue.path.reduce<unknown>((v, k) => (v as Record<PropertyKey, unknown> | undefined)?.[k], doc)
-  throw new ConfigError(`${source}: ${key}: ${issue.message} (got ${JSON.stringify(value)})`)
+    if (issue.code === 'invalid_key') {
+      // a bad key of a map such as scriptEnv: report the inner rule, not zod's generic "Invalid key in record"
+      return `${source}: ${key}: ${issue.issues[0]?.message ?? issue.message} (bad key ${JSON.stringify(issue.path.at(-1))})`
+    }
+    const value = issue.path.reduce<unknown>((v, k) => (v as Record<PropertyKey, unknown> | undefined)?.[k], doc)
+    return `${source}: ${key}: ${issue.message} (got ${JSON.stringify(value)?.slice(0, 120)})`
+  })
 }
 
 /**
@@ -174,12 +199,17 @@ export function validateConfig (doc: Record<string, unknown>, source: string): C
  */
 export function loadConfig (file?: string | null): NodeConfig {
   const { doc, base, configFile } = readConfigDocument(file ?? null)
-  const config = validateConfig(merge({ ...defaultConfig }, doc), configFile ?? 'defaults')
+  return resolvePaths(validateConfig(merge({ ...defaultConfig }, doc), configFile ?? 'defaults'), base, configFile)
+}
+
+/** A validated config with its paths made absolute against `base` (the config file's folder). */
+export function resolvePaths (config: Config, base: string, configFile: string | null): NodeConfig {
+  const out: Record<string, unknown> = { ...config }
   for (const key of PATH_KEYS) {
     const value = config[key]
-    if (typeof value === 'string') (config as Record<string, unknown>)[key] = resolveConfigPath(value, base)
+    if (typeof value === 'string') out[key] = resolveConfigPath(value, base)
   }
-  return { ...config, configFile }
+  return { ...(out as Config), configFile }
 }
 
 export { configPathFrom }

@@ -1,8 +1,10 @@
 import { execFileSync } from 'node:child_process'
-import { chmodSync, chownSync, existsSync, readFileSync, unlinkSync } from 'node:fs'
+import { chmodSync, chownSync, existsSync, readFileSync, statSync, unlinkSync } from 'node:fs'
+import { dirname } from 'node:path'
 import { createConnection, createServer, type Server, type Socket } from 'node:net'
 import { type ControlRequest, type ControlResponse, MAX_CONTROL_LINE } from '@fst/protocol'
 import type { Logger } from 'pino'
+import { ConfigError, errnoText } from '../errors.js'
 
 export type ControlHandler = (request: ControlRequest) => Promise<ControlResponse>
 
@@ -24,17 +26,34 @@ export class ControlServer {
     private readonly log: Logger
   ) {}
 
+  /**
+   * What start() would trip over, checked before the node opens anything: a live node on the path, a missing
+   * or non-directory folder. Removes a stale socket file.
+   */
+  static async preflight (path: string): Promise<void> {
+    await removeStaleSocket(path)
+    if (isPipe(path)) return
+    const folder = dirname(path)
+    let isDir = false
+    try {
+      isDir = statSync(folder).isDirectory()
+    } catch {}
+    // the state dir (where the default socket lives) exists by now: the lock made it; any other folder must
+    // exist already (systemd's RuntimeDirectory= makes /run/fst)
+    if (!isDir) throw new ConfigError(`controlSocket: ${path}: ${folder} ${existsSync(folder) ? 'is not a directory' : 'does not exist'}`)
+  }
+
   async start (): Promise<void> {
     await removeStaleSocket(this.path)
     const server = createServer(socket => this.serve(socket))
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(this.path, () => { server.off('error', reject); resolve() })
+      server.once('error', err => reject(new ConfigError(`controlSocket: ${this.path}: cannot listen: ${errnoText(err)}`)))
+      server.listen(this.path, () => { server.removeAllListeners('error'); resolve() })
     })
     this.server = server
     if (!isPipe(this.path)) {
       chmodSync(this.path, 0o660)
-      if (this.group !== null) chownSync(this.path, process.getuid?.() ?? 0, groupId(this.group))
+      if (this.group !== null) chownSync(this.path, process.getuid?.() ?? 0, resolveGroup(this.group))
     }
   }
 
@@ -128,15 +147,20 @@ async function removeStaleSocket (path: string): Promise<void> {
     probe.once('connect', () => { probe.destroy(); resolve(true) })
     probe.once('error', () => resolve(false))
   })
-  if (alive) throw new Error(`another node is already listening on ${path}`)
+  if (alive) throw new ConfigError(`controlSocket: ${path}: another node is already listening there`)
   unlinkSync(path)
 }
 
-function groupId (group: string): number {
+/** The id of `controlGroup`; a ConfigError for a group this server does not know (checked first at start). */
+export function resolveGroup (group: string): number {
   if (/^\d+$/.test(group)) return Number(group)
   const line = readFileSync('/etc/group', 'utf8').split('\n').find(l => l.split(':')[0] === group)
   if (line !== undefined) return Number(line.split(':')[2])
   // groups from NSS (LDAP, sssd) are not in /etc/group
-  const out = execFileSync('getent', ['group', group], { encoding: 'utf8' })
-  return Number(out.split(':')[2])
+  try {
+    const out = execFileSync('getent', ['group', group], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+    return Number(out.split(':')[2])
+  } catch {
+    throw new ConfigError(`controlGroup: no such group ${JSON.stringify(group)}`)
+  }
 }

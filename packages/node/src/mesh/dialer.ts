@@ -95,7 +95,8 @@ export class Dialer {
       try {
         await this.init.host.dial(multiaddr(addr), { signal: AbortSignal.timeout(10_000) })
         this.delays.delete(member)
-        this.init.log.info({ entry: member.entry.text, peerId: member.peerId }, 'connected to peer')
+        // the "peer up" line (peer-log.ts) tells the administrator; this one tells which dial made it
+        this.init.log.debug({ entry: member.entry.text, peerId: member.peerId }, 'dialed peer')
         return
       } catch (err) {
         this.init.log.debug({ addr, err: (err as Error).message }, 'dial failed')

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { type Message, TopicValidatorResult } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
@@ -9,14 +10,17 @@ import type { NodeConfig } from '../config/config.js'
 import { Dialer } from './dialer.js'
 import { TOPIC } from './gossip-params.js'
 import { createHost, type Host, readNetworkKey } from './host.js'
+import { isNetworkKey } from '../trust/network-key.js'
 import { loadOrCreateIdentity } from '../trust/identity.js'
 import { LivenessMonitor } from './liveness.js'
+import { logPeerChanges } from './peer-log.js'
 import { Membership } from '../trust/membership.js'
-import { listenAddr, parsePeersFile } from '../trust/peers-file.js'
+import { listenAddr, type PeerEntry, parsePeersFile } from '../trust/peers-file.js'
 import { PinStore } from '../trust/pins.js'
 import { RateLimiter } from './rate-limit.js'
 import { installWorkarounds, type Upstream } from '../upstream/index.js'
 import { createMessageValidator, type MessageVerdict } from './validator.js'
+import { ConfigError, errnoText, PeersFileError } from '../errors.js'
 
 /**
  * Each connection is pinged once in this time; with the 5 s minimum ping timeout a peer behind a cut link
@@ -43,32 +47,72 @@ export class MeshPeer {
   upstream: Upstream = { score: () => null }
   private dialer: Dialer | null = null
   private liveness: LivenessMonitor | null = null
+  private stopPeerLog: () => void = () => {}
 
   constructor (private readonly config: NodeConfig, private readonly log: Logger) {}
 
   /** Loads (or creates) the identity, starts the host behind the membership's gater and reads the peers file. */
   async start (metricsRegistry: Registry | null = null): Promise<void> {
     const { config, log } = this
+    // every file and setting first: a mistake in one must not leave a new identity key behind
+    const entries = this.readPeers()
+    let networkKey: Uint8Array | null
+    try {
+      networkKey = readNetworkKey(config.networkKeyFile)
+    } catch (err) {
+      throw new ConfigError(`networkKeyFile: ${config.networkKeyFile}: cannot read: ${errnoText(err)}`)
+    }
+    if (networkKey !== null && !isNetworkKey(networkKey)) {
+      throw new ConfigError(`networkKeyFile: ${config.networkKeyFile}: not a libp2p swarm key (create one with fst keygen)`)
+    }
+    const listen = config.listen.map(item => {
+      try {
+        return listenAddr(item)
+      } catch (err) {
+        throw new ConfigError(`listen: ${(err as Error).message}`)
+      }
+    })
+    await probeListen(listen, config.listen)
     const privateKey = await loadOrCreateIdentity(config.stateDir)
     this.peerId = peerIdFromPrivateKey(privateKey).toString()
     this.membership = new Membership(this.peerId, new PinStore(config.stateDir), log.child({ component: 'membership' }))
-    this.host = await createHost({
-      privateKey,
-      listen: config.listen.map(listenAddr),
-      muxers: config.muxers,
-      gater: this.membership.gater(() => this.dialer?.dialUnpinned()),
-      networkKey: readNetworkKey(config.networkKeyFile),
-      metricsRegistry
-    })
+    try {
+      this.host = await createHost({
+        privateKey,
+        listen,
+        muxers: config.muxers,
+        gater: this.membership.gater(() => this.dialer?.dialUnpinned()),
+        networkKey,
+        metricsRegistry
+      })
+    } catch (err) {
+      throw listenError(err, config.listen)
+    }
     this.upstream = installWorkarounds(this.host, log.child({ component: 'upstream' }))
-    await this.loadPeers()
+    this.stopPeerLog = logPeerChanges(this.host, () => this.membership, log.child({ component: 'peers' }))
+    await this.loadPeers(entries)
     this.liveness = new LivenessMonitor({ host: this.host, intervalMs: PING_INTERVAL_MS, log: log.child({ component: 'liveness' }) })
     this.liveness.start()
   }
 
-  /** Reads sync-peers.txt (start and SIGHUP) and recomputes the never-ban list. */
-  async loadPeers (): Promise<void> {
-    const entries = parsePeersFile(readFileSync(this.config.peersFile, 'utf8'), this.config.defaultPort)
+  /** Reads and parses sync-peers.txt; a PeersFileError names the file and the entry. */
+  readPeers (): PeerEntry[] {
+    const file = this.config.peersFile
+    let text: string
+    try {
+      text = readFileSync(file, 'utf8')
+    } catch (err) {
+      throw new PeersFileError(`peersFile: ${file}: cannot read: ${errnoText(err)}`)
+    }
+    try {
+      return parsePeersFile(text, this.config.defaultPort)
+    } catch (err) {
+      throw new PeersFileError(`${file}: ${(err as Error).message}`)
+    }
+  }
+
+  /** Loads the peers file's entries (start and SIGHUP) and recomputes the never-ban list. */
+  async loadPeers (entries: PeerEntry[] = this.readPeers()): Promise<void> {
     const ports = this.host.getMultiaddrs().map(ma => Number(ma.toString().split('/tcp/')[1]?.split('/')[0]))
     await this.membership.load(entries, ports)
     this.guard = addressGuard({
@@ -126,7 +170,33 @@ export class MeshPeer {
 
   async stop (): Promise<void> {
     this.liveness?.stop()
+    this.stopPeerLog()
     this.stopDialing()
     await this.host?.stop()
+  }
+}
+
+/** libp2p's start failure for a busy or foreign listen address, as one line naming the key. */
+function listenError (err: unknown, listen: readonly string[]): Error {
+  const text = `${(err as Error)?.message ?? ''} ${String((err as { cause?: unknown })?.cause ?? '')}`
+  const code = (err as NodeJS.ErrnoException)?.code ?? /\b(EADDRINUSE|EADDRNOTAVAIL|EACCES)\b/.exec(text)?.[1]
+  if (code === undefined || !['EADDRINUSE', 'EADDRNOTAVAIL', 'EACCES'].includes(code)) return err as Error
+  return new ConfigError(`listen: ${listen.join(' ')}: ${errnoText({ code })}`)
+}
+
+/**
+ * Binds each fixed listen port for a moment before the identity key is created, so that a busy port (a
+ * second node with another state dir) fails the start with one line and no key left behind. libp2p's own
+ * listen still decides; this only finds the common mistake early.
+ */
+async function probeListen (addrs: readonly string[], listen: readonly string[]): Promise<void> {
+  for (const addr of addrs) {
+    const m = /^\/ip[46]\/([^/]+)\/tcp\/(\d+)$/.exec(addr)
+    if (m === null || m[2] === '0') continue
+    await new Promise<void>((resolve, reject) => {
+      const server = createServer()
+      server.once('error', err => reject(listenError(err, listen)))
+      server.listen({ host: m[1], port: Number(m[2]), exclusive: true }, () => server.close(() => resolve()))
+    })
   }
 }

@@ -16,8 +16,10 @@ export interface PublisherInit {
   /** Runs the scripts of changes (the applier); used only with runOwnEvents. */
   apply: (changes: Change[]) => void
   runOwnEvents: boolean
+  /** Duration given to a ban reported without one (config `defaultDurationS`). @default 0 */
+  defaultDurationS?: number
   metrics: Pick<NodeMetrics, 'published' | 'suppressed' | 'refused'>
-  throttle: Pick<LogThrottle, 'warn'>
+  throttle: Pick<LogThrottle, 'warn' | 'info'>
   onChanges?: (count: number) => void
   now?: () => number
 }
@@ -40,6 +42,8 @@ export class Publisher {
     const checked = validateInput(input)
     if (!checked.valid) return this.refuse(checked.reason, checked.error)
     const { removes } = actionFamily(checked.value.action)
+    // no duration given (a hand call, a tool without bantime): the configured default, not forever
+    if (input.duration === undefined && !removes) checked.value.duration = init.defaultDurationS ?? 0
     if (!removes) {
       const allowed = init.guard().check(checked.value.ip)
       if (!allowed.valid) return this.refuse(allowed.reason, allowed.error)
@@ -60,10 +64,11 @@ export class Publisher {
     init.send(event)
     await change.written
     init.metrics.published.inc({ action: event.action })
+    init.throttle.info('published', { action: event.action, name: event.name, ip: event.ip, duration: event.duration }, 'published a local report')
     // our own report counts toward a quorum like any peer's
     const admitted = init.admit(event, init.self)
     if (init.runOwnEvents && admitted) init.apply([change])
-    return { ok: true, published: true, ip: event.ip, time: event.time }
+    return { ok: true, published: true, ip: event.ip, time: event.time, duration: event.duration }
   }
 
   private refuse (reason: string, error: string): ControlResponse {

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
-import { ConfigError } from '../errors.js'
+import { ConfigError, errnoText } from '../errors.js'
 
 /** `127.0.0.1:9464`, `[::1]:9464` → host and port; a bad value is a ConfigError naming the key. */
 export function parseHostPort (text: string, key: string): { host: string, port: number } {
@@ -42,8 +42,8 @@ export class HttpEndpoint {
     })
     this.server = server
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(port, host, () => { server.off('error', reject); resolve() })
+      server.once('error', err => reject(new ConfigError(`${this.key}: ${this.listen}: ${errnoText(err)}`)))
+      server.listen(port, host, () => { server.removeAllListeners('error'); resolve() })
     })
     const address = server.address() as AddressInfo
     this.log.info({ address: address.address, port: address.port }, 'http endpoint listening')
@@ -74,5 +74,28 @@ export function metricsRoute (registry: Registry, refresh: () => void = () => {}
     res.writeHead(200, { 'content-type': registry.contentType })
     res.end(req.method === 'HEAD' ? undefined : body)
     return true
+  }
+}
+
+/**
+ * Probes for supervisors and load balancers: GET /healthz answers 200 while the process serves HTTP (live);
+ * GET /readyz answers 200 when `problems()` is empty, else 503 with one problem per line (ready).
+ */
+export function healthRoute (problems: () => string[]): RouteHandler {
+  return (req, res) => {
+    const path = (req.url ?? '').split('?')[0]
+    if ((path !== '/healthz' && path !== '/readyz') || (req.method !== 'GET' && req.method !== 'HEAD')) return false
+    const found = path === '/healthz' ? [] : problems()
+    res.writeHead(found.length === 0 ? 200 : 503, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' })
+    res.end(req.method === 'HEAD' ? undefined : found.length === 0 ? 'ok\n' : `${found.join('\n')}\n`)
+    return true
+  }
+}
+
+/** Tries each handler in turn; the first that takes the request answers it. */
+export function routes (...handlers: RouteHandler[]): RouteHandler {
+  return async (req, res) => {
+    for (const handle of handlers) if (await handle(req, res)) return true
+    return false
   }
 }
