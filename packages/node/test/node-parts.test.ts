@@ -20,7 +20,7 @@ import { QuorumTracker } from '../src/trust/quorum.js'
  */
 const SELF = 'self-peer'
 const T0 = 1_700_000_000_000
-const throttle = { warn: () => {} }
+const throttle = { warn: () => {}, info: () => {} }
 
 class StubRunner implements JobQueue {
   readonly jobs: Job[] = []
