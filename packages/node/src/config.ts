@@ -2,6 +2,7 @@ import { NAME_PATTERN } from '@fst/protocol'
 import { z } from 'zod'
 import { configPathFrom, DEFAULT_CONTROL_SOCKET, merge, readConfigDocument, resolveConfigPath } from './config-file.js'
 import { ConfigError } from './errors.js'
+import { crowdsecSchema, defaultCrowdsecConfig } from './crowdsec/config.js'
 
 const durationMs = z.number().int().min(0)
 const cidrList = z.array(z.string().min(1).max(64))
@@ -101,6 +102,8 @@ export const configSchema = z.strictObject({
     /** Secret for HTTP access (bearer token, or basic auth password); null for none. */
     token: z.string().min(16).max(256).nullable()
   }),
+  /** CrowdSec: decisions endpoint for bouncers, and a local CrowdSec LAPI as a source (crowdsec/config.ts). */
+  crowdsec: crowdsecSchema,
   /** Log level. */
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
 })
@@ -140,6 +143,7 @@ export const defaultConfig: Config = {
   redial: { minMs: 500, maxMs: 30_000 },
   metricsListen: null,
   metrics: { listen: '127.0.0.1:9464', dashboard: true, token: null },
+  crowdsec: defaultCrowdsecConfig,
   logLevel: 'info'
 }
 
@@ -179,6 +183,8 @@ export function loadConfig (file?: string | null): NodeConfig {
     const value = config[key]
     if (typeof value === 'string') (config as Record<string, unknown>)[key] = resolveConfigPath(value, base)
   }
+  const keyFile = config.crowdsec.source.apiKeyFile
+  if (keyFile !== null) config.crowdsec = { ...config.crowdsec, source: { ...config.crowdsec.source, apiKeyFile: resolveConfigPath(keyFile, base) } }
   return { ...config, configFile }
 }
 

@@ -14,6 +14,7 @@ import type { Membership } from './membership.js'
 import { MeshPeer } from './mesh-peer.js'
 import { createNodeMetrics, type NodeMetrics } from './metrics.js'
 import { createLauncher } from './launch/index.js'
+import { type CrowdsecIntegration, crowdsecIntegration } from './crowdsec/index.js'
 import { HttpEndpoint, metricsRoute } from './metrics-server.js'
 import { LogThrottle } from './log-throttle.js'
 import { MemoryReducer } from './memory-reducer.js'
@@ -50,6 +51,8 @@ export class FstNode {
   private catchup: Catchup | null = null
   private stopping = false
   private metricsEndpoint: HttpEndpoint | null = null
+  /** CrowdSec decisions endpoint and source, when configured (crowdsec/). */
+  crowdsec: CrowdsecIntegration | null = null
   private readonly verdicts = new WeakMap<object, MessageVerdict>()
   private readonly lastHeard = new Map<string, number>()
   private quorum!: QuorumTracker
@@ -136,6 +139,8 @@ export class FstNode {
       this.metricsEndpoint = new HttpEndpoint(config.metricsListen, 'metricsListen', metricsRoute(this.registry, () => this.sampleGauges()), log.child({ component: 'metrics' }))
       await this.metricsEndpoint.start()
     }
+    this.crowdsec = crowdsecIntegration({ config: config.crowdsec, peerId: this.peerId, ledger: () => this.ledger, publish: input => this.publish(input), registry: this.registry, log })
+    await this.crowdsec?.start()
     log.info({ peerId: this.peerId, listen: this.host.getMultiaddrs().map(String), peers: this.membership.others().length }, 'node started')
   }
 
@@ -351,6 +356,7 @@ export class FstNode {
     this.sweeper = null
     this.pruner = null
     this.memory.stop()
+    await this.crowdsec?.stop()
     await this.control?.stop()
     await this.metricsEndpoint?.stop()
     this.mesh.stopDialing()
