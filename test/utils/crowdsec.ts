@@ -1,7 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import pWaitFor from 'p-wait-for'
 import { stringify } from 'yaml'
+import type { RunResult } from './mesh.js'
 import type { NetnsMesh } from './netns.js'
 
 /** Debian's packages (bookworm: crowdsec 1.4.6, crowdsec-firewall-bouncer 0.0.25); .ci/run installs them. */
@@ -82,4 +84,58 @@ export function counterValue (text: string, name: string, labels: Record<string,
     if (want.every(w => have.includes(w))) total += Number(m[3])
   }
   return total
+}
+
+/** A CrowdSec LAPI (no agent) running in a host's namespace: its config, and cscli against it. */
+export interface CrowdsecLapi {
+  config: string
+  url: string
+  /** Runs cscli with this LAPI's config inside the host. */
+  cscli: (args: string[]) => Promise<RunResult>
+}
+
+/**
+ * Starts a real `crowdsec -no-cs` (the Local API only, SQLite in its own folder, no Central API) in a host,
+ * registers a machine for cscli and a bouncer with the given key, and waits until it answers.
+ */
+export async function startCrowdsecLapi (mesh: NetnsMesh, index: number, port: number, bouncer: { name: string, key: string }): Promise<CrowdsecLapi> {
+  const dir = join(mesh.host(index).dir, 'crowdsec')
+  mkdirSync(join(dir, 'data'), { recursive: true })
+  mkdirSync(join(dir, 'hub'), { recursive: true })
+  const url = `http://127.0.0.1:${port}/`
+  const credentials = join(dir, 'local_api_credentials.yaml')
+  writeFileSync(credentials, '')
+  writeFileSync(join(dir, 'simulation.yaml'), 'simulation: off\n')
+  writeFileSync(join(dir, 'profiles.yaml'), stringify({ name: 'default_ip_remediation', filters: ['Alert.Remediation == true && Alert.GetScope() == "Ip"'], decisions: [{ type: 'ban', duration: '4h' }], on_success: 'break' }))
+  const config = join(dir, 'config.yaml')
+  writeFileSync(config, stringify({
+    common: { daemonize: false, log_media: 'stdout', log_level: 'info', working_dir: dir },
+    config_paths: {
+      config_dir: `${dir}/`,
+      data_dir: `${dir}/data/`,
+      simulation_path: join(dir, 'simulation.yaml'),
+      hub_dir: `${dir}/hub/`,
+      index_path: join(dir, 'hub/.index.json'),
+      notification_dir: `${dir}/notifications/`,
+      plugin_dir: '/usr/lib/crowdsec/plugins/'
+    },
+    cscli: { output: 'human', color: 'no' },
+    db_config: { log_level: 'info', type: 'sqlite', db_path: join(dir, 'data/crowdsec.db'), use_wal: true },
+    // no online_client: nothing talks to CrowdSec's Central API
+    api: {
+      client: { credentials_path: credentials },
+      server: { log_level: 'info', listen_uri: `127.0.0.1:${port}`, profiles_path: join(dir, 'profiles.yaml'), trusted_ips: ['127.0.0.1'] }
+    },
+    prometheus: { enabled: false }
+  }))
+  const cscli = (args: string[]) => mesh.exec(index, CSCLI, ['-c', config, ...args])
+  const check = (out: RunResult, what: string) => { if (out.code !== 0) throw new Error(`cscli ${what}: ${out.stderr}${out.stdout}`) }
+  check(await cscli(['machines', 'add', 'fst-test', '--auto', '-f', credentials, '--url', url]), 'machines add')
+  check(await cscli(['bouncers', 'add', bouncer.name, '-k', bouncer.key]), 'bouncers add')
+  const lapi = mesh.spawnIn(index, CROWDSEC, ['-c', config, '-no-cs'])
+  await pWaitFor(async () => {
+    if (lapi.exitCode !== null) throw new Error(`crowdsec exited:\n${lapi.output()}`)
+    return (await fetchIn(mesh, index, `${url}v1/decisions/stream`)).status === 403
+  }, { interval: 100, timeout: 20_000 })
+  return { config, url, cscli }
 }
