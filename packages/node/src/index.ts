@@ -33,4 +33,4 @@ export { createLauncher, DirectLauncher, ForkServer, type Launcher } from './lau
 export { listScripts, selectScript, type Script } from './scripts.js'
 export { createMessageValidator, type MessageVerdict } from './validator.js'
 export { writeNetworkKey } from './network-key.js'
-export { crowdsecIntegration, CrowdsecIntegration, crowdsecSchema, defaultCrowdsecConfig, type CrowdsecConfig, DecisionsEndpoint, CrowdsecSource, formatDuration, parseDuration, BouncerCursor } from './crowdsec/index.js'
+export { crowdsecIntegration, CrowdsecIntegration, crowdsecSchema, defaultCrowdsecConfig, type CrowdsecConfig, DecisionsEndpoint, CrowdsecSource, formatDuration, parseDuration, BouncerCursor, createCrowdsecMetrics } from './crowdsec/index.js'

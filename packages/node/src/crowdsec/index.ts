@@ -18,6 +18,7 @@ export { activeBans, type Decision, decisionId, FST_ORIGIN, toDecision } from '.
 export { BouncerCursor } from './bouncers.js'
 export { DecisionsEndpoint, parseQuery } from './lapi.js'
 export { CrowdsecSource } from './source.js'
+export { createCrowdsecMetrics, type CrowdsecMetrics } from './metrics.js'
 
 export interface CrowdsecComponents {
   config: CrowdsecConfig

@@ -24,6 +24,8 @@ export interface DecisionsEndpointInit {
   view: ViewSource
   metrics: CrowdsecMetrics
   log: Logger
+  /** How long one computed view of the ledger serves pulls (ms). @default 250 */
+  viewTtlMs?: number
 }
 
 /**
@@ -112,7 +114,7 @@ export class DecisionsEndpoint {
 
   private view (excludeLocalCrowdsec: boolean, now: number): Map<string, ActiveBan> {
     const cached = this.views.get(excludeLocalCrowdsec)
-    if (cached !== undefined && now - cached.at < VIEW_TTL_MS) return cached.bans
+    if (cached !== undefined && now - cached.at < (this.init.viewTtlMs ?? VIEW_TTL_MS)) return cached.bans
     const bans = activeBans(this.init.view, excludeLocalCrowdsec, now)
     this.views.set(excludeLocalCrowdsec, { at: now, bans })
     return bans
