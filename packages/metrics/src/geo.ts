@@ -31,8 +31,8 @@ export function defaultDatabases (): { country: string, asn4: string, asn6: stri
 
 /**
  * Country and ASN of banned addresses. The country database (8 MB mmdb) is read into memory by `maxmind`;
- * the ASN tables (CSV of numeric ranges, sorted, 21 + 11 MB) stay on disk and are binary-searched by byte
- * offset, ~25 small reads per lookup, so the service does not carry half a million rows in its heap.
+ * the ASN tables (CSV of numeric ranges, sorted, 21 + 11 MB) stay on disk behind a sparse index, one small
+ * read per lookup, so the service does not carry half a million rows in its heap.
  */
 export class GeoLookup {
   private readonly cache = new Map<string, GeoInfo>()
@@ -71,54 +71,74 @@ export class GeoLookup {
   }
 }
 
-/** A sorted CSV of `start,end,asn,org` rows (numbers as decimal text) searched in place. */
+/** Lines between two entries of the in-memory index. */
+const STRIDE = 64
+const CHUNK = 1 << 20
+
+/**
+ * A sorted CSV of `start,end,asn,org` rows (numbers as decimal text), searched in place: one pass on open
+ * keeps the start of every 64th row and its byte offset (~6,400 entries for IPv4); a lookup binary-searches
+ * that index, then reads and scans the one block of at most 64 rows (~5 KB) that can hold the address.
+ */
 class RangeFile {
   private readonly fd: number
   private readonly size: number
-  private readonly buf = Buffer.alloc(MAX_LINE + 1)
+  private readonly starts: bigint[] = []
+  private readonly offsets: number[] = []
 
   constructor (path: string) {
     this.fd = openSync(path, 'r')
     this.size = fstatSync(this.fd).size
+    this.index()
   }
 
-  /** The first line starting at or after `pos`: its start and end offsets and text; null past the end. */
-  private lineFrom (pos: number): { start: number, end: number, text: string } | null {
-    let start = pos
-    if (pos > 0) {
-      // a line starts at pos when the byte before it is a newline
-      const n = readSync(this.fd, this.buf, 0, MAX_LINE + 1, pos - 1)
-      const nl = this.buf.subarray(0, n).indexOf(10)
-      if (nl === -1) return null
-      start = pos - 1 + nl + 1
+  private index (): void {
+    const buf = Buffer.alloc(CHUNK + MAX_LINE)
+    let pos = 0
+    let line = 0
+    let carry = 0
+    while (pos < this.size) {
+      const n = readSync(this.fd, buf, carry, CHUNK, pos)
+      if (n === 0) break
+      const len = carry + n
+      let at = 0
+      let nl = buf.indexOf(10, at)
+      while (nl !== -1 && nl < len) {
+        if (line % STRIDE === 0) {
+          const row = parseRow(buf.subarray(at, nl).toString('utf8'))
+          if (row !== null) { this.starts.push(row.start); this.offsets.push(pos - carry + at) }
+        }
+        line++
+        at = nl + 1
+        nl = buf.indexOf(10, at)
+      }
+      // the rest of a line cut by the chunk goes in front of the next one (rows are short: bounded)
+      carry = Math.min(len - at, MAX_LINE)
+      buf.copy(buf, 0, at, at + carry)
+      pos += n
     }
-    if (start >= this.size) return null
-    const n = readSync(this.fd, this.buf, 0, MAX_LINE, start)
-    const chunk = this.buf.subarray(0, n)
-    const nl = chunk.indexOf(10)
-    const end = nl === -1 ? start + n : start + nl
-    return { start, end, text: chunk.subarray(0, nl === -1 ? n : nl).toString('utf8') }
   }
 
   find (x: bigint): { asn: number, org: string } | null {
     let lo = 0
-    let hi = this.size
-    let best: string | null = null
-    // each step halves [lo, hi): 64 steps cover any file
-    for (let step = 0; step < 64 && lo < hi; step++) {
-      const mid = Math.floor((lo + hi) / 2)
-      const line = this.lineFrom(mid)
-      if (line === null || line.start >= hi) { hi = mid; continue }
-      const row = parseRow(line.text)
-      if (row !== null && row.start <= x) {
-        best = line.text
-        lo = line.end + 1
-      } else {
-        hi = mid
-      }
+    let hi = this.starts.length - 1
+    if (hi < 0 || x < this.starts[0]!) return null
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1
+      if (this.starts[mid]! <= x) lo = mid
+      else hi = mid - 1
     }
-    const row = best === null ? null : parseRow(best)
-    return row !== null && x <= row.end ? { asn: row.asn, org: row.org } : null
+    const from = this.offsets[lo]!
+    const to = lo + 1 < this.offsets.length ? this.offsets[lo + 1]! : this.size
+    const block = Buffer.alloc(Math.min(to - from, STRIDE * MAX_LINE))
+    const n = readSync(this.fd, block, 0, block.length, from)
+    let best: ReturnType<typeof parseRow> = null
+    for (const text of block.subarray(0, n).toString('utf8').split('\n')) {
+      const row = parseRow(text)
+      if (row === null || row.start > x) break
+      best = row
+    }
+    return best !== null && x <= best.end ? { asn: best.asn, org: best.org } : null
   }
 
   close (): void {

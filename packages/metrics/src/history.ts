@@ -93,6 +93,8 @@ export class HistoryStore {
   }
 
   private async pruneNow (): Promise<number> {
+    // puts are committed asynchronously; reads see them once committed
+    await this.db.committed
     const cutoff = this.now() - this.maxAgeMs
     const over = Math.max(0, this.events - this.maxEvents)
     const drop: Array<{ key: Key, ip: string }> = []
