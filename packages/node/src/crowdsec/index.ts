@@ -9,7 +9,7 @@ import type { Registry } from 'prom-client'
 import { isActive, type Ledger, ledgerKey } from '../ledger.js'
 import type { CrowdsecConfig } from './config.js'
 import { DecisionsEndpoint } from './lapi.js'
-import { createCrowdsecMetrics } from './metrics.js'
+import { createCrowdsecMetrics, type CrowdsecMetrics } from './metrics.js'
 import { CrowdsecSource } from './source.js'
 
 export { crowdsecSchema, defaultCrowdsecConfig, type CrowdsecConfig } from './config.js'
@@ -21,6 +21,8 @@ export { CrowdsecSource } from './source.js'
 export { createCrowdsecMetrics, type CrowdsecMetrics } from './metrics.js'
 
 export interface CrowdsecComponents {
+  /** Created by the factory when absent (always, so /metrics documents the same series on every node). */
+  metrics?: CrowdsecMetrics
   config: CrowdsecConfig
   /** This node's peer ID: the origin of what its CrowdSec source publishes. */
   peerId: string
@@ -37,7 +39,7 @@ export class CrowdsecIntegration {
   readonly source: CrowdsecSource | null
 
   constructor (c: CrowdsecComponents) {
-    const metrics = createCrowdsecMetrics(c.registry)
+    const metrics = c.metrics ?? createCrowdsecMetrics(c.registry)
     const { name } = c.config.source
     const sourceOn = c.config.source.url !== null
     const entries = () => c.ledger().values()
@@ -75,8 +77,12 @@ export class CrowdsecIntegration {
   }
 }
 
-/** The integration when any part is configured, else null (nothing to start). */
+/**
+ * The integration when any part is configured, else null (nothing to start). Its metrics are registered
+ * either way: every node's /metrics carries the same families.
+ */
 export function crowdsecIntegration (c: CrowdsecComponents): CrowdsecIntegration | null {
+  const metrics = c.metrics ?? createCrowdsecMetrics(c.registry)
   if (c.config.lapi.listen === null && c.config.source.url === null) return null
-  return new CrowdsecIntegration(c)
+  return new CrowdsecIntegration({ ...c, metrics })
 }
