@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net'
 import { parseAddress } from '@fst/protocol'
 import type { Logger } from 'pino'
 import { ConfigError } from '../errors.js'
-import { HttpEndpoint } from '../metrics-server.js'
+import { HttpEndpoint, isLoopback, parseHostPort } from '../metrics-server.js'
 import { BouncerCursor } from './bouncers.js'
 import type { CrowdsecConfig } from './config.js'
 import { type ActiveBan, activeBans, bansCovering, type DecisionFilter, matchesFilter, toDecision, type ViewSource } from './decisions.js'
@@ -53,6 +53,9 @@ export class DecisionsEndpoint {
 
   start (): Promise<AddressInfo> {
     if (this.keys.size === 0) this.init.log.warn('crowdsec.lapi: no keys configured, every bouncer gets 403')
+    const { host } = parseHostPort(this.init.config.listen!, 'crowdsec.lapi.listen')
+    // keys travel in clear: beyond loopback they need a private link or a TLS proxy in front
+    if (!isLoopback(host)) this.init.log.warn({ listen: this.init.config.listen }, 'crowdsec.lapi listens beyond loopback without TLS')
     return this.http.start()
   }
 
