@@ -3,6 +3,7 @@ import { type ControlResponse, MAX_DURATION_S, parseAddress } from '@fst/protoco
 import type { Logger } from 'pino'
 import { ConfigError } from '../errors.js'
 import { isActive, type LedgerEntry } from '../ledger.js'
+import { LogThrottle } from '../log-throttle.js'
 import type { CrowdsecConfig } from './config.js'
 import { parseDuration } from './duration.js'
 import type { CrowdsecMetrics } from './metrics.js'
@@ -40,6 +41,8 @@ export class CrowdsecSource {
   /** CrowdSec decision IDs held per value: a removal unbans only when none is left. */
   private readonly held = new Map<string, Set<string>>()
   private readonly origins: Set<string>
+  /** A CrowdSec that is down fills one line per reason and minute, not one per poll. */
+  private readonly throttle: LogThrottle
 
   constructor (private readonly init: SourceInit) {
     const { config } = init
@@ -55,6 +58,7 @@ export class CrowdsecSource {
     this.apiKey = key
     this.url = new URL('v1/decisions/stream', config.url.endsWith('/') ? config.url : `${config.url}/`)
     this.origins = new Set(config.origins.map(o => o.toLowerCase()))
+    this.throttle = new LogThrottle(init.log, 1, 60_000)
   }
 
   start (): void {
@@ -82,6 +86,7 @@ export class CrowdsecSource {
   /** One poll; never throws (a failure is counted and logged, the next poll retries). */
   async poll (): Promise<void> {
     const { metrics, log } = this.init
+    const warn = (reason: string, fields: Record<string, unknown>, message: string) => this.throttle.warn(reason, fields, message)
     const url = new URL(this.url)
     url.searchParams.set('startup', String(this.startup))
     url.searchParams.set('scopes', 'ip,range')
@@ -94,13 +99,13 @@ export class CrowdsecSource {
       if (res.status !== 200) {
         await res.body?.cancel()
         metrics.sourcePolls.inc({ outcome: 'http_error' })
-        log.warn({ status: res.status }, 'crowdsec LAPI answered with an error')
+        warn('http_error', { status: res.status }, 'crowdsec LAPI answered with an error')
         return
       }
       const text = await readBounded(res, this.init.config.maxBodyBytes)
       if (text === null) {
         metrics.sourcePolls.inc({ outcome: 'bad_answer' })
-        log.warn({ maxBodyBytes: this.init.config.maxBodyBytes }, 'crowdsec LAPI answer too large')
+        warn('too_large', { maxBodyBytes: this.init.config.maxBodyBytes }, 'crowdsec LAPI answer too large')
         return
       }
       body = JSON.parse(text)
@@ -108,13 +113,13 @@ export class CrowdsecSource {
       if (this.stopped) return
       const bad = err instanceof SyntaxError
       metrics.sourcePolls.inc({ outcome: bad ? 'bad_answer' : 'unreachable' })
-      log.warn({ err: (err as Error).message }, bad ? 'crowdsec LAPI answer is not JSON' : 'crowdsec LAPI unreachable')
+      warn(bad ? 'bad_answer' : 'unreachable', { err: (err as Error).message }, bad ? 'crowdsec LAPI answer is not JSON' : 'crowdsec LAPI unreachable')
       return
     }
     const stream = streamOf(body)
     if (stream === null) {
       metrics.sourcePolls.inc({ outcome: 'bad_answer' })
-      log.warn('crowdsec LAPI answer is not a decisions stream')
+      warn('bad_answer', {}, 'crowdsec LAPI answer is not a decisions stream')
       return
     }
     metrics.sourcePolls.inc({ outcome: 'ok' })
