@@ -1,5 +1,8 @@
 import { createHash } from 'node:crypto'
-import { createCrowdsecMetrics, DecisionsEndpoint, defaultCrowdsecConfig, formatDuration, parseDuration, type LedgerEntry } from '@fst/node'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createCrowdsecMetrics, DecisionsEndpoint, defaultCrowdsecConfig, formatDuration, loadConfig, parseDuration, type LedgerEntry } from '@fst/node'
 import { pino } from 'pino'
 import { Registry } from 'prom-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -8,6 +11,24 @@ const KEY = 'a-bouncer-key-for-the-unit-test'
 const OTHER = 'a-second-bouncer-key-for-the-test'
 const sha = (k: string) => createHash('sha256').update(k).digest('hex')
 const entry = (ip: string, over: Partial<LedgerEntry> = {}): LedgerEntry => ({ action: 'ban', name: 'sshd', protocol: 'tcp', port: '22', ip, time: Date.now(), duration: 3600, origin: 'peerA', ...over })
+
+describe('crowdsec config', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fst-cs-config-'))
+  afterAll(() => rmSync(dir, { recursive: true, force: true }))
+  const load = (doc: string) => {
+    const file = join(dir, 'config.yml')
+    writeFileSync(file, doc)
+    return () => loadConfig(file)
+  }
+
+  it('is off by default, resolves the key file next to the config and names the field of a mistake', () => {
+    expect(load('{}')().crowdsec).toEqual(defaultCrowdsecConfig)
+    expect(load('crowdsec: { source: { url: "http://127.0.0.1:8080/", apiKeyFile: cs.key } }')().crowdsec.source.apiKeyFile).toBe(join(dir, 'cs.key'))
+    expect(load('crowdsec: { lapi: { keys: [{ name: fw, sha256: not-a-hash }] } }')).toThrow(/crowdsec\.lapi\.keys\.0\.sha256: sha256 must be 64 lowercase hex digits/)
+    expect(load('crowdsec: { source: { url: "file:///etc/passwd" } }')).toThrow(/crowdsec\.source\.url/)
+    expect(load('crowdsec: { lapi: { listen: 127.0.0.1:8081, token: x } }')).toThrow(/unknown key crowdsec\.lapi\.token/)
+  })
+})
 
 describe('Go durations', () => {
   it('formats like time.Duration.String() and parses what LAPI writes', () => {
