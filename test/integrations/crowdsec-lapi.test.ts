@@ -123,3 +123,38 @@ describe('decisions endpoint', () => {
     expect((await fetch(`${base}/v1/alerts`, { headers: { 'X-Api-Key': KEY } })).status).toBe(404)
   })
 })
+
+describe('decisions endpoint at 100,000 active bans', () => {
+  const entries: LedgerEntry[] = []
+  let endpoint: DecisionsEndpoint
+
+  afterAll(async () => { await endpoint?.stop() })
+
+  it('answers a startup pull and an empty delta pull in bounded time', async () => {
+    const now = Date.now()
+    for (let i = 0; i < 100_000; i++) entries.push(entry(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, { time: now, duration: 3600 }))
+    endpoint = new DecisionsEndpoint({
+      config: { ...defaultCrowdsecConfig.lapi, listen: '127.0.0.1:0', keys: [{ name: 'one', sha256: sha(KEY), excludeLocalCrowdsec: false }] },
+      view: { entries: () => entries, actions: ['ban'], fromLocalCrowdsec: () => false },
+      metrics: createCrowdsecMetrics(new Registry()),
+      log: pino({ level: 'silent' }),
+      viewTtlMs: 0
+    })
+    const { port } = await endpoint.start()
+    const pull = async (startup: boolean) => {
+      const t0 = performance.now()
+      const res = await fetch(`http://127.0.0.1:${port}/v1/decisions/stream?startup=${startup}`, { headers: { 'X-Api-Key': KEY } })
+      const text = await res.text()
+      return { ms: performance.now() - t0, bytes: text.length, body: JSON.parse(text) as { new: unknown[] | null } }
+    }
+    const first = await pull(true)
+    expect(first.body.new).toHaveLength(100_000)
+    const delta = await pull(false)
+    expect(delta.body.new).toBeNull()
+    entries.push(entry('192.0.2.200'))
+    const one = await pull(false)
+    expect(one.body.new).toHaveLength(1)
+    console.log(`crowdsec lapi: 100,000 active bans: startup pull ${Math.round(first.ms)} ms (${(first.bytes / 1e6).toFixed(1)} MB), empty delta pull ${Math.round(delta.ms)} ms, one-change pull ${Math.round(one.ms)} ms`)
+    expect(delta.ms).toBeLessThan(5000)
+  })
+})

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto'
 import { MAX_DURATION_S, overlaps, parseAddress, type AddressRange } from '@fst/protocol'
 import { expiresAt, isActive, type LedgerEntry } from '../ledger.js'
 import { formatDuration } from './duration.js'
@@ -58,11 +57,19 @@ export function activeBans (source: ViewSource, excludeLocalCrowdsec: boolean, n
 
 /**
  * A decision ID from its value and expiry: stable across pulls and restarts without a table, new when the ban
- * changes (CrowdSec's IDs are database rows; bouncers only need them unique per decision).
+ * changes (CrowdSec's IDs are database rows; bouncers only need them unique per decision). Two 32-bit FNV-1a
+ * hashes make 52 bits: cheap enough for 100,000 decisions per startup pull, unlike a SHA-256 each.
  */
 export function decisionId (value: string, expires: number): number {
-  const digest = createHash('sha256').update(`${value}|${expires}`).digest()
-  return digest.readUIntBE(0, 6) || 1
+  const text = `${value}|${expires}`
+  let a = 0x811c9dc5
+  let b = 0x050c5d1f
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    a = Math.imul(a ^ c, 0x01000193)
+    b = Math.imul(b ^ c, 0x01000193)
+  }
+  return ((a >>> 0) % 0x100000) * 0x100000000 + (b >>> 0) + 1
 }
 
 /** The decision for an active ban, its duration counted from `now`. */
