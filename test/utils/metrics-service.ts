@@ -13,6 +13,7 @@ export class MetricsProcess {
   process: ChildProcess | null = null
   peerId = ''
   private output = ''
+  private config: Record<string, unknown> = {}
 
   private constructor (readonly mesh: Mesh, readonly dir: string, readonly p2pPort: number, readonly httpPort: number) {}
 
@@ -50,6 +51,7 @@ export class MetricsProcess {
   }
 
   private async start (config: Record<string, unknown>): Promise<void> {
+    this.config = config
     mkdirSync(this.dir, { recursive: true })
     const configFile = join(this.dir, 'config.yml')
     writeFileSync(configFile, stringify({
@@ -98,11 +100,19 @@ export class MetricsProcess {
     return res.text()
   }
 
-  async stop (): Promise<void> {
+  /** Stops the service gracefully and starts it again on the same folder, ports and config. */
+  async restart (): Promise<void> {
+    await this.stop('SIGTERM')
+    this.output = ''
+    await this.start(this.config)
+    await this.waitSubscribed()
+  }
+
+  async stop (signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     const child = this.process
     if (child === null || child.exitCode !== null || child.signalCode !== null) return
     const exited = new Promise(resolve => child.once('exit', resolve))
-    child.kill('SIGKILL')
+    child.kill(signal)
     await exited
     this.process = null
   }

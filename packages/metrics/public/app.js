@@ -29,6 +29,33 @@ function ago (ms, now) {
   return `${Math.floor(s / 3600)} h ago`
 }
 
+function dateTime (ms) {
+  return new Date(ms).toLocaleString([], { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' })
+}
+
+function until (ms, now) {
+  const s = Math.max(0, Math.round((ms - now) / 1000))
+  if (s < 60) return `in ${s} s`
+  if (s < 3600) return `in ${Math.floor(s / 60)} min`
+  if (s < 172800) return `in ${Math.floor(s / 3600)} h`
+  return `in ${Math.floor(s / 86400)} d`
+}
+
+function span (ms) {
+  if (ms === null) return '–'
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`
+}
+
+function removes (action) {
+  return action.length > 2 && action.startsWith('un')
+}
+
+/** When a ban ends: an absolute time, or "never" (permanent); nothing for removals. */
+function expiryText (e) {
+  if (removes(e.action)) return ''
+  return e.duration === 0 ? 'never' : dateTime(e.time + e.duration * 1000)
+}
+
 function shortId (id) {
   return id.length > 16 ? `${id.slice(0, 8)}…${id.slice(-6)}` : id
 }
@@ -90,16 +117,18 @@ function renderFeed (feed, previous, peers) {
     origin.title = e.origin
     tr.append(
       el('td', clock(e.time)),
-      el('td', e.action, e.action.length > 2 && e.action.startsWith('un') ? 'removes' : 'adds'),
+      el('td', e.action, removes(e.action) ? 'removes' : 'adds'),
       el('td', e.name),
       el('td', e.ip, 'mono'),
+      el('td', e.country ?? ''),
+      el('td', expiryText(e)),
       origin
     )
     return tr
   })
   if (rows.length === 0) {
     const td = el('td', 'no events yet')
-    td.colSpan = 5
+    td.colSpan = 7
     const tr = el('tr')
     tr.append(td)
     rows.push(tr)
@@ -123,6 +152,53 @@ function renderPeers (peers, now) {
   $('peers').tBodies[0].replaceChildren(...rows)
 }
 
+function originName (peers, id) {
+  const p = peers.find(x => x.peerId === id)
+  return p === undefined ? (id === last?.self ? 'this service' : shortId(id)) : p.entry
+}
+
+function renderOrigins (origins, peers) {
+  const rows = origins.map(o => {
+    const tr = el('tr')
+    const name = el('td', originName(peers, o.origin), 'mono')
+    name.title = o.origin
+    tr.append(name, el('td', o.bans), el('td', o.unbans), el('td', o.topName ?? '–'), el('td', dateTime(o.last)))
+    return tr
+  })
+  if (rows.length === 0) {
+    const td = el('td', 'no events yet')
+    td.colSpan = 5
+    const tr = el('tr')
+    tr.append(td)
+    rows.push(tr)
+  }
+  $('origins').tBodies[0].replaceChildren(...rows)
+}
+
+function renderExpiring (list, now) {
+  const rows = list.map(x => {
+    const tr = el('tr')
+    const when = el('td', until(x.expires, now))
+    when.title = dateTime(x.expires)
+    tr.append(el('td', x.ip, 'mono'), el('td', x.name), when)
+    return tr
+  })
+  if (rows.length === 0) {
+    const td = el('td', 'no timed bans active')
+    td.colSpan = 3
+    const tr = el('tr')
+    tr.append(td)
+    rows.push(tr)
+  }
+  $('expiring').tBodies[0].replaceChildren(...rows)
+}
+
+function renderRefused (refused) {
+  $('refused-total').textContent = String(refused.total)
+  renderRanked($('refused-reasons'), refused.byReason)
+  $('refused-recent').replaceChildren(...refused.recent.map(r => el('li', `${clock(r.received)} ${r.result} ${r.reason}`)))
+}
+
 function render (s) {
   $('active-bans').textContent = String(s.activeBans)
   $('total-bans').textContent = String(s.totals.bans)
@@ -135,8 +211,72 @@ function render (s) {
   renderRanked($('top-networks'), s.topNetworks)
   renderFeed(s.feed, last === null ? null : last.feed, s.peers)
   renderPeers(s.peers, s.now)
+  $('delay').textContent = s.delay.samples === 0 ? '–' : `${span(s.delay.p50)} / ${span(s.delay.p95)}`
+  $('delay').title = s.delay.samples === 0 ? '' : `over the last ${s.delay.samples} events, max ${span(s.delay.max)}`
+  renderOrigins(s.origins, s.peers)
+  renderRanked($('top-countries'), s.topCountries)
+  renderRanked($('top-asns'), s.topAsns)
+  renderExpiring(s.expiring, s.now)
+  renderRefused(s.refused)
   last = s
 }
+
+function renderSearch (r) {
+  const box = $('search-result')
+  box.hidden = false
+  const where = r.geo === null ? '' : [r.geo.country, r.geo.asn === null ? null : `AS${r.geo.asn} ${r.geo.org ?? ''}`.trim()].filter(x => x !== null).join(', ')
+  const state = r.active.length === 0
+    ? 'not banned now'
+    : `banned now (${r.active.map(a => `${a.name}, ${a.expires === null ? 'permanent' : `until ${dateTime(a.expires)}`}`).join('; ')})`
+  $('search-summary').textContent = `${r.ip}${where === '' ? '' : ` — ${where}`}: ${state}; ${r.events.length} event${r.events.length === 1 ? '' : 's'} stored`
+  const peers = last?.peers ?? []
+  const rows = r.events.map(e => {
+    const tr = el('tr')
+    tr.append(
+      el('td', dateTime(e.received)),
+      el('td', e.action, removes(e.action) ? 'removes' : 'adds'),
+      el('td', e.name),
+      el('td', removes(e.action) ? '' : e.duration === 0 ? 'permanent' : `${e.duration} s`),
+      el('td', expiryText(e)),
+      el('td', originName(peers, e.origin), 'mono')
+    )
+    return tr
+  })
+  $('search-events').tBodies[0].replaceChildren(...rows)
+}
+
+$('search').addEventListener('submit', async evt => {
+  evt.preventDefault()
+  const ip = $('search-ip').value.trim()
+  if (ip === '') return
+  try {
+    const res = await fetch(`api/address?ip=${encodeURIComponent(ip)}`)
+    const body = await res.json()
+    if (!res.ok) {
+      $('search-result').hidden = false
+      $('search-summary').textContent = body.error
+      $('search-events').tBodies[0].replaceChildren()
+      return
+    }
+    renderSearch(body)
+  } catch (err) {
+    $('search-summary').textContent = `search failed: ${err.message}`
+  }
+})
+
+function tick () {
+  const now = new Date()
+  $('clock').textContent = now.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' })
+  $('clock').dateTime = now.toISOString()
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone
+  const offset = -now.getTimezoneOffset()
+  const sign = offset < 0 ? '-' : '+'
+  const hh = String(Math.floor(Math.abs(offset) / 60)).padStart(2, '0')
+  const mm = String(Math.abs(offset) % 60).padStart(2, '0')
+  $('tz').textContent = `${zone} (UTC${sign}${hh}:${mm})`
+}
+tick()
+setInterval(tick, 1000)
 
 function connect () {
   const conn = $('conn')

@@ -7,6 +7,15 @@ interface Entry {
   counted: boolean
 }
 
+/** An active ban with an end, as the dashboard lists them. */
+export interface Expiring {
+  /** `family|name|ip` */
+  key: string
+  name: string
+  ip: string
+  expires: number
+}
+
 /** Expiries are looked for at most this often, so counting stays O(1) under a flood of timed bans. */
 const SWEEP_MS = 1000
 
@@ -51,6 +60,22 @@ export class ActiveSet {
 
   get size (): number {
     return this.entries.size
+  }
+
+  /** The `k` active keys with the nearest expiry (permanent bans excluded), soonest first: one pass. */
+  soonest (k: number, now = this.now()): Expiring[] {
+    const best: Array<[string, number]> = []
+    for (const [key, e] of this.entries) {
+      if (!e.counted || e.expires === Infinity || e.expires <= now) continue
+      if (best.length === k && e.expires >= best[k - 1]![1]) continue
+      best.push([key, e.expires])
+      best.sort((a, b) => a[1] - b[1])
+      if (best.length > k) best.pop()
+    }
+    return best.map(([key, expires]) => {
+      const [, name = '', ip = ''] = key.split('|')
+      return { key, name, ip, expires }
+    })
   }
 
   private sweep (now: number): void {

@@ -1,5 +1,7 @@
 import { actionFamily, expiresAt, type FstEvent, ledgerKey } from '@fst/protocol'
-import { ActiveSet } from './active-set.js'
+import { ActiveSet, type Expiring } from './active-set.js'
+import type { GeoInfo } from './geo.js'
+import { type DelayStats, Insights, type OriginStats, type Refusal, type RefusedStats } from './insights.js'
 import { TopCounter } from './labels.js'
 import { networkOf } from './network.js'
 
@@ -17,6 +19,11 @@ export interface FeedItem {
   duration: number
   /** Peer ID of the node that signed it. */
   origin: string
+  /** Country code and AS number of a ban's address (offline databases); null when unknown or an unban. */
+  country?: string | null
+  asn?: number | null
+  /** The AS's organisation. */
+  org?: string | null
 }
 
 /** Bans and unbans received in one minute. */
@@ -40,6 +47,14 @@ export interface Summary {
   topAddresses: Ranked[]
   topNetworks: Ranked[]
   feed: FeedItem[]
+  /** Per origin (peer ID): what it reported. */
+  origins: OriginStats[]
+  topCountries: Ranked[]
+  topAsns: Ranked[]
+  delay: DelayStats
+  refused: RefusedStats
+  /** The active bans that expire first. */
+  expiring: Expiring[]
 }
 
 export interface AggregatorInit {
@@ -55,6 +70,8 @@ export interface AggregatorInit {
   forgetAfterMs?: number
   /** Entries returned per top list. @default 10 */
   topK?: number
+  /** Country and AS of an address (GeoLookup); none: the geo panels stay empty. */
+  geo?: (ip: string) => GeoInfo
   now?: () => number
 }
 
@@ -75,7 +92,9 @@ export class Aggregator {
   private readonly active: ActiveSet
   private readonly totals = { events: 0, bans: 0, unbans: 0 }
   private readonly now: () => number
-  private readonly opts: Required<Omit<AggregatorInit, 'now'>>
+  private readonly opts: Required<Omit<AggregatorInit, 'now' | 'geo'>>
+  private readonly insights: Insights
+  private expiringCache: { at: number, list: Expiring[] } | null = null
 
   constructor (init: AggregatorInit = {}) {
     this.opts = { minutes: 60, feedSize: 200, topCap: 5000, activeCap: 200_000, topK: 10, forgetAfterMs: 24 * 3600_000, ...init }
@@ -85,11 +104,14 @@ export class Aggregator {
     this.addresses = new TopCounter(this.opts.topCap)
     this.networks = new TopCounter(this.opts.topCap)
     this.active = new ActiveSet(this.opts.activeCap, this.opts.forgetAfterMs, this.now)
+    this.insights = new Insights(this.opts.topCap, init.geo ?? null)
   }
 
-  /** Records one accepted event signed by `origin`. */
-  record (event: FstEvent, origin: string): void {
-    const received = this.now()
+  /**
+   * Records one accepted event signed by `origin`, received now (or at `received` when the history store
+   * replays it after a restart); returns the feed item, which the store keeps.
+   */
+  record (event: FstEvent, origin: string, received = this.now(), known?: GeoInfo): FeedItem {
     const { removes } = actionFamily(event.action)
     this.totals.events++
     this.actions.add(event.action)
@@ -107,8 +129,36 @@ export class Aggregator {
     }
     // a removal's 0 (not its Infinity) keeps the key so that a late older ban loses
     this.active.apply(ledgerKey(event), event.time, removes ? 0 : expiresAt({ ...event, origin }))
-    this.feed.unshift({ received, origin, ...event })
+    const geo = this.insights.event({ ...event, origin, received }, known)
+    const item: FeedItem = { received, origin, ...event, country: geo?.country ?? null, asn: geo?.asn ?? null, org: geo?.org ?? null }
+    this.feed.unshift(item)
     if (this.feed.length > this.opts.feedSize) this.feed.length = this.opts.feedSize
+    return item
+  }
+
+  /** Country and AS lookups for bans from now on (the databases open after the aggregator exists). */
+  useGeo (geo: (ip: string) => GeoInfo): void {
+    this.insights.useGeo(geo)
+  }
+
+  /** Replays one event the history store kept (after a restart): same aggregates, no new lookups. */
+  replay (item: FeedItem): void {
+    const { received, origin, country, asn, org, ...rest } = item
+    const event: FstEvent = { action: rest.action, name: rest.name, protocol: rest.protocol, port: rest.port, ip: rest.ip, time: rest.time, duration: rest.duration }
+    const removes = actionFamily(event.action).removes
+    this.record(event, origin, received, removes ? undefined : { country: country ?? null, asn: asn ?? null, org: org ?? null })
+  }
+
+  /** A message the validator refused (reason from its bounded set). */
+  refused (r: Refusal): void {
+    this.insights.refused(r)
+  }
+
+  /** The active bans expiring first; computed at most once a second (a pass over the active set). */
+  expiring (k = 10): Expiring[] {
+    const now = this.now()
+    if (this.expiringCache === null || now - this.expiringCache.at >= 1000) this.expiringCache = { at: now, list: this.active.soonest(k, now) }
+    return this.expiringCache.list
   }
 
   /** Bans in force now. */
@@ -127,7 +177,13 @@ export class Aggregator {
       topActions: this.actions.top(this.opts.topK),
       topAddresses: this.addresses.top(this.opts.topK),
       topNetworks: this.networks.top(this.opts.topK),
-      feed: this.feed.slice(0, feedItems)
+      feed: this.feed.slice(0, feedItems),
+      origins: this.insights.originStats(20),
+      topCountries: this.insights.topCountries(this.opts.topK),
+      topAsns: this.insights.topAsns(this.opts.topK),
+      delay: this.insights.delay(),
+      refused: this.insights.refusedStats(),
+      expiring: this.expiring()
     }
   }
 

@@ -73,6 +73,8 @@ export interface DashboardRoutesInit {
   token: string | null
   snapshot: () => unknown
   streams: EventStreams
+  /** The search (`/api/address?ip=`): an address's history, or null when `ip` is not an address. */
+  address?: (ip: string) => unknown
   /** Folder of the static files. */
   assetsDir: URL
 }
@@ -101,6 +103,15 @@ export function dashboardRoutes (init: DashboardRoutesInit): RouteHandler {
       return true
     }
     if (path === '/api/summary') return sendJson(res, init.snapshot())
+    if (path === '/api/address' && init.address !== undefined) {
+      const ip = new URL(req.url ?? '/', 'http://x').searchParams.get('ip') ?? ''
+      const found = ip.length > 64 ? null : init.address(ip)
+      if (found === null) {
+        res.writeHead(400, { ...SECURITY_HEADERS, 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify({ error: 'ip: not an IPv4 or IPv6 address or CIDR' }))
+        return true
+      }
+      return sendJson(res, found)
+    }
     const file = files.get(path)
     if (file === undefined) return false
     res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': file.type })

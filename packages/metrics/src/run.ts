@@ -1,7 +1,11 @@
+import { join } from 'node:path'
 import { ConfigError, createLogger, HttpEndpoint, isLoopback, type NodeConfig, parseHostPort, runInForeground } from '@fst/node'
+import { actionFamily, parseAddress } from '@fst/protocol'
 import type { Logger } from 'pino'
 import { collectDefaultMetrics } from 'prom-client'
 import { Aggregator } from './aggregator.js'
+import { GeoLookup } from './geo.js'
+import { HistoryStore } from './history.js'
 import { dashboardRoutes, EventStreams } from './http.js'
 import { MeshObserver } from './service.js'
 
@@ -21,6 +25,8 @@ export class MetricsService {
   private pending: NodeJS.Timeout | null = null
   private refresher: NodeJS.Timeout | null = null
   private lastPush = 0
+  private geo: GeoLookup | null = null
+  private history: HistoryStore | null = null
 
   constructor (readonly config: NodeConfig, private readonly log: Logger) {
     const { host } = parseHostPort(config.metrics.listen, 'metrics.listen')
@@ -36,11 +42,27 @@ export class MetricsService {
       token: config.metrics.token,
       snapshot: () => this.snapshot(),
       streams: this.streams,
+      address: ip => this.address(ip),
       assetsDir: new URL('../public/', import.meta.url)
     }), log.child({ component: 'http' }))
   }
 
   async start (): Promise<void> {
+    const { aggregator } = this.observer
+    // offline databases from npm packages; without them the geo panels stay empty, nothing else changes
+    this.geo = await GeoLookup.open().catch(err => {
+      this.log.warn({ err: (err as Error).message }, 'geo databases not available: no countries or ASes')
+      return null
+    })
+    if (this.geo !== null) aggregator.useGeo(ip => this.geo!.lookup(ip))
+    // the history of the previous run first, then the mesh
+    const history = await HistoryStore.open(join(this.config.stateDir, 'metrics-history'))
+    this.history = history
+    let replayed = 0
+    for (const item of history.storedEvents()) { aggregator.replay(item); replayed++ }
+    for (const refusal of history.storedRefusals()) aggregator.refused(refusal)
+    if (replayed > 0) this.log.info({ events: replayed }, 'history replayed')
+    this.observer.useHistory(history)
     await this.observer.start()
     this.observer.onChange(() => this.schedulePush())
     const address = await this.http.start()
@@ -52,6 +74,29 @@ export class MetricsService {
   /** The bound HTTP address (port 0 in tests becomes a real one). */
   httpAddress () {
     return this.http.address()
+  }
+
+  /**
+   * The search: one address (or CIDR) with its stored events, newest first, its country and AS, and the
+   * bans on it now; null when the text is not an address.
+   */
+  address (text: string) {
+    const parsed = parseAddress(text)
+    if (!parsed.valid) return null
+    const ip = parsed.value.text
+    const events = this.history?.address(ip) ?? this.observer.aggregator.summary(200).feed.filter(e => e.ip === ip)
+    const now = Date.now()
+    // the latest event per family and name decides, as in a node's ledger
+    const latest = new Map<string, (typeof events)[number]>()
+    for (const e of events) {
+      const key = `${actionFamily(e.action).family}|${e.name}`
+      const prev = latest.get(key)
+      if (prev === undefined || e.time > prev.time) latest.set(key, e)
+    }
+    const active = [...latest.values()]
+      .filter(e => !actionFamily(e.action).removes && (e.duration === 0 || e.time + e.duration * 1000 > now))
+      .map(e => ({ name: e.name, action: e.action, origin: e.origin, expires: e.duration === 0 ? null : e.time + e.duration * 1000 }))
+    return { ip, geo: this.geo?.lookup(ip) ?? null, active, events }
   }
 
   /** What the dashboard draws: the aggregates, the peers, and who we are. */
@@ -80,6 +125,8 @@ export class MetricsService {
     this.streams.close()
     await this.http.stop()
     await this.observer.stop()
+    await this.history?.close()
+    this.geo?.close()
   }
 }
 

@@ -3,6 +3,7 @@ import { actionFamily, decodeMessage, type FstEvent } from '@fst/protocol'
 import type { Logger } from 'pino'
 import { Registry } from 'prom-client'
 import { Aggregator } from './aggregator.js'
+import type { HistoryStore } from './history.js'
 import { LabelCap } from './labels.js'
 import { createMetrics, LABEL_CAP, type MeshMetrics } from './metrics.js'
 
@@ -30,6 +31,7 @@ export class MeshObserver {
   private readonly listeners = new Set<() => void>()
   // a peer flooding bad messages fills counters, not the disk
   private readonly throttle: LogThrottle
+  private history: HistoryStore | null = null
 
   constructor (readonly config: NodeConfig, private readonly log: Logger, aggregator = new Aggregator(), dashboardClients: () => number = () => 0) {
     this.mesh = new MeshPeer(config, log)
@@ -58,6 +60,11 @@ export class MeshObserver {
     this.log.info({ peerId: this.peerId, listen: this.host.getMultiaddrs().map(String), peers: this.mesh.membership.others().length }, 'metrics peer started')
   }
 
+  /** Keeps every accepted event and refused message in the store from now on. */
+  useHistory (history: HistoryStore): void {
+    this.history = history
+  }
+
   /** Reads sync-peers.txt (start and SIGHUP), exactly as a node does. */
   async loadPeers (): Promise<void> {
     await this.mesh.loadPeers()
@@ -84,6 +91,10 @@ export class MeshObserver {
     metrics.messages.inc({ outcome: verdict.result })
     if (verdict.result !== 'accept') {
       metrics.rejected.inc({ reason: verdict.reason })
+      const refusal = { received: Date.now(), reason: verdict.reason, result: verdict.result }
+      this.aggregator.refused(refusal)
+      this.history?.addRefusal(refusal)
+      this.changed()
       // a refused message may still decode: count its events by action so attacks on one jail show
       const decoded = decodeMessage(data)
       if (decoded.valid) for (const event of decoded.value) this.countEvent(event, verdict.result)
@@ -97,7 +108,8 @@ export class MeshObserver {
       if (actionFamily(event.action).removes) metrics.unbans.inc({ name })
       else metrics.bans.inc({ name })
       metrics.delay.observe(Math.max(0, now - event.time) / 1000)
-      this.aggregator.record(event, verdict.origin)
+      const item = this.aggregator.record(event, verdict.origin)
+      this.history?.addEvent(item)
     }
     this.changed()
   }

@@ -6,6 +6,7 @@ import { Applier } from './actions/applier.js'
 import { createLauncher } from './actions/launch/index.js'
 import { ActionRunner } from './actions/runner.js'
 import { Catchup } from './catchup/service.js'
+import { type CrowdsecIntegration, crowdsecIntegration } from './crowdsec/index.js'
 import type { NodeConfig } from './config/config.js'
 import { controlHandler } from './control/handlers.js'
 import { ControlServer, resolveGroup } from './control/server.js'
@@ -57,6 +58,8 @@ export class FstNode {
   private published = 0
   private readonly lock: StateLock
   private ledgerOpen = false
+  /** CrowdSec decisions endpoint and source, when configured (crowdsec/). */
+  crowdsec: CrowdsecIntegration | null = null
 
   constructor (readonly config: NodeConfig, private readonly log: Logger) {
     this.mesh = new MeshPeer(config, log)
@@ -157,6 +160,8 @@ export class FstNode {
     const countPeers = () => metrics.peers.set(this.mesh.connectedPeers().length)
     this.host.addEventListener('connection:open', countPeers)
     this.host.addEventListener('connection:close', countPeers)
+    this.crowdsec = crowdsecIntegration({ config: config.crowdsec, peerId: this.peerId, ledger: () => this.ledger, publish: input => this.publish(input), registry: this.registry, log })
+    await this.crowdsec?.start()
     log.info({ peerId: this.peerId, listen: this.host.getMultiaddrs().map(String), peers: this.membership.others().length }, 'node started')
   }
 
@@ -264,6 +269,7 @@ export class FstNode {
   async stop (): Promise<void> {
     this.expiry?.stop()
     this.memory.stop()
+    await this.crowdsec?.stop()
     await this.control?.stop()
     await this.metricsEndpoint?.stop()
     this.mesh.stopDialing()

@@ -2,6 +2,7 @@ import { MAX_DURATION_S, NAME_PATTERN, parseAddress } from '@fst/protocol'
 import { z } from 'zod'
 import { configPathFrom, DEFAULT_CONTROL_SOCKET, merge, readConfigDocument, resolveConfigPath } from './file.js'
 import { ConfigError } from '../errors.js'
+import { crowdsecSchema, defaultCrowdsecConfig } from '../crowdsec/config.js'
 
 const durationMs = z.number().int().min(0)
 /** An address or CIDR, checked with the same parser as every ban (a typo stops the node, not a ban later). */
@@ -117,6 +118,8 @@ export const configSchema = z.strictObject({
    * sixth field): fail2ban's own default bantime, not forever. 0 would mean permanent.
    */
   defaultDurationS: z.number().int().min(0).max(MAX_DURATION_S),
+  /** CrowdSec: decisions endpoint for bouncers, and a local CrowdSec LAPI as a source (crowdsec/config.ts). */
+  crowdsec: crowdsecSchema,
   /** Log level. */
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   /** `auto`: readable lines (pino-pretty) when stdout is a terminal, JSON lines otherwise; `json`; `pretty`. */
@@ -158,6 +161,7 @@ export const defaultConfig: Config = {
   redial: { minMs: 500, maxMs: 30_000 },
   metricsListen: null,
   metrics: { listen: '127.0.0.1:9464', dashboard: true, token: null },
+  crowdsec: defaultCrowdsecConfig,
   defaultDurationS: 600,
   logLevel: 'info',
   logFormat: 'auto'
@@ -209,6 +213,8 @@ export function resolvePaths (config: Config, base: string, configFile: string |
     const value = config[key]
     if (typeof value === 'string') out[key] = resolveConfigPath(value, base)
   }
+  const keyFile = config.crowdsec.source.apiKeyFile
+  if (keyFile !== null) out.crowdsec = { ...config.crowdsec, source: { ...config.crowdsec.source, apiKeyFile: resolveConfigPath(keyFile, base) } }
   return { ...(out as Config), configFile }
 }
 
