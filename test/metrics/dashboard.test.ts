@@ -60,13 +60,13 @@ describe('live dashboard in a real browser', () => {
   it('updates counters, feed and chart live as bans are published', async () => {
     const loads: string[] = []
     page.on('load', () => loads.push(page.url()))
-    await mesh.hook(0, ['ban', 'sshd', 'tcp', '22', '203.0.113.10'])
+    await mesh.hook(0, ['ban', 'sshd', 'tcp', '22', '203.0.113.10', '0'])
     await page.locator('#active-bans', { hasText: /^1$/ }).waitFor()
-    // the origin is shown as its sync-peers.txt entry; a permanent ban never expires
+    // the origin is shown as its sync-peers.txt entry; a permanent ban (duration 0: a hook call without one gets defaultDurationS) never expires
     expect(await shown(page.locator('#feed tbody tr').first())).toMatch(new RegExp(`ban\\s+sshd\\s+203\\.0\\.113\\.10\\s+(?:[A-Z]{2}\\s+)?never\\s+127\\.0\\.0\\.1:${mesh.nodes[0]!.port}`))
 
-    await mesh.hook(1, ['ban', 'sshd', 'tcp', '22', '203.0.113.11'])
-    await mesh.hook(2, ['ban', 'nginx-http-auth', 'tcp', '443', '2001:db8::7'])
+    await mesh.hook(1, ['ban', 'sshd', 'tcp', '22', '203.0.113.11', '0'])
+    await mesh.hook(2, ['ban', 'nginx-http-auth', 'tcp', '443', '2001:db8::7', '0'])
     await mesh.hook(1, ['unban', 'sshd', 'tcp', '22', '203.0.113.10'])
     await page.locator('#total-unbans', { hasText: /^1$/ }).waitFor()
     expect(await text('#active-bans')).toBe('2')
@@ -107,7 +107,7 @@ describe('live dashboard in a real browser', () => {
     expect((await mesh.hook(2, ['ban', 'nginx-http-auth', 'tcp', '443', '1.1.1.1', '300'])).code).toBe(0)
     expect((await mesh.hook(1, ['ban', 'sshd', 'tcp', '22', '2606:4700::1111', '900'])).code).toBe(0)
     // protected on the metrics service only: a real refused message
-    expect((await mesh.hook(1, ['ban', 'web', 'tcp', '443', '198.51.100.7'])).code).toBe(0)
+    expect((await mesh.hook(1, ['ban', 'web', 'tcp', '443', '198.51.100.7', '0'])).code).toBe(0)
     await page.locator('#total-bans', { hasText: /^6$/ }).waitFor()
     await page.locator('#refused-total', { hasText: /^1$/ }).waitFor()
 
