@@ -20,7 +20,7 @@ describe('sixteen nodes sharing one address', () => {
     for (const s of statuses) expect(s.meshPeers).toHaveLength(NODES - 1)
     // the nodes started together and dialed each other at once; each keeps one connection per peer
     const connections = async () => (await Promise.all(mesh.nodes.map(n => mesh.status(n.index)))).map(s => s.connections)
-    await pWaitFor(async () => (await connections()).every(c => c === NODES - 1), { interval: 100, timeout: 5000 }).catch(() => {})
+    await pWaitFor(async () => (await connections()).every(c => c === NODES - 1), { interval: 100, timeout: 20_000 }).catch(() => {})
     expect(await connections()).toEqual(mesh.nodes.map(() => NODES - 1))
     const peers = JSON.parse((await mesh.fst(0, ['peers', '--json'])).stdout) as Array<{ self: boolean, score: number | null }>
     for (const p of peers.filter(p => !p.self)) expect(p.score).toBeGreaterThanOrEqual(0)

@@ -223,7 +223,8 @@ export class Mesh {
     child.stderr.on('data', (d: Buffer) => { output += d.toString() })
     node.process = child
     node.log = () => output
-    await waitStarted(child, `node ${index}`, node.log, () => this.status(index), 30_000)
+    // nodes started together share the cores: 16 at once beside two busy loops need longer than one alone
+    await waitStarted(child, `node ${index}`, node.log, () => this.status(index), Math.max(30_000, 3_000 * this.nodes.length))
   }
 
   /** Stops one node with SIGTERM (or SIGKILL) and waits for it to exit. */
