@@ -139,7 +139,7 @@ export class FstNode {
       this.metricsEndpoint = new HttpEndpoint(config.metricsListen, 'metricsListen', metricsRoute(this.registry, () => this.sampleGauges()), log.child({ component: 'metrics' }))
       await this.metricsEndpoint.start()
     }
-    this.crowdsec = crowdsecIntegration({ config: config.crowdsec, peerId: this.peerId, ledger: () => this.ledger, publish: input => this.publish(input), registry: this.registry, log })
+    this.crowdsec = crowdsecIntegration({ config: config.crowdsec, stateDir: config.stateDir, peerId: this.peerId, ledger: () => this.ledger, publish: input => this.publish(input), registry: this.registry, log })
     await this.crowdsec?.start()
     log.info({ peerId: this.peerId, listen: this.host.getMultiaddrs().map(String), peers: this.membership.others().length }, 'node started')
   }
