@@ -33,6 +33,13 @@ export class CursorStore {
     return out
   }
 
+  /** Drops a bouncer's holdings (a key no longer configured). */
+  forget (name: string): void {
+    void this.db.batch(() => {
+      for (const key of this.db.getKeys({ start: [name, ''], end: [name, '\uffff'] })) void this.db.remove(key)
+    })
+  }
+
   /** One pull's changes for a bouncer; `reset` first drops all it held (`startup=true`). */
   record (name: string, delta: Delta, reset: boolean): void {
     if (!reset && delta.new.length === 0 && delta.deleted.length === 0) return

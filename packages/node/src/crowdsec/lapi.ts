@@ -53,6 +53,7 @@ export class DecisionsEndpoint {
     if (init.config.listen === null) throw new ConfigError('crowdsec.lapi.listen: null means off; nothing to start')
     for (const [name, held] of init.store?.load() ?? []) {
       if (names.has(name)) this.cursors.set(name, new BouncerCursor(held))
+      else init.store?.forget(name)
     }
     this.http = new HttpEndpoint(init.config.listen, 'crowdsec.lapi.listen', (req, res) => this.route(req, res), init.log)
   }
