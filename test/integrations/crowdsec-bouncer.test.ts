@@ -9,6 +9,8 @@ const LAPI_PORT = 8081
 const METRICS_PORT = 9465
 /** The bouncer's poll interval (`update_frequency`). */
 const POLL_MS = 1000
+/** One poll, plus mesh propagation, the node's 250 ms view cache and a loaded test machine. */
+const WITHIN_MS = POLL_MS + 2000
 
 /**
  * Issue 20: Debian's crowdsec-firewall-bouncer, run by hand in host 2's namespace with its own config, pulls
@@ -52,14 +54,14 @@ describe('crowdsec-firewall-bouncer enforces FST bans', () => {
     expect((await mesh.hook(1, ['ban', 'sshd', 'tcp', '22', attacker, '600'])).code).toBe(0)
     await pWaitFor(async () => (await bouncerSet(mesh, 2)).includes(attacker), { interval: 25, timeout: 10_000 })
     const inSet = performance.now() - t0
-    expect(inSet).toBeLessThan(POLL_MS + 1000)
+    expect(inSet).toBeLessThan(WITHIN_MS)
     expect(await mesh.tcpConnects(3, mesh.addr(2), FST_PORT, 700)).toBe(false)
 
     const t1 = performance.now()
     expect((await mesh.hook(1, ['unban', 'sshd', 'tcp', '22', attacker])).code).toBe(0)
     await pWaitFor(async () => !(await bouncerSet(mesh, 2)).includes(attacker), { interval: 25, timeout: 10_000 })
     const outOfSet = performance.now() - t1
-    expect(outOfSet).toBeLessThan(POLL_MS + 1000)
+    expect(outOfSet).toBeLessThan(WITHIN_MS)
     expect(await mesh.tcpConnects(3, mesh.addr(2), FST_PORT)).toBe(true)
     console.log(`crowdsec bouncer: ban in the nftables set ${Math.round(inSet)} ms after the hook on another node, unban out after ${Math.round(outOfSet)} ms (update_frequency ${POLL_MS} ms)`)
   })
@@ -97,5 +99,20 @@ describe('crowdsec-firewall-bouncer enforces FST bans', () => {
     expect(counterValue(metrics, 'fst_node_crowdsec_lapi_denied_total', { reason: 'missing_key' })).toBe(1)
     expect(counterValue(metrics, 'fst_node_crowdsec_lapi_denied_total', { reason: 'bad_key' })).toBe(1)
     expect(counterValue(metrics, 'fst_node_crowdsec_lapi_requests_total', { route: 'stream', outcome: 'ok' })).toBeGreaterThan(3)
+  })
+
+  it('still takes out a ban lifted while the node was down: what each bouncer holds survives a restart', async () => {
+    const ip = '203.0.113.44'
+    expect((await mesh.hook(1, ['ban', 'sshd', 'tcp', '22', ip, '0'])).code).toBe(0)
+    await pWaitFor(async () => (await bouncerSet(mesh, 2)).includes(ip), { interval: 25, timeout: 10_000 })
+    await mesh.stopNode(2)
+    expect((await mesh.hook(1, ['unban', 'sshd', 'tcp', '22', ip])).code).toBe(0)
+    // the bouncer keeps polling a node that is not there (it logs the errors and goes on); without the stored
+    // holdings its first pull after the restart would give the active bans only, never this removal
+    await mesh.startNode(2)
+    const t0 = performance.now()
+    await pWaitFor(async () => !(await bouncerSet(mesh, 2)).includes(ip), { interval: 50, timeout: 20_000 })
+      .catch(async err => { throw new Error(`${(err as Error).message}: ${JSON.stringify(await bouncerSet(mesh, 2))}\n${bouncer.output().slice(-2000)}`) })
+    console.log(`crowdsec bouncer: a permanent ban lifted while the node was down left the set ${Math.round(performance.now() - t0)} ms after the node was back (catch-up, then the bouncer's next pull)`)
   })
 })

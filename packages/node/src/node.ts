@@ -160,7 +160,7 @@ export class FstNode {
     const countPeers = () => metrics.peers.set(this.mesh.connectedPeers().length)
     this.host.addEventListener('connection:open', countPeers)
     this.host.addEventListener('connection:close', countPeers)
-    this.crowdsec = crowdsecIntegration({ config: config.crowdsec, peerId: this.peerId, ledger: () => this.ledger, publish: input => this.publish(input), registry: this.registry, log })
+    this.crowdsec = crowdsecIntegration({ config: config.crowdsec, stateDir: config.stateDir, peerId: this.peerId, ledger: () => this.ledger, publish: input => this.publish(input), registry: this.registry, log })
     await this.crowdsec?.start()
     log.info({ peerId: this.peerId, listen: this.host.getMultiaddrs().map(String), peers: this.membership.others().length }, 'node started')
   }

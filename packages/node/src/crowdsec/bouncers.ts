@@ -15,9 +15,11 @@ export interface Delta {
  * an answer cut at `max` simply leaves the rest for the next pull. LAPI does the same with a last-pull time.
  */
 export class BouncerCursor {
-  private served = new Map<string, ActiveBan>()
   /** Time of the last answered pull (ms), for status. */
   lastPull = 0
+
+  /** `served`: what the bouncer held when the node stopped (CursorStore), else nothing. */
+  constructor (private served = new Map<string, ActiveBan>()) {}
 
   /** `startup=true`: the bouncer starts from nothing, so everything active is new. */
   reset (): void {

@@ -7,6 +7,7 @@ import { ConfigError } from '../errors.js'
 import { HttpEndpoint, isLoopback, parseHostPort } from '../metrics/http.js'
 import { BouncerCursor } from './bouncers.js'
 import type { CrowdsecConfig } from './config.js'
+import type { CursorStore } from './cursor-store.js'
 import { type ActiveBan, activeBans, bansCovering, type DecisionFilter, matchesFilter, toDecision, type ViewSource } from './decisions.js'
 import type { CrowdsecMetrics } from './metrics.js'
 
@@ -26,6 +27,8 @@ export interface DecisionsEndpointInit {
   log: Logger
   /** How long one computed view of the ledger serves pulls (ms). @default 250 */
   viewTtlMs?: number
+  /** Keeps what each bouncer holds across restarts; none: a restart forgets it. */
+  store?: CursorStore
 }
 
 /**
@@ -48,6 +51,10 @@ export class DecisionsEndpoint {
       this.keys.set(key.sha256, key)
     }
     if (init.config.listen === null) throw new ConfigError('crowdsec.lapi.listen: null means off; nothing to start')
+    for (const [name, held] of init.store?.load() ?? []) {
+      if (names.has(name)) this.cursors.set(name, new BouncerCursor(held))
+      else init.store?.forget(name)
+    }
     this.http = new HttpEndpoint(init.config.listen, 'crowdsec.lapi.listen', (req, res) => this.route(req, res), init.log)
   }
 
@@ -132,6 +139,7 @@ export class DecisionsEndpoint {
     }
     if (startup) cursor.reset()
     const delta = cursor.pull(this.view(key.excludeLocalCrowdsec, now), filter, this.init.config.maxDecisions, now)
+    this.init.store?.record(key.name, delta, startup)
     this.init.metrics.lapiDecisions.inc({ kind: 'new' }, delta.new.length)
     this.init.metrics.lapiDecisions.inc({ kind: 'deleted' }, delta.deleted.length)
     this.init.metrics.lapiPending.set(delta.pending)
