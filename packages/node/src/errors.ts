@@ -1,32 +1,25 @@
-/** A configuration file or value is wrong; the message names the key and the rule. */
-export class ConfigError extends Error {
-  static override name = 'ConfigError'
-  override name = 'ConfigError'
+/** An Error class with a stable `name`: tests and the CLI match on it, never on message text. */
+function named (name: string) {
+  return class extends Error {
+    static override name = name
+    override name = name
+  }
 }
+
+/** A configuration file or value is wrong; the message names the key and the rule. */
+export class ConfigError extends named('ConfigError') {}
 
 /** sync-peers.txt holds an entry that cannot be parsed. */
-export class PeersFileError extends Error {
-  static override name = 'PeersFileError'
-  override name = 'PeersFileError'
-}
+export class PeersFileError extends named('PeersFileError') {}
 
 /** A peer answered with a different key than the one pinned for its address. */
-export class PinMismatchError extends Error {
-  static override name = 'PinMismatchError'
-  override name = 'PinMismatchError'
-}
+export class PinMismatchError extends named('PinMismatchError') {}
 
 /** Another process holds the state directory's lock (a second `fst start` on the same state dir). */
-export class StateLockError extends Error {
-  static override name = 'StateLockError'
-  override name = 'StateLockError'
-}
+export class StateLockError extends named('StateLockError') {}
 
 /** The node's identity key is missing or unreadable, and the caller asked not to create one. */
-export class IdentityError extends Error {
-  static override name = 'IdentityError'
-  override name = 'IdentityError'
-}
+export class IdentityError extends named('IdentityError') {}
 
 /** Why an errno error happened, in words an administrator reads (`EADDRINUSE` → `address already in use`). */
 export function errnoText (err: unknown): string {

@@ -1,14 +1,8 @@
 import type { Command } from 'commander'
-import { CONFIG_FLAG } from '../cli.js'
+import { addServiceCommand } from '../node-config.js'
 
 /** `fst metrics`: the read-only mesh peer serving /metrics and the live dashboard. */
 export function addMetricsCommand (program: Command): void {
-  program.command('metrics')
-    .description('run the metrics service: Prometheus /metrics and the live dashboard (list it in sync-peers.txt)')
-    .option(...CONFIG_FLAG)
-    .action(async (opts: { config?: string }) => {
-      const { configPathFrom, loadConfig } = await import('@fst/node')
-      const { runMetricsService } = await import('@fst/metrics')
-      await runMetricsService(loadConfig(configPathFrom(opts.config)))
-    })
+  addServiceCommand(program, 'metrics', 'run the metrics service: Prometheus /metrics and the live dashboard (list it in sync-peers.txt)',
+    async config => (await import('@fst/metrics')).runMetricsService(config))
 }

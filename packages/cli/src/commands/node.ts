@@ -1,25 +1,20 @@
 import { hostname } from 'node:os'
 import type { Command } from 'commander'
 import { CONFIG_FLAG } from '../cli.js'
+import { addServiceCommand, nodeConfig } from '../node-config.js'
 
 /** `fst start`, `fst id`, `fst keygen`: commands that work on this server's node and its identity. */
 export function addNodeCommands (program: Command, emit: (text: string) => void): void {
-  program.command('start')
-    .description('run a node in the foreground (one per state dir: a second one exits 2 before doing anything)')
-    .option(...CONFIG_FLAG)
-    .action(async (opts: { config?: string }) => {
-      const { configPathFrom, loadConfig, runDaemon } = await import('@fst/node')
-      await runDaemon(loadConfig(configPathFrom(opts.config)))
-    })
+  addServiceCommand(program, 'start', 'run a node in the foreground (one per state dir: a second one exits 2 before doing anything)',
+    async config => (await import('@fst/node')).runDaemon(config))
 
   program.command('id')
     .description('print this node\'s peer ID and the line to paste into sync-peers.txt (reads the key; never creates one)')
     .option(...CONFIG_FLAG)
     .action(async (opts: { config?: string }) => {
-      const { configPathFrom, loadConfig } = await import('@fst/node/config')
       const { loadIdentity } = await import('@fst/node/identity')
       const { peerIdFromPrivateKey } = await import('@libp2p/peer-id')
-      const config = loadConfig(configPathFrom(opts.config))
+      const config = await nodeConfig(opts.config)
       // a query never creates a key: only `fst start` does
       const peerId = peerIdFromPrivateKey(loadIdentity(config.stateDir)).toString()
       emit(`${peerId}\n${peerId}@${entryHost(config.listen[0]!)}`)
