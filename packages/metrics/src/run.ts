@@ -1,4 +1,4 @@
-import { ConfigError, createLogger, HttpEndpoint, isLoopback, type NodeConfig, parseHostPort, runInForeground } from '@fst/node'
+import { ConfigError, createProcessLogger, HttpEndpoint, isLoopback, type NodeConfig, parseHostPort, runInForeground } from '@fst/node'
 import type { Logger } from 'pino'
 import { collectDefaultMetrics } from 'prom-client'
 import { Aggregator } from './aggregator.js'
@@ -84,7 +84,8 @@ export class MetricsService {
 }
 
 /** Runs the service in the foreground until SIGINT/SIGTERM (see runInForeground in @fst/node). */
-export async function runMetricsService (config: NodeConfig, log: Logger = createLogger(config.logLevel, config.logFormat)): Promise<MetricsService> {
+export async function runMetricsService (config: NodeConfig, logger?: Logger): Promise<MetricsService> {
+  const log = logger ?? await createProcessLogger(config.logLevel, config.logFormat)
   const service = new MetricsService(config, log)
   await runInForeground(service, log)
   return service
