@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import { ConfigError, createLogger, HttpEndpoint, isLoopback, type NodeConfig, parseHostPort, runInForeground } from '@fst/node'
+import { ConfigError, createProcessLogger, HttpEndpoint, isLoopback, type NodeConfig, parseHostPort, runInForeground } from '@fst/node'
 import { actionFamily, parseAddress } from '@fst/protocol'
 import type { Logger } from 'pino'
 import { collectDefaultMetrics } from 'prom-client'
@@ -131,7 +131,8 @@ export class MetricsService {
 }
 
 /** Runs the service in the foreground until SIGINT/SIGTERM (see runInForeground in @fst/node). */
-export async function runMetricsService (config: NodeConfig, log: Logger = createLogger(config.logLevel, config.logFormat)): Promise<MetricsService> {
+export async function runMetricsService (config: NodeConfig, logger?: Logger): Promise<MetricsService> {
+  const log = logger ?? await createProcessLogger(config.logLevel, config.logFormat)
   const service = new MetricsService(config, log)
   await runInForeground(service, log)
   return service

@@ -1,18 +1,25 @@
 import { pino, type Logger } from 'pino'
-import { PinoPretty } from 'pino-pretty'
 import type { NodeConfig } from './config/config.js'
 import { FstNode } from './node.js'
 
+/** The JSON-lines logger (pino) of a process at `level`. */
+export function createLogger (level: string): Logger {
+  return pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime })
+}
+
 /**
- * The process logger. JSON lines (for journald, log shippers) unless `format` asks for readable lines, or is
- * `auto` and stdout is a terminal: then pino's own pretty-printer, synchronously in this thread (a worker
- * transport would not survive the bundle, and a person at a terminal logs little).
+ * The logger of `fst start` / `fst metrics`: JSON lines (journald, log shippers) unless `format` asks for
+ * readable lines, or is `auto` and stdout is a terminal: then pino's own pretty-printer, synchronously in this
+ * thread (a worker transport would not survive the bundle, and a person at a terminal logs little). Loaded
+ * only then: a node under systemd carries none of it.
  */
-export function createLogger (level: string, format: 'auto' | 'json' | 'pretty' = 'json'): Logger {
-  const options = { level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime }
+export async function createProcessLogger (level: string, format: 'auto' | 'json' | 'pretty' = 'auto'): Promise<Logger> {
   const pretty = format === 'pretty' || (format === 'auto' && process.stdout.isTTY === true)
-  if (!pretty) return pino(options)
-  return pino(options, PinoPretty({ sync: true, colorize: process.stdout.isTTY === true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }))
+  if (!pretty) return createLogger(level)
+  // a CommonJS module: its function is the default export once bundled (a named export is not)
+  const { default: prettyStream } = await import('pino-pretty')
+  const stream = prettyStream({ sync: true, colorize: process.stdout.isTTY === true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' })
+  return pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, stream)
 }
 
 /** A mesh peer run as a process: `fst start` (FstNode) and `fst metrics` (MetricsService). */
@@ -55,7 +62,8 @@ export async function runInForeground (service: ForegroundService, log: Logger, 
 }
 
 /** Runs a node in the foreground until SIGINT/SIGTERM (see runInForeground). */
-export async function runDaemon (config: NodeConfig, log: Logger = createLogger(config.logLevel, config.logFormat)): Promise<FstNode> {
+export async function runDaemon (config: NodeConfig, logger?: Logger): Promise<FstNode> {
+  const log = logger ?? await createProcessLogger(config.logLevel, config.logFormat)
   const node = new FstNode(config, log)
   await runInForeground(node, log, 'stopping: draining scripts and closing the ledger')
   return node

@@ -6,7 +6,7 @@
 
 export { ConfigError, PeersFileError, PinMismatchError } from './errors.js'
 export { configPathFrom, configSchema, defaultConfig, loadConfig, type Config, type NodeConfig } from './config/config.js'
-export { createLogger, type ForegroundService, runDaemon, runInForeground } from './daemon.js'
+export { createLogger, createProcessLogger, type ForegroundService, runDaemon, runInForeground } from './daemon.js'
 export { createHost, readNetworkKey, type Host } from './mesh/host.js'
 export { IDENTITY_FILE, loadOrCreateIdentity } from './trust/identity.js'
 export { Ledger } from './ledger/store.js'
