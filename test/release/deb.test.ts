@@ -39,7 +39,8 @@ async function dpkg (args: string[]) {
 async function packageStatus (): Promise<string | null> {
   // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's format syntax
   const out = await run('dpkg-query', ['-W', '-f=${Status}', 'fst'])
-  return out.code === 0 && out.stdout.trim() !== 'unknown ok not-installed' ? out.stdout.trim() : null
+  // a purged package may linger in dpkg's database as `purge ok not-installed`
+  return out.code === 0 && !out.stdout.trim().endsWith(' not-installed') ? out.stdout.trim() : null
 }
 
 function sha256 (file: string): string {
@@ -102,8 +103,9 @@ async function list (index: 1 | 2): Promise<ListedEntry[]> {
 describe('the Debian package and the tarball', () => {
   beforeAll(async () => {
     requireRoot()
-    if (await packageStatus() !== null || existsSync('/etc/fst') || existsSync('/var/lib/fst')) {
-      throw new Error('an fst package, /etc/fst or /var/lib/fst is present on this machine: this test installs and purges the package, remove them first (dpkg --purge fst)')
+    const present = [await packageStatus(), ...['/etc/fst', '/var/lib/fst', '/usr/lib/fst'].filter(p => existsSync(p))].filter(x => x !== null)
+    if (present.length > 0) {
+      throw new Error(`this test installs and purges the fst package, but this machine has: ${present.join(', ')} (dpkg --purge fst first)`)
     }
     // gzip: xz (the release default) takes minutes on a loaded 2-core machine
     const built = await run(process.execPath, ['--import', 'tsx', 'packaging/build.ts', '--out', OUT, '--compression', 'gzip'], { cwd: ROOT, timeout: 600_000 })
