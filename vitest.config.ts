@@ -1,4 +1,4 @@
-import { defineConfig } from 'vitest/config'
+import { configDefaults, defineConfig } from 'vitest/config'
 
 export default defineConfig({
   test: {
@@ -12,7 +12,10 @@ export default defineConfig({
       // in-process, no root, no network namespaces: `pnpm test:unit`
       { extends: true, test: { name: 'unit', include: ['packages/*/test/**/*.test.ts'] } },
       // real processes, namespaces, fail2ban, nftables, a browser (as root): `pnpm test:system`
-      { extends: true, test: { name: 'system', include: ['test/**/*.test.ts'] } }
+      { extends: true, test: { name: 'system', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, 'test/release/deb.test.ts'] } },
+      // installs the .deb into this machine (/etc/fst, /usr/bin/fst): run on its own, after the others, so no
+      // other test sees an installed /etc/fst/config.yml: `pnpm test:release`
+      { extends: true, test: { name: 'release', include: ['test/release/deb.test.ts'] } }
     ]
   }
 })
