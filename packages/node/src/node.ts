@@ -1,18 +1,20 @@
 import { join } from 'node:path'
-import { encodeMessage, type FstEvent, type NodeStatus, type PeerRow, prunable } from '@fst/protocol'
+import { encodeMessage, type FstEvent, type NodeStatus, type PeerRow, prunable, type SignedEntry } from '@fst/protocol'
 import type { Logger } from 'pino'
 import { Registry } from 'prom-client'
 import { Applier } from './actions/applier.js'
 import { createLauncher } from './actions/launch/index.js'
 import { ActionRunner } from './actions/runner.js'
 import { Catchup } from './catchup/service.js'
+import { catchupState } from './catchup/state.js'
 import type { NodeConfig } from './config/config.js'
 import { controlHandler } from './control/handlers.js'
 import { ControlServer } from './control/server.js'
 import { countsByLabel, peerRows } from './control/views.js'
 import { ExpirySweeper } from './ledger/expiry.js'
 import { entriesCovering } from './ledger/query.js'
-import { Ledger } from './ledger/store.js'
+import { HeldReports } from './ledger/held.js'
+import { Ledger, type LedgerRefusal } from './ledger/store.js'
 import { Batcher } from './mesh/batcher.js'
 import { TOPIC } from './mesh/gossip-params.js'
 import type { Host } from './mesh/host.js'
@@ -23,7 +25,9 @@ import { HttpEndpoint, metricsRoute } from './metrics/http.js'
 import { LogThrottle } from './metrics/log-throttle.js'
 import { createNodeMetrics, type NodeMetrics } from './metrics/metrics.js'
 import type { Membership } from './trust/membership.js'
+import { liftPolicy } from './trust/authority.js'
 import { QuorumTracker } from './trust/quorum.js'
+import { QuorumGate } from './trust/quorum-gate.js'
 import { MemoryReducer } from './upstream/memory-reducer.js'
 
 export { TOPIC }
@@ -32,6 +36,8 @@ const DRAIN_MS = 10_000
 /** A wave of this many ledger changes, then this long without one, and the node gives the wave's heap back. */
 const WAVE_CHANGES = 10_000
 const WAVE_QUIET_MS = 2000
+/** How often held quorum reports past their window are dropped. */
+const HELD_PURGE_MS = 5000
 
 /**
  * An FST node: composition and lifecycle of its parts. One ban's path: control socket → Publisher →
@@ -42,6 +48,7 @@ export class FstNode {
   readonly registry = new Registry()
   readonly metrics: NodeMetrics = createNodeMetrics(this.registry)
   ledger!: Ledger
+  held!: HeldReports
   private readonly mesh: MeshPeer
   private readonly memory = new MemoryReducer({ minChanges: WAVE_CHANGES, quietMs: WAVE_QUIET_MS })
   private runner!: ActionRunner
@@ -52,6 +59,8 @@ export class FstNode {
   private control!: ControlServer
   private catchup: Catchup | null = null
   private metricsEndpoint: HttpEndpoint | null = null
+  private heldPurger: NodeJS.Timeout | null = null
+  private throttle!: LogThrottle
   /** Mesh messages this node signed and sent. */
   private published = 0
 
@@ -65,16 +74,27 @@ export class FstNode {
 
   async start (): Promise<void> {
     const { config, log, metrics } = this
-    const throttle = new LogThrottle(log)
-    const quorum = new QuorumTracker(config.quorum)
-    const admit = (event: FstEvent, reporter: string): boolean => {
-      if (quorum.admit(event, reporter) === 'pass') return true
-      metrics.held.inc({ action: event.action })
-      return false
-    }
+    const throttle = this.throttle = new LogThrottle(log)
+    const authority = config.unbanAuthority
+    const removals = authority.mode === 'quorum' ? { peers: authority.peers, windowS: authority.windowS } : undefined
+    const tracker = new QuorumTracker(config.quorum, Date.now, removals)
     await this.mesh.start(config.metricsListen === null ? null : this.registry)
+    const mayLift = liftPolicy(authority)
     this.ledger = Ledger.open(join(config.stateDir, 'ledger'))
+    this.ledger.setRules({ self: this.peerId, maxActivePerOrigin: config.limits.maxActivePerOrigin, mayLift })
     await this.ledger.prune(config.ledgerRetentionS * 1000)
+    const signed = await this.ledger.signOwn(entries => this.mesh.provenance.signBatch(entries).proofs)
+    if (signed > 0) log.info({ signed, unproven: this.ledger.unproven.size }, 'signed own entries of a protocol v1 ledger')
+    this.held = HeldReports.open(join(config.stateDir, 'held'))
+    const onRefused = (reason: LedgerRefusal, entry: SignedEntry) => this.refusedEntry(reason, entry.origin)
+    const gate = tracker.active
+      ? new QuorumGate({ tracker, held: this.held, self: this.peerId, maxHeldPerOrigin: config.limits.maxActivePerOrigin, onHeld: action => metrics.held.inc({ action }), onRefused })
+      : null
+    if (gate !== null) {
+      const windowMs = (action: string) => (tracker.ruleOf(action)?.windowS ?? 0) * 1000
+      this.held.purge(windowMs)
+      this.heldPurger = setInterval(() => this.held.purge(windowMs), HELD_PURGE_MS)
+    }
 
     const runnerLog = log.child({ component: 'runner' })
     this.runner = new ActionRunner({
@@ -91,14 +111,19 @@ export class FstNode {
     const applier = new Applier(this.runner, pending => metrics.queueDepth.set(pending))
     const apply = (changes: Parameters<Applier['run']>[0]) => applier.run(changes)
     const onChanges = (n: number) => this.memory.noteChanges(n)
-    this.batcher = new Batcher({ ...config.batch, publish: events => this.send(events) })
-    this.receiver = new Receiver({ ledger: this.ledger, admit, quorumActive: quorum.active, apply, metrics, throttle, onChanges })
+    this.batcher = new Batcher({
+      ...config.batch,
+      sign: events => this.mesh.provenance.signBatch(events.map(e => ({ ...e, origin: this.peerId }))),
+      publish: (events, s) => this.send(events, s)
+    })
+    this.receiver = new Receiver({ ledger: this.ledger, quorum: gate, onRefused, apply, metrics, throttle, onChanges })
     this.publisher = new Publisher({
       self: this.peerId,
       ledger: this.ledger,
       guard: () => this.mesh.guard,
       send: event => this.batcher.add(event),
-      admit,
+      quorum: gate,
+      mayLift,
       apply,
       runOwnEvents: config.runOwnEvents,
       metrics,
@@ -108,7 +133,7 @@ export class FstNode {
     this.expiry = new ExpirySweeper({
       ledger: this.ledger,
       self: this.peerId,
-      announce: event => this.batcher.add(event),
+      announce: event => { void this.batcher.add(event) },
       apply,
       runOwnEvents: config.runOwnEvents,
       // half the peers' freshness window, so the tombstone is still fresh when it arrives
@@ -146,26 +171,36 @@ export class FstNode {
     log.info({ peerId: this.peerId, listen: this.host.getMultiaddrs().map(String), peers: this.membership.others().length }, 'node started')
   }
 
+  /** An entry refused by a bound or the unban authority: counted, and logged at most a few times per 10 s. */
+  private refusedEntry (reason: LedgerRefusal | 'pull_limit', origin: string, count = 1): void {
+    this.metrics.entriesRefused.inc({ reason }, count)
+    this.throttle.warn(reason, { origin, count }, reason === 'unban_not_authorized' ? 'unban refused: origin may not lift this ban' : 'per-origin or per-pull bound reached')
+  }
+
   private createCatchup (): Catchup {
     const { config, metrics } = this
+    const provenance = this.mesh.provenance
     return new Catchup({
       host: this.host,
-      ledger: this.ledger,
+      state: catchupState(this.ledger, this.held),
+      maxEntriesPerPull: config.limits.maxEntriesPerPull,
       isMember: id => this.membership.isMember(id),
       policy: () => ({
         isMember: id => this.membership.isMember(id),
         self: this.peerId,
         guard: this.mesh.guard,
         maxTime: Date.now() + config.freshness.maxSkewS * 1000,
-        isPrunable: e => prunable(e, config.ledgerRetentionS * 1000)
+        isPrunable: e => prunable(e, config.ledgerRetentionS * 1000),
+        verify: (entry, proof) => provenance.verifyEntry(entry, proof)
       }),
       apply: entries => this.receiver.applyEntries(entries).length,
       intervalMs: config.catchup.intervalS * 1000,
       timeoutMs: config.catchup.timeoutS * 1000,
       log: this.log.child({ component: 'catchup' }),
-      onPull: (outcome, result) => {
+      onPull: (outcome, result, peer) => {
         metrics.catchupPulls.inc({ outcome })
         if (result === undefined) return
+        if (result.limited) this.refusedEntry('pull_limit', peer ?? '')
         const refused = Object.values(result.refused).reduce((a, b) => a + b, 0)
         metrics.catchupEntries.inc({ outcome: 'applied' }, result.applied)
         metrics.catchupEntries.inc({ outcome: 'unchanged' }, result.received - result.applied - refused)
@@ -175,9 +210,9 @@ export class FstNode {
   }
 
   /** One signed mesh message for a batch of events. A failure loses nothing: catch-up delivers from the ledger. */
-  private async send (events: FstEvent[]): Promise<void> {
+  private async send (events: FstEvent[], s: string): Promise<void> {
     try {
-      await this.host.services.pubsub.publish(TOPIC, encodeMessage(events))
+      await this.host.services.pubsub.publish(TOPIC, encodeMessage(events, s))
       this.published++
     } catch (err) {
       this.log.warn({ err: (err as Error).message, events: events.length }, 'publish failed')
@@ -213,11 +248,20 @@ export class FstNode {
       gossipPeers: pubsub.getPeers().length,
       connections: this.host.getConnections().length,
       listen: this.host.getMultiaddrs().map(String),
-      ledger: { entries: this.ledger.size, active: this.ledger.active().length },
+      ledger: { entries: this.ledger.size, active: this.ledger.active().length, held: this.held.size, root: catchupState(this.ledger, this.held).root() },
       queue: this.runner.pending,
       messages: { published: this.published, accepted: this.receiver.accepted, suppressed: this.publisher.suppressed },
-      defences: { rejected: await countsByLabel(this.metrics.rejected), refused: await countsByLabel(this.metrics.refused), held: await countsByLabel(this.metrics.held) }
+      defences: { rejected: await countsByLabel(this.metrics.rejected), refused: await countsByLabel(this.metrics.refused), held: await countsByLabel(this.metrics.held), entries: await this.entryRefusals() }
     }
+  }
+
+  /** Received entries refused, by reason: catch-up validation (bad_signature, …) and the bounds. */
+  private async entryRefusals (): Promise<Record<string, number>> {
+    const out = await countsByLabel(this.metrics.entriesRefused)
+    for (const [reason, n] of Object.entries(await countsByLabel(this.metrics.catchupEntries))) {
+      if (reason !== 'applied' && reason !== 'unchanged') out[reason] = (out[reason] ?? 0) + n
+    }
+    return out
   }
 
   peers (): PeerRow[] {
@@ -238,6 +282,7 @@ export class FstNode {
   /** Graceful stop: no new hook calls, publish what is pending, drain scripts (bounded), close the store. */
   async stop (): Promise<void> {
     this.expiry?.stop()
+    if (this.heldPurger !== null) clearInterval(this.heldPurger)
     this.memory.stop()
     await this.control?.stop()
     await this.metricsEndpoint?.stop()
@@ -249,5 +294,6 @@ export class FstNode {
     await this.mesh.stop()
     await this.catchup?.settled()
     await this.ledger?.close()
+    await this.held?.close()
   }
 }

@@ -10,6 +10,7 @@ import { Dialer } from './dialer.js'
 import { TOPIC } from './gossip-params.js'
 import { createHost, type Host, readNetworkKey } from './host.js'
 import { loadOrCreateIdentity } from '../trust/identity.js'
+import { Provenance } from '../trust/provenance.js'
 import { LivenessMonitor } from './liveness.js'
 import { Membership } from '../trust/membership.js'
 import { listenAddr, parsePeersFile } from '../trust/peers-file.js'
@@ -41,6 +42,8 @@ export class MeshPeer {
   guard!: AddressGuard
   /** Accessors of libp2p internals, checked at start-up (upstream/). */
   upstream: Upstream = { score: () => null }
+  /** Signs this node's batches, verifies everyone's entries (protocol v2). */
+  provenance!: Provenance
   private dialer: Dialer | null = null
   private liveness: LivenessMonitor | null = null
 
@@ -51,6 +54,7 @@ export class MeshPeer {
     const { config, log } = this
     const privateKey = await loadOrCreateIdentity(config.stateDir)
     this.peerId = peerIdFromPrivateKey(privateKey).toString()
+    this.provenance = new Provenance(privateKey, this.peerId)
     this.membership = new Membership(this.peerId, new PinStore(config.stateDir), log.child({ component: 'membership' }))
     this.host = await createHost({
       privateKey,
@@ -98,7 +102,8 @@ export class MeshPeer {
       isMember: id => this.membership.isMember(id),
       guard: () => this.guard,
       freshness: this.config.freshness,
-      rateLimiter: new RateLimiter(this.config.rateLimit.perSecond, this.config.rateLimit.burst)
+      rateLimiter: new RateLimiter(this.config.rateLimit.perSecond, this.config.rateLimit.burst),
+      provenance: this.provenance
     })
     pubsub.topicValidators.set(TOPIC, async (from, msg) => {
       const verdict = validate(msg)
