@@ -31,7 +31,7 @@ function status (config) {
   }
 }
 
-async function until (check, timeoutMs = 300_000) {
+async function until (check, timeoutMs = Number(process.env.BENCH_TIMEOUT_MS ?? 300_000)) {
   const end = Date.now() + timeoutMs
   for (;;) {
     const value = check()

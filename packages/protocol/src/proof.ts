@@ -77,14 +77,29 @@ export function buildTree (entries: readonly LedgerEntry[]): { root: Buffer, pat
   return { root: level[0] ?? h(LEAF), paths: paths.map(p => Buffer.concat(p).toString('base64')) }
 }
 
-/** The root a leaf and its path lead to, or null when the path does not fit the index and size. */
-export function rootFromPath (leaf: LedgerEntry, i: number, n: number, path: Buffer): Buffer | null {
+/**
+ * Tree nodes already proven to lead to a verified root, by position (`level * 2048 + index`): a later leaf of
+ * the same batch stops hashing where its path meets one. Leaves of one batch arrive spread over many catch-up
+ * pages, so this saves most of the ~11 hashes per entry.
+ */
+export type KnownNodes = Map<number, Buffer>
+
+const at = (level: number, idx: number) => level * 2048 + idx
+
+/**
+ * The root a leaf and its path lead to, or null when the path does not fit the index and size. With `known`,
+ * a walk that meets a known node stops there (the rest of the path must then equal the known siblings) and
+ * returns `known` as the answer: proven against the root those nodes were verified for.
+ */
+export function rootFromPath (leaf: LedgerEntry, i: number, n: number, path: Buffer, known?: KnownNodes): Buffer | 'known' | null {
   if (path.length % NODE_BYTES !== 0) return null
   let node = h(LEAF, leafBytes(leaf))
   let idx = i
   let width = n
   let k = 0
+  let level = 0
   while (width > 1) {
+    if (known !== undefined && known.get(at(level, idx))?.equals(node) === true) return restKnown(path, k, idx, width, level, known) ? 'known' : null
     const lone = (idx ^ 1) >= width
     if (!lone) {
       if (k + NODE_BYTES > path.length) return null
@@ -94,8 +109,45 @@ export function rootFromPath (leaf: LedgerEntry, i: number, n: number, path: Buf
     }
     idx >>= 1
     width = Math.ceil(width / 2)
+    level++
   }
   return k === path.length ? node : null
+}
+
+/** Whether the rest of a path equals the known siblings: a stored proof is then whole, not just its start. */
+function restKnown (path: Buffer, k: number, idx: number, width: number, level: number, known: KnownNodes): boolean {
+  while (width > 1) {
+    if ((idx ^ 1) < width) {
+      const sib = known.get(at(level, idx ^ 1))
+      if (sib === undefined || k + NODE_BYTES > path.length || !sib.equals(path.subarray(k, k + NODE_BYTES))) return false
+      k += NODE_BYTES
+    }
+    idx >>= 1
+    width = Math.ceil(width / 2)
+    level++
+  }
+  return k === path.length
+}
+
+/** Records every node of a verified leaf's walk (its own and its siblings) as known. */
+export function rememberPath (leaf: LedgerEntry, i: number, n: number, path: Buffer, known: KnownNodes): void {
+  let node = h(LEAF, leafBytes(leaf))
+  let idx = i
+  let width = n
+  let k = 0
+  let level = 0
+  while (width > 1) {
+    known.set(at(level, idx), node)
+    if ((idx ^ 1) < width) {
+      const sib = path.subarray(k, k + NODE_BYTES)
+      k += NODE_BYTES
+      known.set(at(level, idx ^ 1), sib)
+      node = idx % 2 === 0 ? h(INNER, node, sib) : h(INNER, sib, node)
+    }
+    idx >>= 1
+    width = Math.ceil(width / 2)
+    level++
+  }
 }
 
 /** The entry whose leaf the proof signs: the entry itself, or for an expiry tombstone the ban it came from. */
@@ -119,7 +171,9 @@ export function parseProof (item: unknown): Result<EntryProof> {
   if (typeof s !== 'string' || s.length !== 88 || !B64.test(s)) return fail(RejectReason.badProof, 'bad signature encoding')
   if (!Number.isInteger(n) || (n as number) < 1 || (n as number) > MAX_BATCH_LEAVES) return fail(RejectReason.badProof, 'bad batch size')
   if (!Number.isInteger(i) || (i as number) < 0 || (i as number) >= (n as number)) return fail(RejectReason.badProof, 'bad leaf index')
-  if (typeof p !== 'string' || p.length > 4 * Math.ceil(MAX_PATH * NODE_BYTES / 3) || !B64.test(p)) return fail(RejectReason.badProof, 'bad path encoding')
+  // canonical base64 of whole nodes, checked by length rather than a regex over every path (catch-up's hot loop);
+  // a path with other characters decodes to other bytes and fails the walk
+  if (typeof p !== 'string' || p.length > 4 * Math.ceil(MAX_PATH * NODE_BYTES / 3) || p.length % 4 !== 0) return fail(RejectReason.badProof, 'bad path encoding')
   const proof: EntryProof = { s, i: i as number, n: n as number, p }
   if (item.length === 6) {
     if (typeof bt !== 'number' || typeof bd !== 'number') return fail(RejectReason.badProof, 'bad ban time or duration')

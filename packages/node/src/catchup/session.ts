@@ -1,7 +1,7 @@
 import { encodedEventSize, type SignedEntry } from '@fst/protocol'
 import { BUCKETS, diffBuckets } from '../ledger/digest.js'
 import {
-  CATCHUP_VERSION, decodeFrame, type EntryPolicy, encodeFrame, type Frame, MAX_ENTRIES_PER_FRAME, MAX_FRAME_BYTES, toWire, validateEntry, WIRE_BUCKETS, type WireEntry
+  CATCHUP_VERSION, decodeFrame, type EntryPolicy, encodeFrame, type Frame, MAX_ENTRIES_PER_FRAME, MAX_FRAME_BYTES, toWire, validateEntry, WIRE_BUCKETS, type WireEntry, withSignature
 } from './wire.js'
 
 /** What catch-up reconciles: the ledger and the held quorum reports, as one set of digests (catchup/state.ts). */
@@ -79,22 +79,34 @@ async function serve (ch: FrameChannel, state: CatchupState): Promise<{ sent: nu
   await ch.write(encodeFrame({ t: 'digests', d: Buffer.from(state.digests()).toString('base64') }))
   const fetch = await next(ch, 'fetch')
   let page: WireEntry[] = []
+  let sigs = new Map<string, number>()
   let bytes = 0
   let sent = 0
   const flush = async () => {
     if (page.length === 0) return
-    await ch.write(encodeFrame({ t: 'entries', e: page }))
+    await ch.write(encodeFrame({ t: 'entries', s: [...sigs.keys()], e: page }))
     sent += page.length
     page = []
+    sigs = new Map()
     bytes = 0
+  }
+  const sigIndex = (s: string) => {
+    let i = sigs.get(s)
+    if (i === undefined) {
+      i = sigs.size
+      sigs.set(s, i)
+      bytes += s.length + 3
+    }
+    return i
   }
   for (const bucket of new Set(fetch.b)) {
     // snapshot the bucket: the ledger may change while earlier pages are written
     const entries = state.entriesOf(bucket)
     for (const e of entries) {
-      const size = encodedEventSize(e) + e.origin.length + e.proof.s.length + e.proof.p.length + 40
-      if (page.length >= MAX_ENTRIES_PER_FRAME || bytes + size > PAGE_BYTES) await flush()
-      page.push(toWire(e))
+      // a signature not in the page's table yet adds its 91 bytes (counted in sigIndex)
+      const size = encodedEventSize(e) + e.origin.length + e.proof.p.length + 40
+      if (page.length >= MAX_ENTRIES_PER_FRAME || bytes + size + 91 > PAGE_BYTES) await flush()
+      page.push(toWire(e, sigIndex))
       bytes += size
     }
   }
@@ -137,7 +149,7 @@ export async function pullCatchup (
       result.limited = true
     }
     for (const item of frame.e) {
-      const checked = validateEntry(item, rules)
+      const checked = validateEntry(withSignature(item, frame.s), rules)
       if (checked.valid) valid.push(checked.value)
       else result.refused[checked.reason] = (result.refused[checked.reason] ?? 0) + 1
     }

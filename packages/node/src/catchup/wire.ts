@@ -28,11 +28,15 @@ export type Frame =
   | { t: 'same' }
   | { t: 'digests', d: string }
   | { t: 'fetch', b: number[] }
-  | { t: 'entries', e: WireEntry[] }
+  | { t: 'entries', s: string[], e: WireEntry[] }
   | { t: 'end' }
   | { t: 'error', code: string, error: string }
 
-/** One ledger entry on the wire: the 7 event fields of the gossip format, the origin peer ID, the origin's proof. */
+/**
+ * One ledger entry on the wire: the 7 event fields of the gossip format, the origin peer ID, the origin's proof
+ * `[s, i, n, path]` (or `[…, banTime, banDuration]` for an expiry tombstone), where `s` is an index into the
+ * frame's table of root signatures: entries of one batch share one (88 bytes saved per entry).
+ */
 export type WireEntry = [string, string, string, string, string, number, number, string, unknown[]]
 
 const encoder = new TextEncoder()
@@ -72,7 +76,8 @@ export function decodeFrame (bytes: Uint8Array): Result<Frame> {
     }
     case 'entries': {
       if (!Array.isArray(f.e) || f.e.length > MAX_ENTRIES_PER_FRAME) break
-      return ok({ t: 'entries', e: f.e as WireEntry[] })
+      if (!Array.isArray(f.s) || f.s.length > MAX_ENTRIES_PER_FRAME || !f.s.every(x => typeof x === 'string')) break
+      return ok({ t: 'entries', s: f.s as string[], e: f.e as WireEntry[] })
     }
     case 'error':
       return ok({ t: 'error', code: String(f.code).slice(0, 64), error: String(f.error).slice(0, 512) })
@@ -80,8 +85,19 @@ export function decodeFrame (bytes: Uint8Array): Result<Frame> {
   return fail(RejectReason.badShape, `bad ${JSON.stringify(String(f.t).slice(0, 16))} frame`)
 }
 
-export function toWire (e: SignedEntry): WireEntry {
-  return [e.action, e.name, e.protocol, e.port, e.ip, e.time, e.duration, e.origin, proofToWire(e.proof)]
+export function toWire (e: SignedEntry, sigIndex: (s: string) => number): WireEntry {
+  const proof = proofToWire(e.proof)
+  proof[0] = sigIndex(e.proof.s)
+  return [e.action, e.name, e.protocol, e.port, e.ip, e.time, e.duration, e.origin, proof]
+}
+
+/** A wire entry's proof with its signature looked up in the frame's table (untouched when the index is bad). */
+export function withSignature (item: unknown, table: readonly string[]): unknown {
+  if (!Array.isArray(item) || !Array.isArray(item[8])) return item
+  const proof = item[8] as unknown[]
+  const index = proof[0]
+  if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || index >= table.length) return item
+  return [...item.slice(0, 8), [table[index], ...proof.slice(1)]]
 }
 
 /** What a received entry is checked against. */

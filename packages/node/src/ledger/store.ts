@@ -55,6 +55,8 @@ export class Ledger {
   private readonly bansByOrigin = new Map<string, number>()
   /** Keys of entries without a proof (a v1 ledger): not served by catch-up until re-signed (own) or replaced. */
   readonly unproven = new Set<string>()
+  /** Versions handed to LMDB and not committed yet. */
+  private readonly writing = new Map<string, StoredEntry>()
   private rules: LedgerRules = { self: '', maxActivePerOrigin: Infinity, mayLift: () => true }
 
   private constructor (private readonly db: RootDatabase<StoredEntry, string>) {
@@ -87,7 +89,13 @@ export class Ledger {
 
   /** The stored version of a key, with its proof (catch-up serves this, never the in-memory copy). */
   stored (key: string): StoredEntry | undefined {
-    return this.db.get(key)
+    return this.writing.get(key) ?? this.db.get(key)
+  }
+
+  /** Puts a version; until LMDB committed it, `stored` answers from here (a pull right after a ban finds it). */
+  private put (key: string, entry: StoredEntry): Promise<unknown> {
+    this.writing.set(key, entry)
+    return this.db.put(key, entry).finally(() => { if (this.writing.get(key) === entry) this.writing.delete(key) })
   }
 
   private track (key: string, entry: LedgerEntry): void {
@@ -113,8 +121,9 @@ export class Ledger {
     if (proof === undefined) this.unproven.add(key)
     else this.unproven.delete(key)
     const { proof: _drop, ...plain } = entry as StoredEntry
-    if (proof === undefined) return this.db.put(key, plain).then(() => this.db.flushed)
-    return Promise.resolve(proof).then(p => this.db.put(key, { ...plain, proof: p })).then(() => this.db.flushed)
+    if (proof === undefined) return this.put(key, plain).then(() => this.db.flushed)
+    // the proof arrives within a batch window; a version received meanwhile was written already and wins
+    return Promise.resolve(proof).then(p => sameVersion(this.entries.get(key), plain) ? this.put(key, { ...plain, proof: p }) : undefined).then(() => this.db.flushed)
   }
 
   get size (): number {
@@ -179,7 +188,12 @@ export class Ledger {
     // one atomic batch: the puts are queued as instructions the write thread runs on its own; the
     // `db.transaction(callback)` used before made the write thread wait for this thread to run the callback
     if (writes.length === 0) resolveWritten(undefined)
-    else resolveWritten(this.db.batch(() => { for (const [k, e] of writes) void this.db.put(k, e) }).then(() => this.db.flushed))
+    else {
+      for (const [k, e] of writes) this.writing.set(k, e)
+      resolveWritten(this.db.batch(() => { for (const [k, e] of writes) void this.db.put(k, e) }).then(() => this.db.flushed).finally(() => {
+        for (const [k, e] of writes) if (this.writing.get(k) === e) this.writing.delete(k)
+      }))
+    }
     return changes
   }
 
@@ -225,7 +239,7 @@ export class Ledger {
       }
       const tombstone = expiryTombstone(ban)
       // every node derives the same tombstone, and its proof from the ban's
-      const banProof = this.db.get(key)?.proof
+      const banProof = this.stored(key)?.proof
       void this.store(key, tombstone, banProof === undefined ? undefined : tombstoneProof(ban, banProof))
       out.push({ ban, tombstone })
     }
@@ -243,7 +257,7 @@ export class Ledger {
       const proofs = sign(chunk.map(k => this.entries.get(k)!))
       chunk.forEach((k, j) => {
         this.unproven.delete(k)
-        void this.db.put(k, { ...this.entries.get(k)!, proof: proofs[j]! })
+        void this.put(k, { ...this.entries.get(k)!, proof: proofs[j]! })
       })
     }
     await this.db.flushed
@@ -279,7 +293,7 @@ export class Ledger {
   /** Stored versions (with proofs) of one digest bucket's keys (catch-up serves these). */
   *storedInBucket (bucket: number): Generator<StoredEntry> {
     for (const key of this.digest.keysIn(bucket)) {
-      const e = this.db.get(key)
+      const e = this.stored(key)
       if (e !== undefined) yield e
     }
   }

@@ -1,6 +1,7 @@
 import { createPrivateKey, createPublicKey, type KeyObject, sign, verify } from 'node:crypto'
 import {
-  buildTree, type EntryProof, fail, type LedgerEntry, ok, provenEntry, RejectReason, type Result, rootFromPath, rootMessage, type SignedEntry
+  buildTree, type EntryProof, fail, type KnownNodes, type LedgerEntry, ok, provenEntry, RejectReason, rememberPath, type Result, rootFromPath, rootMessage,
+  type SignedEntry
 } from '@fst/protocol'
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -10,6 +11,8 @@ const PKCS8_ED25519 = Buffer.from('302e020100300506032b657004220420', 'hex')
 const SPKI_ED25519 = Buffer.from('302a300506032b6570032100', 'hex')
 /** Verified roots and public keys kept; past this the cache starts over (bounded memory, a re-verify costs ~0.1 ms). */
 const MAX_CACHED = 10_000
+/** Known tree nodes kept over all batches (~100 bytes each); past this they start over. */
+const MAX_KNOWN_NODES = 400_000
 
 /**
  * Signs this node's batches and verifies anyone's entries (protocol v2). Uses node:crypto's Ed25519
@@ -22,6 +25,9 @@ export class Provenance {
   private readonly keys = new Map<string, KeyObject | null>()
   /** Signature → `origin|root|n` it was verified for. */
   private readonly verified = new Map<string, string>()
+  /** Per verified root signature, the tree nodes proven so far (protocol/src/proof.ts KnownNodes). */
+  private readonly known = new Map<string, KnownNodes>()
+  private knownNodes = 0
   /** Ed25519 verifications done (tests, benchmarks). */
   verifications = 0
 
@@ -49,10 +55,31 @@ export class Provenance {
   verifyEntry (entry: LedgerEntry, proof: EntryProof): Result<SignedEntry> {
     const leaf = provenEntry(entry, proof)
     if (!leaf.valid) return leaf
-    const root = rootFromPath(leaf.value, proof.i, proof.n, Buffer.from(proof.p, 'base64'))
+    const path = Buffer.from(proof.p, 'base64')
+    // known nodes belong to one (origin, root, n): only an entry claiming the same origin and size may use them
+    const id = this.verified.get(proof.s)
+    const known = id !== undefined && id.startsWith(`${entry.origin}|`) && id.endsWith(`|${proof.n}`) ? this.known.get(proof.s) : undefined
+    const root = rootFromPath(leaf.value, proof.i, proof.n, path, known)
+    if (root === 'known') return ok({ ...entry, proof })
     if (root === null) return fail(RejectReason.badProof, 'inclusion path does not fit its index and batch size')
     if (!this.verifyRoot(entry.origin, root, proof.n, proof.s)) return fail(RejectReason.badSignature, `entry is not signed by its origin ${entry.origin}`)
+    this.remember(proof.s, leaf.value, proof, path)
     return ok({ ...entry, proof })
+  }
+
+  private remember (s: string, leaf: LedgerEntry, proof: EntryProof, path: Buffer): void {
+    let known = this.known.get(s)
+    if (known === undefined) {
+      if (this.knownNodes >= MAX_KNOWN_NODES) {
+        this.known.clear()
+        this.knownNodes = 0
+      }
+      known = new Map()
+      this.known.set(s, known)
+    }
+    const before = known.size
+    rememberPath(leaf, proof.i, proof.n, path, known)
+    this.knownNodes += known.size - before
   }
 
   private verifyRoot (origin: string, root: Buffer, n: number, s: string): boolean {
@@ -68,7 +95,11 @@ export class Provenance {
       valid = false
     }
     if (!valid) return false
-    if (this.verified.size >= MAX_CACHED) this.verified.clear()
+    if (this.verified.size >= MAX_CACHED) {
+      this.verified.clear()
+      this.known.clear()
+      this.knownNodes = 0
+    }
     this.verified.set(s, id)
     return true
   }
