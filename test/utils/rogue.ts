@@ -168,7 +168,7 @@ export function withRootSignature (body: string, key: PrivateKey): string {
  * that member's key. `beforeStart` runs before the nodes start; returns once the rogue sees node `watched`
  * on the topic. Cleans up after itself if any step fails.
  */
-export async function meshWithRogueMember (options: Omit<MeshOptions, 'start' | 'peersFile'>, watched: number, beforeStart?: (mesh: Mesh) => void): Promise<{ mesh: Mesh, rogue: Rogue }> {
+export async function meshWithRogueMember (options: Omit<MeshOptions, 'start' | 'peersFile'>, watched: number, beforeStart?: (mesh: Mesh, rogue: Rogue) => void | Promise<void>): Promise<{ mesh: Mesh, rogue: Rogue }> {
   const member = await newKey()
   const port = await freePort()
   const mesh = await Mesh.create({
@@ -179,7 +179,7 @@ export async function meshWithRogueMember (options: Omit<MeshOptions, 'start' | 
   let rogue: Rogue | undefined
   try {
     rogue = await Rogue.create({ key: member.key, port })
-    beforeStart?.(mesh)
+    await beforeStart?.(mesh, rogue)
     await mesh.startAll()
     await rogue.waitSubscriber((await mesh.status(watched)).peerId, 20_000)
     return { mesh, rogue }

@@ -258,8 +258,9 @@ export class FstNode {
   /** Received entries refused, by reason: catch-up validation (bad_signature, …) and the bounds. */
   private async entryRefusals (): Promise<Record<string, number>> {
     const out = await countsByLabel(this.metrics.entriesRefused)
-    for (const [reason, n] of Object.entries(await countsByLabel(this.metrics.catchupEntries))) {
-      if (reason !== 'applied' && reason !== 'unchanged') out[reason] = (out[reason] ?? 0) + n
+    for (const { labels, value } of (await this.metrics.catchupEntries.get()).values) {
+      const reason = String(labels.outcome)
+      if (reason !== 'applied' && reason !== 'unchanged') out[reason] = (out[reason] ?? 0) + value
     }
     return out
   }

@@ -28,7 +28,8 @@ export interface CatchupInit {
 const RETRIES = 3
 const RETRY_MS = 1000
 
-function channel (stream: Stream): FrameChannel {
+/** Length-prefixed catch-up frames over a libp2p stream (exported for the tests' hostile servers). */
+export function frameChannel (stream: Stream): FrameChannel {
   const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES })
   return {
     read: async () => (await lp.read()).subarray(),
@@ -121,7 +122,7 @@ export class Catchup {
     const started = performance.now()
     const stream = await this.init.host.dialProtocol(peer, CATCHUP_PROTOCOL, { signal })
     try {
-      const result = await withAbort(pullCatchup(channel(stream), this.init.state, this.init.policy, this.init.apply, this.init.maxEntriesPerPull), signal)
+      const result = await withAbort(pullCatchup(frameChannel(stream), this.init.state, this.init.policy, this.init.apply, this.init.maxEntriesPerPull), signal)
       // a pull stopped at its bound leaves the server mid-stream: end it here rather than read the rest
       if (result.limited) stream.abort(new Error('per-pull bound reached'))
       else await stream.close({ signal })
@@ -143,7 +144,7 @@ export class Catchup {
     }
     const signal = AbortSignal.timeout(this.init.timeoutMs)
     try {
-      const { sent } = await withAbort(serveCatchup(channel(stream), this.init.state), signal)
+      const { sent } = await withAbort(serveCatchup(frameChannel(stream), this.init.state), signal)
       await stream.close({ signal })
       if (sent > 0) this.init.log.info({ peer, sent }, 'served catch-up')
     } catch (err) {

@@ -1,7 +1,7 @@
 import { encodedEventSize, type SignedEntry } from '@fst/protocol'
 import { BUCKETS, diffBuckets } from '../ledger/digest.js'
 import {
-  CATCHUP_VERSION, decodeFrame, type EntryPolicy, encodeFrame, type Frame, MAX_ENTRIES_PER_FRAME, MAX_FRAME_BYTES, toWire, validateEntry, WIRE_BUCKETS, type WireEntry, withSignature
+  CATCHUP_VERSION, decodeFrame, ENTRIES_CREDIT, type EntryPolicy, encodeFrame, type Frame, MAX_ENTRIES_PER_FRAME, MAX_FRAME_BYTES, toWire, validateEntry, WIRE_BUCKETS, type WireEntry, withSignature
 } from './wire.js'
 
 /** What catch-up reconciles: the ledger and the held quorum reports, as one set of digests (catchup/state.ts). */
@@ -82,8 +82,14 @@ async function serve (ch: FrameChannel, state: CatchupState): Promise<{ sent: nu
   let sigs = new Map<string, number>()
   let bytes = 0
   let sent = 0
+  let credit = ENTRIES_CREDIT
   const flush = async () => {
     if (page.length === 0) return
+    if (credit === 0) {
+      await next(ch, 'more')
+      credit++
+    }
+    credit--
     await ch.write(encodeFrame({ t: 'entries', s: [...sigs.keys()], e: page }))
     sent += page.length
     page = []
@@ -156,5 +162,6 @@ export async function pullCatchup (
     result.received += frame.e.length
     result.applied += apply(valid)
     if (result.limited) return result
+    await ch.write(encodeFrame({ t: 'more' }))
   }
 }

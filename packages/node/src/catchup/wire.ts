@@ -13,13 +13,19 @@ export const WIRE_BUCKETS = BUCKETS * 2
 export const MAX_FRAME_BYTES = 1024 * 1024
 /** Most entries in one `entries` frame. */
 export const MAX_ENTRIES_PER_FRAME = 2000
+/**
+ * `entries` frames a server may send ahead of the client's `more`: verification made the client slower than
+ * the server, and libp2p's byte stream buffers what arrives unread (and resets the stream past 4 MiB).
+ */
+export const ENTRIES_CREDIT = 2
 /** Longest peer ID string accepted as an origin. */
 const MAX_ORIGIN_LENGTH = 128
 
 /**
  * Catch-up frames: UTF-8 JSON objects, each sent with an unsigned-varint length prefix.
  * Client → server: `hello`, then `fetch` if the server answered `digests`.
- * Server → client: `same` | `digests` | `error`; after `fetch`: `entries`* then `end`.
+ * Server → client: `same` | `digests` | `error`; after `fetch`: `entries`* then `end`. The server has at most
+ * ENTRIES_CREDIT `entries` frames unacknowledged; the client sends `more` after applying each one.
  * Buckets 0-1023 are the ledger's, 1024-2047 those of held quorum reports (ledger/held.ts); a client
  * applies both kinds the same way (a report of an action with a quorum rule is held wherever it came from).
  */
@@ -29,6 +35,7 @@ export type Frame =
   | { t: 'digests', d: string }
   | { t: 'fetch', b: number[] }
   | { t: 'entries', s: string[], e: WireEntry[] }
+  | { t: 'more' }
   | { t: 'end' }
   | { t: 'error', code: string, error: string }
 
@@ -63,6 +70,7 @@ export function decodeFrame (bytes: Uint8Array): Result<Frame> {
       if (f.v !== CATCHUP_VERSION || f.n !== BUCKETS || typeof f.root !== 'string' || !HEX.test(f.root)) break
       return ok({ t: 'hello', v: CATCHUP_VERSION, n: BUCKETS, root: f.root })
     case 'same':
+    case 'more':
     case 'end':
       return ok({ t: f.t })
     case 'digests': {
