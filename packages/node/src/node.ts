@@ -74,7 +74,8 @@ export class FstNode {
 
   async start (): Promise<void> {
     const { config, log, metrics } = this
-    const throttle = this.throttle = new LogThrottle(log)
+    const throttle = new LogThrottle(log)
+    this.throttle = throttle
     const authority = config.unbanAuthority
     const removals = authority.mode === 'quorum' ? { peers: authority.peers, windowS: authority.windowS } : undefined
     const tracker = new QuorumTracker(config.quorum, Date.now, removals)

@@ -58,7 +58,7 @@ export class Provenance {
     const path = Buffer.from(proof.p, 'base64')
     // known nodes belong to one (origin, root, n): only an entry claiming the same origin and size may use them
     const id = this.verified.get(proof.s)
-    const known = id !== undefined && id.startsWith(`${entry.origin}|`) && id.endsWith(`|${proof.n}`) ? this.known.get(proof.s) : undefined
+    const known = id?.startsWith(`${entry.origin}|`) === true && id.endsWith(`|${proof.n}`) ? this.known.get(proof.s) : undefined
     const root = rootFromPath(leaf.value, proof.i, proof.n, path, known)
     if (root === 'known') return ok({ ...entry, proof })
     if (root === null) return fail(RejectReason.badProof, 'inclusion path does not fit its index and batch size')
