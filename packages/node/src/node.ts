@@ -10,11 +10,12 @@ import { catchupState } from './catchup/state.js'
 import type { NodeConfig } from './config/config.js'
 import { controlHandler } from './control/handlers.js'
 import { ControlServer } from './control/server.js'
-import { countsByLabel, peerRows } from './control/views.js'
+import { countsByLabel, entryRefusals, peerRows } from './control/views.js'
 import { ExpirySweeper } from './ledger/expiry.js'
 import { entriesCovering } from './ledger/query.js'
 import { HeldReports } from './ledger/held.js'
 import { Ledger, type LedgerRefusal } from './ledger/store.js'
+import { signOwnEntries } from './ledger/upgrade.js'
 import { Batcher } from './mesh/batcher.js'
 import { TOPIC } from './mesh/gossip-params.js'
 import type { Host } from './mesh/host.js'
@@ -84,7 +85,7 @@ export class FstNode {
     this.ledger = Ledger.open(join(config.stateDir, 'ledger'))
     this.ledger.setRules({ self: this.peerId, maxActivePerOrigin: config.limits.maxActivePerOrigin, mayLift })
     await this.ledger.prune(config.ledgerRetentionS * 1000)
-    const signed = await this.ledger.signOwn(entries => this.mesh.provenance.signBatch(entries).proofs)
+    const signed = await signOwnEntries(this.ledger, this.peerId, entries => this.mesh.provenance.signBatch(entries).proofs)
     if (signed > 0) log.info({ signed, unproven: this.ledger.unproven.size }, 'signed own entries of a protocol v1 ledger')
     this.held = HeldReports.open(join(config.stateDir, 'held'))
     const onRefused = (reason: LedgerRefusal, entry: SignedEntry) => this.refusedEntry(reason, entry.origin)
@@ -252,18 +253,8 @@ export class FstNode {
       ledger: { entries: this.ledger.size, active: this.ledger.active().length, held: this.held.size, root: catchupState(this.ledger, this.held).root() },
       queue: this.runner.pending,
       messages: { published: this.published, accepted: this.receiver.accepted, suppressed: this.publisher.suppressed },
-      defences: { rejected: await countsByLabel(this.metrics.rejected), refused: await countsByLabel(this.metrics.refused), held: await countsByLabel(this.metrics.held), entries: await this.entryRefusals() }
+      defences: { rejected: await countsByLabel(this.metrics.rejected), refused: await countsByLabel(this.metrics.refused), held: await countsByLabel(this.metrics.held), entries: await entryRefusals(this.metrics) }
     }
-  }
-
-  /** Received entries refused, by reason: catch-up validation (bad_signature, …) and the bounds. */
-  private async entryRefusals (): Promise<Record<string, number>> {
-    const out = await countsByLabel(this.metrics.entriesRefused)
-    for (const { labels, value } of (await this.metrics.catchupEntries.get()).values) {
-      const reason = String(labels.outcome)
-      if (reason !== 'applied' && reason !== 'unchanged') out[reason] = (out[reason] ?? 0) + value
-    }
-    return out
   }
 
   peers (): PeerRow[] {

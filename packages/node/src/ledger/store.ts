@@ -1,8 +1,10 @@
 import {
-  actionFamily, type EntryProof, expiresAt, expiryTombstone, type FstEvent, isActive, type LedgerEntry, ledgerKey, newer, prunable, type SignedEntry, tombstoneProof
+  actionFamily, type EntryProof, expiresAt, expiryTombstone, type FstEvent, isActive, type LedgerEntry, ledgerKey, newer, prunable, sameVersion, type SignedEntry,
+  tombstoneProof
 } from '@fst/protocol'
 import { open, type RootDatabase } from 'lmdb'
 import { DigestIndex } from './digest.js'
+import type { LedgerRefusal, LedgerRules } from './rules.js'
 import { EntryCompactor } from './compact-entry.js'
 
 /** What applying an event changed, if anything. */
@@ -19,18 +21,7 @@ export interface Change {
 /** An entry as the store keeps it: with its origin's proof (protocol v2), absent only for a v1 ledger's entries. */
 export type StoredEntry = LedgerEntry & { proof?: EntryProof }
 
-/** What the ledger enforces on received entries (config `limits`, `unbanAuthority`). */
-export interface LedgerRules {
-  /** This node: its own entries are not bounded. */
-  self: string
-  /** Most keys one other origin may hold as bans (active or awaiting expiry). */
-  maxActivePerOrigin: number
-  /** Whether `remover`'s removal may lift `ban` (unban authority; trust/authority.ts). */
-  mayLift: (remover: string, ban: LedgerEntry) => boolean
-}
-
-/** Why the ledger refused an entry it was given. */
-export type LedgerRefusal = 'origin_limit' | 'unban_not_authorized'
+export type { LedgerRefusal, LedgerRules } from './rules.js'
 
 /** Entries a filter picks for `fst list`. */
 export interface LedgerFilter {
@@ -246,22 +237,12 @@ export class Ledger {
     return out
   }
 
-  /**
-   * Upgrade from protocol v1: this node's own entries without a proof are signed now, one batch per 2,000
-   * (other origins' get theirs when a peer serves the same version). Returns how many were signed.
-   */
-  async signOwn (sign: (entries: LedgerEntry[]) => EntryProof[]): Promise<number> {
-    const keys = [...this.unproven].filter(k => this.entries.get(k)?.origin === this.rules.self)
-    for (let i = 0; i < keys.length; i += 2000) {
-      const chunk = keys.slice(i, i + 2000)
-      const proofs = sign(chunk.map(k => this.entries.get(k)!))
-      chunk.forEach((k, j) => {
-        this.unproven.delete(k)
-        void this.put(k, { ...this.entries.get(k)!, proof: proofs[j]! })
-      })
-    }
-    await this.db.flushed
-    return keys.length
+  /** Stores the proof of the version a key holds now (upgrade from v1: ledger/upgrade.ts). */
+  addProof (key: string, proof: EntryProof): Promise<unknown> {
+    const entry = this.entries.get(key)
+    if (entry === undefined) return Promise.resolve()
+    this.unproven.delete(key)
+    return this.put(key, { ...entry, proof })
   }
 
   /** Entries matching a filter; active ones only unless `all`. */
@@ -278,17 +259,7 @@ export class Ledger {
   }
 
   /** Entries active now, optionally filtered. */
-  active (filter: Omit<LedgerFilter, 'all'> = {}, now = Date.now()): LedgerEntry[] {
-    return this.list({ ...filter, all: false }, now)
-  }
-
-  /** Keys of one digest bucket with their entries (catch-up). */
-  *inBucket (bucket: number): Generator<LedgerEntry> {
-    for (const key of this.digest.keysIn(bucket)) {
-      const e = this.entries.get(key)
-      if (e !== undefined) yield e
-    }
-  }
+  active (filter: Omit<LedgerFilter, 'all'> = {}, now = Date.now()): LedgerEntry[] { return this.list({ ...filter, all: false }, now) }
 
   /** Stored versions (with proofs) of one digest bucket's keys (catch-up serves these). */
   *storedInBucket (bucket: number): Generator<StoredEntry> {
@@ -324,7 +295,3 @@ export class Ledger {
   }
 }
 
-function sameVersion (a: LedgerEntry | undefined, b: LedgerEntry): boolean {
-  return a !== undefined && a.time === b.time && a.origin === b.origin && a.action === b.action && a.protocol === b.protocol &&
-    a.port === b.port && a.duration === b.duration && a.name === b.name && a.ip === b.ip
-}
