@@ -15,7 +15,7 @@ export async function signOwnEntries (ledger: Ledger, self: string, sign: (entri
   for (let i = 0; i < keys.length; i += PER_ROOT) {
     const chunk = keys.slice(i, i + PER_ROOT)
     const proofs = sign(chunk.map(k => ledger.get(k)!))
-    chunk.forEach((k, j) => writes.push(ledger.addProof(k, proofs[j]!)))
+    for (let j = 0; j < chunk.length; j++) writes.push(ledger.addProof(chunk[j]!, proofs[j]!))
   }
   await Promise.all(writes)
   return keys.length
