@@ -31,13 +31,14 @@ export function * signedPages (key: PrivateKey, entries: Iterable<LedgerEntry>, 
 /**
  * Makes the rogue answer catch-up pulls (protocol v2) with whatever `pages` yields: every bucket differs
  * (digests all 0xff), then the pages, honouring the client's `more` credit, then `end`. Counts the entries it
- * got to send.
+ * got to send, in all and in its longest pull.
  */
-export async function serveForgedCatchup (rogue: Rogue, pages: () => Iterable<ForgedPage>): Promise<{ sent: number, pulls: number }> {
-  const stats = { sent: 0, pulls: 0 }
+export async function serveForgedCatchup (rogue: Rogue, pages: () => Iterable<ForgedPage>): Promise<{ sent: number, pulls: number, mostInOnePull: number }> {
+  const stats = { sent: 0, pulls: 0, mostInOnePull: 0 }
   await rogue.host.handle(CATCHUP_PROTOCOL, async stream => {
     const ch = frameChannel(stream)
     stats.pulls++
+    let sent = 0
     try {
       await ch.read() // hello
       await ch.write(encodeFrame({ t: 'digests', d: Buffer.alloc(WIRE_BUCKETS * 8, 0xff).toString('base64') }))
@@ -51,6 +52,8 @@ export async function serveForgedCatchup (rogue: Rogue, pages: () => Iterable<Fo
         credit--
         await ch.write(encodeFrame({ t: 'entries', ...page } as never))
         stats.sent += page.e.length
+        sent += page.e.length
+        stats.mostInOnePull = Math.max(stats.mostInOnePull, sent)
       }
       await ch.write(encodeFrame({ t: 'end' }))
       await stream.close()
