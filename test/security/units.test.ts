@@ -34,6 +34,18 @@ describe('QuorumTracker', () => {
     expect(q.admit(ban('203.0.113.2', now, 'block'), 'A')).toBe('pass')
   })
 
+  it('holds every removal until k peers made it with unbanAuthority quorum (the removals rule)', () => {
+    const now = 7_000_000
+    const q = new QuorumTracker({}, () => now, { peers: 2, windowS: 60 })
+    expect(q.active).toBe(true)
+    expect(q.ruleOf('unban')).toEqual({ peers: 2, windowS: 60 })
+    expect(q.ruleOf('ban')).toBeUndefined()
+    expect(q.admit(ban('203.0.113.3', now, 'unban'), 'A')).toBe('held')
+    expect(q.admit(ban('203.0.113.3', now, 'unban'), 'A')).toBe('held')
+    expect(q.admit(ban('203.0.113.3', now, 'unban'), 'B')).toBe('pass')
+    expect(q.admit(ban('203.0.113.4', now), 'A')).toBe('pass')
+  })
+
   it('counts a future-dated report from now, so it cannot outlive the window', () => {
     let now = 1_000_000
     const q = new QuorumTracker({ ban: { peers: 2, windowS: 10 } }, () => now)
