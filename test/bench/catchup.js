@@ -31,7 +31,7 @@ function status (config) {
   }
 }
 
-async function until (check, timeoutMs = 300_000) {
+async function until (check, timeoutMs = Number(process.env.BENCH_TIMEOUT_MS ?? 300_000)) {
   const end = Date.now() + timeoutMs
   for (;;) {
     const value = check()
@@ -43,6 +43,7 @@ async function until (check, timeoutMs = 300_000) {
 
 const dir = mkdtempSync(join(tmpdir(), 'fst-bench-catchup-'))
 const children = []
+const logs = []
 try {
   const ports = [await freePort(), await freePort()]
   writeFileSync(join(dir, 'sync-peers.txt'), ports.map(p => `127.0.0.1:${p}`).join('\n') + '\n')
@@ -78,6 +79,7 @@ try {
     child.stdout.on('data', d => { log += d })
     child.stderr.on('data', d => { log += d })
     children[i] = child
+    logs[i] = () => log
     return () => log
   }
   const stop = (i) => new Promise(r => { children[i].once('exit', r); children[i].kill('SIGTERM') })
@@ -113,6 +115,9 @@ try {
     idleReconnectMs: Math.round(reconnectMs),
     idleReconnectNonEmptyPulls: idlePulls
   }))
+} catch (err) {
+  console.error(String(err), logs.map(l => l().split('\n').slice(-8).join('\n')).join('\n---\n'))
+  throw err
 } finally {
   for (const c of children) c?.kill('SIGKILL')
   rmSync(dir, { recursive: true, force: true })

@@ -2,27 +2,35 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import {
-  BUCKETS, bucketOf, decodeFrame, DigestIndex, diffBuckets, type EntryPolicy, type FrameChannel, Ledger, MAX_ENTRIES_PER_FRAME, pullCatchup, serveCatchup
+  BUCKETS, bucketOf, catchupState, decodeFrame, DigestIndex, diffBuckets, type EntryPolicy, type FrameChannel, HeldReports, Ledger, MAX_ENTRIES_PER_FRAME,
+  Provenance, pullCatchup, serveCatchup
 } from '@fst/node'
 import { addressGuard, expiryTombstone, type FstEvent, type LedgerEntry, ledgerKey, newer, prunable } from '@fst/protocol'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import fc from 'fast-check'
 import { afterEach, describe, expect, it } from 'vitest'
 
 const A = '12D3KooWAaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'
 const B = '12D3KooWBbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb'
-const STRANGER = '12D3KooWZzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz'
 const NOW = Date.now()
 
 const dirs: string[] = []
 const ledgers: Ledger[] = []
+const helds = new Map<Ledger, HeldReports>()
 function openLedger (dir = mkdtempSync(join(tmpdir(), 'fst-ledger-'))): Ledger {
   if (!dirs.includes(dir)) dirs.push(dir)
   const ledger = Ledger.open(join(dir, 'ledger'))
   ledgers.push(ledger)
+  helds.set(ledger, HeldReports.open(join(dir, 'held')))
   return ledger
 }
+/** What catch-up serves and compares of a ledger (and its empty held reports). */
+const state = (l: Ledger) => catchupState(l, helds.get(l)!)
 afterEach(async () => {
   await Promise.all(ledgers.splice(0).map(l => l.close().catch(() => {})))
+  await Promise.all([...helds.values()].map(h => h.close().catch(() => {})))
+  helds.clear()
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
 })
 
@@ -55,12 +63,24 @@ function channelPair (): { client: FrameChannel, server: FrameChannel, bytes: { 
   }
 }
 
+/** Real keys for the catch-up tests: entries carry their origin's proof (protocol v2). */
+const keys = await Promise.all([0, 1, 2].map(() => generateKeyPair('Ed25519')))
+const [KA, KB, KS] = keys.map(k => peerIdFromPrivateKey(k).toString()) as [string, string, string]
+const signers = new Map(keys.map(k => [peerIdFromPrivateKey(k).toString(), new Provenance(k, peerIdFromPrivateKey(k).toString())]))
+const verifier = signers.get(KA)!
+
+/** Applies an event as its origin would: signed (a batch of one). */
+function put (l: Ledger, e: FstEvent, origin: string): void {
+  l.apply(e, origin, Date.now(), signers.get(origin)!.signBatch([{ ...e, origin }]).proofs[0]!)
+}
+
 const policy = (self: string): EntryPolicy => ({
-  isMember: id => id === A || id === B,
+  isMember: id => id === KA || id === KB,
   self,
   guard: addressGuard({ protect: ['192.0.2.0/24'] }),
   maxTime: Date.now() + 60_000,
-  isPrunable: e => prunable(e, 3600_000)
+  isPrunable: e => prunable(e, 3600_000),
+  verify: (entry, proof) => verifier.verifyEntry(entry, proof)
 })
 
 /** `to` pulls from `from`; returns the pull result and the transfer. */
@@ -68,12 +88,12 @@ async function pull (to: Ledger, from: Ledger, self: string) {
   const pair = channelPair()
   const applied: LedgerEntry[] = []
   const [result] = await Promise.all([
-    pullCatchup(pair.client, to, () => policy(self), entries => {
-      let n = 0
-      for (const { origin, ...e } of entries) if (to.apply(e, origin) !== null) { n++; applied.push({ ...e, origin }) }
-      return n
+    pullCatchup(pair.client, state(to), () => policy(self), entries => {
+      const changes = to.applyMany(entries)
+      for (const c of changes) applied.push(c.entry)
+      return changes.length
     }),
-    serveCatchup(pair.server, from)
+    serveCatchup(pair.server, state(from))
   ])
   return { result, applied, bytes: pair.bytes, frames: pair.frames }
 }
@@ -170,22 +190,22 @@ describe('catch-up exchange (no sockets)', () => {
   it('reconciles two diverged ledgers both ways and then costs one small exchange', async () => {
     const a = openLedger()
     const b = openLedger()
-    for (let i = 0; i < 300; i++) { const e = ev(`203.0.113.${i % 250}`, { name: `j${Math.floor(i / 250)}` }); a.apply(e, A); b.apply(e, A) }
-    a.apply(ev('198.51.100.1'), A) // only on a
-    b.apply(ev('198.51.100.2', { time: NOW - 1000 }), B) // only on b
-    b.apply(ev('203.0.113.5', { action: 'unban', time: NOW - 500 }), B) // b removed a ban a still has
-    a.apply(ev('203.0.113.6', { action: 'unban', time: NOW - 400 }), A) // and the other way round
-    b.apply(ev('203.0.113.6', { time: NOW - 300 }), B) // ...but b re-banned it later: b's ban wins
+    for (let i = 0; i < 300; i++) { const e = ev(`203.0.113.${i % 250}`, { name: `j${Math.floor(i / 250)}` }); put(a, e, KA); put(b, e, KA) }
+    put(a, ev('198.51.100.1'), KA) // only on a
+    put(b, ev('198.51.100.2', { time: NOW - 1000 }), KB) // only on b
+    put(b, ev('203.0.113.5', { action: 'unban', time: NOW - 500 }), KB) // b removed a ban a still has
+    put(a, ev('203.0.113.6', { action: 'unban', time: NOW - 400 }), KA) // and the other way round
+    put(b, ev('203.0.113.6', { time: NOW - 300 }), KB) // ...but b re-banned it later: b's ban wins
 
-    const intoA = await pull(a, b, A)
-    const intoB = await pull(b, a, B)
+    const intoA = await pull(a, b, KA)
+    const intoB = await pull(b, a, KB)
     expect(intoA.result.same).toBe(false)
     expect(intoA.applied.map(e => `${e.action} ${e.ip}`).sort()).toEqual(['ban 198.51.100.2', 'ban 203.0.113.6', 'unban 203.0.113.5'])
     expect(intoB.applied.map(e => `${e.action} ${e.ip}`)).toEqual(['ban 198.51.100.1'])
     expect(snapshot(a)).toEqual(snapshot(b))
-    expect(a.digest.root()).toBe(b.digest.root())
+    expect(state(a).root()).toBe(state(b).root())
 
-    const idle = await pull(a, b, A)
+    const idle = await pull(a, b, KA)
     expect(idle.result.same).toBe(true)
     expect(idle.bytes.up + idle.bytes.down).toBeLessThan(200)
   })
@@ -193,20 +213,20 @@ describe('catch-up exchange (no sockets)', () => {
   it('refuses entries from unlisted origins, protected addresses, future times and pruned tombstones', async () => {
     const a = openLedger()
     const b = openLedger()
-    b.apply(ev('203.0.113.1'), STRANGER)
-    b.apply(ev('192.0.2.7'), B) // protected on a
-    b.apply(ev('203.0.113.2', { time: Date.now() + 3600_000 }), B)
-    b.apply(ev('203.0.113.3', { action: 'unban', time: Date.now() - 2 * 3600_000 }), B)
-    b.apply(ev('203.0.113.4', { time: 1 }), B) // a permanent ban years old is still fine
-    b.apply(ev('203.0.113.5'), A) // our own entry, lost here, comes back
-    const { result } = await pull(a, b, A)
+    put(b, ev('203.0.113.1'), KS)
+    put(b, ev('192.0.2.7'), KB) // protected on a
+    put(b, ev('203.0.113.2', { time: Date.now() + 3600_000 }), KB)
+    put(b, ev('203.0.113.3', { action: 'unban', time: Date.now() - 2 * 3600_000 }), KB)
+    put(b, ev('203.0.113.4', { time: 1 }), KB) // a permanent ban years old is still fine
+    put(b, ev('203.0.113.5'), KA) // our own entry, lost here, comes back
+    const { result } = await pull(a, b, KA)
     expect(result.refused).toEqual({ bad_shape: 1, protected_address: 1, bad_time: 2 })
     expect(a.active().map(e => e.ip).sort()).toEqual(['203.0.113.4', '203.0.113.5'])
   })
 
   it('answers a hello it cannot serve with an error frame', async () => {
     const pair = channelPair()
-    const served = serveCatchup(pair.server, openLedger())
+    const served = serveCatchup(pair.server, state(openLedger()))
     await pair.client.write(new TextEncoder().encode(JSON.stringify({ t: 'hello', v: 1, n: 512, root: '0'.repeat(64) })))
     await expect(served).rejects.toMatchObject({ name: 'CatchupError', code: 'bad_shape' })
     expect(decodeFrame(await pair.client.read())).toMatchObject({ valid: true, value: { t: 'error', code: 'bad_shape' } })
@@ -215,13 +235,13 @@ describe('catch-up exchange (no sockets)', () => {
   it('pages large transfers under the frame limits', async () => {
     const a = openLedger()
     const b = openLedger()
-    for (let i = 0; i < 5000; i++) b.apply(ev(`10.${(i >> 8) & 255}.${i & 255}.1`), B)
-    const { result, frames } = await pull(a, b, A)
+    for (let i = 0; i < 5000; i++) put(b, ev(`10.${(i >> 8) & 255}.${i & 255}.1`), KB)
+    const { result, frames } = await pull(a, b, KA)
     expect(result.received).toBe(5000)
     expect(result.applied).toBe(5000)
     const pages = frames.map(f => JSON.parse(new TextDecoder().decode(f)) as { t: string, e?: unknown[] }).filter(f => f.t === 'entries')
     expect(pages.length).toBeGreaterThanOrEqual(3)
     for (const p of pages) expect(p.e!.length).toBeLessThanOrEqual(MAX_ENTRIES_PER_FRAME)
-    expect(a.digest.root()).toBe(b.digest.root())
+    expect(state(a).root()).toBe(state(b).root())
   })
 })

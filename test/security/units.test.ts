@@ -20,7 +20,9 @@ describe('QuorumTracker', () => {
     expect(q.admit(ban('203.0.113.1', now), 'C')).toBe('held')
     expect(q.admit(ban('203.0.113.1', now), 'A')).toBe('held')
     expect(q.admit(ban('203.0.113.1', now), 'B')).toBe('pass')
-    expect(q.pending).toBe(0)
+    // the reports stay counted for their window (held reports converge: ledger/held.ts), so a later one passes
+    expect(q.pending).toBe(1)
+    expect(q.admit(ban('203.0.113.1', now), 'D')).toBe('pass')
   })
 
   it('lets an unban withdraw a report, and leaves actions without a rule alone', () => {
@@ -30,6 +32,18 @@ describe('QuorumTracker', () => {
     expect(q.admit(ban('203.0.113.2', now, 'unban'), 'A')).toBe('pass')
     expect(q.admit(ban('203.0.113.2', now), 'B')).toBe('held')
     expect(q.admit(ban('203.0.113.2', now, 'block'), 'A')).toBe('pass')
+  })
+
+  it('holds every removal until k peers made it with unbanAuthority quorum (the removals rule)', () => {
+    const now = 7_000_000
+    const q = new QuorumTracker({}, () => now, { peers: 2, windowS: 60 })
+    expect(q.active).toBe(true)
+    expect(q.ruleOf('unban')).toEqual({ peers: 2, windowS: 60 })
+    expect(q.ruleOf('ban')).toBeUndefined()
+    expect(q.admit(ban('203.0.113.3', now, 'unban'), 'A')).toBe('held')
+    expect(q.admit(ban('203.0.113.3', now, 'unban'), 'A')).toBe('held')
+    expect(q.admit(ban('203.0.113.3', now, 'unban'), 'B')).toBe('pass')
+    expect(q.admit(ban('203.0.113.4', now), 'A')).toBe('pass')
   })
 
   it('counts a future-dated report from now, so it cannot outlive the window', () => {

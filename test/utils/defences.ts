@@ -6,6 +6,8 @@ export interface Defences {
   rejected: Record<string, number>
   refused: Record<string, number>
   held: Record<string, number>
+  /** Received entries refused: catch-up validation by reason, bounds (origin_limit, pull_limit), unban authority. */
+  entries?: Record<string, number>
 }
 
 /** Rejected mesh messages, refused hook calls and quorum-held events of one node, by reason. */

@@ -84,7 +84,8 @@ export interface NodeStatus {
   meshPeers: string[]
   /** Open libp2p connections (one per peer once duplicates are closed). */
   connections: number
-  ledger: { entries: number, active: number }
+  /** `held`: quorum reports held; `root`: the catch-up root (equal on nodes that agree). */
+  ledger: { entries: number, active: number, held?: number, root?: string }
   queue: number
 }
 

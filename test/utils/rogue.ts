@@ -1,4 +1,4 @@
-import { createHost, type Host, TOPIC } from '@fst/node'
+import { createHost, type Host, Provenance, TOPIC } from '@fst/node'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { RPC as RpcTypes } from '@libp2p/gossipsub/message'
 import { RPC } from '@libp2p/gossipsub/message'
@@ -85,7 +85,7 @@ export class Rogue {
 
   /** Publishes through gossipsub as an honest node would: signed by our key, to every connected subscriber. */
   async publish (data: Uint8Array | string): Promise<number> {
-    const bytes = typeof data === 'string' ? encoder.encode(data) : data
+    const bytes = typeof data === 'string' ? encoder.encode(withRootSignature(data, this.key)) : data
     const result = await this.host.services.pubsub.publish(TOPIC, bytes)
     return result.recipients.length
   }
@@ -95,7 +95,7 @@ export class Rogue {
     const signer = options.signer ?? this.key
     const unsigned: RpcTypes.Message = {
       from: (options.from ?? peerIdFromPrivateKey(signer)).toMultihash().bytes,
-      data: typeof data === 'string' ? encoder.encode(data) : data,
+      data: typeof data === 'string' ? encoder.encode(withRootSignature(data, signer)) : data,
       seqno: crypto.getRandomValues(new Uint8Array(8)),
       topic: TOPIC
     }
@@ -139,9 +139,36 @@ function concat (a: Uint8Array, b: Uint8Array): Uint8Array {
   return out
 }
 
-/** One wire event `[action,name,protocol,port,ip,time,duration]` as a message body, with no validation at all. */
+/** One signer per key: a flood test signs 10,000 bodies. */
+const signers = new WeakMap<PrivateKey, Provenance>()
+
+/** Stands for "sign the batch root with the key that signs the message" in a body from wireMessage. */
+export const ROOT_SIGNATURE_PLACEHOLDER = `${'P'.repeat(86)}==`
+
+/** One wire event `[action,name,protocol,port,ip,time,duration]` as a v2 message body, with no validation at all. */
 export function wireMessage (events: Array<[unknown, unknown, unknown, unknown, unknown, unknown?, unknown?]>): string {
-  return JSON.stringify({ v: 1, e: events.map(([a, n, p, port, ip, time, duration]) => [a, n, p, port, ip, time ?? Date.now(), duration ?? 0]) })
+  return JSON.stringify({ v: 2, s: ROOT_SIGNATURE_PLACEHOLDER, e: events.map(([a, n, p, port, ip, time, duration]) => [a, n, p, port, ip, time ?? Date.now(), duration ?? 0]) })
+}
+
+/**
+ * A body's placeholder root signature replaced by the real one of `key` (protocol v2), as an honest origin
+ * would sign it; bodies that do not parse, or carry another signature, are left as they are.
+ */
+export function withRootSignature (body: string, key: PrivateKey): string {
+  if (!body.includes(ROOT_SIGNATURE_PLACEHOLDER)) return body
+  try {
+    const msg = JSON.parse(body) as { e: unknown[][] }
+    let signer = signers.get(key)
+    if (signer === undefined) {
+      signer = new Provenance(key, peerIdFromPrivateKey(key).toString())
+      signers.set(key, signer)
+    }
+    const origin = signer.self
+    const entries = msg.e.map(([action, name, protocol, port, ip, time, duration]) => ({ action, name, protocol, port, ip, time, duration, origin }) as never)
+    return body.replace(ROOT_SIGNATURE_PLACEHOLDER, signer.signBatch(entries).s)
+  } catch {
+    return body
+  }
 }
 
 /**
@@ -149,7 +176,7 @@ export function wireMessage (events: Array<[unknown, unknown, unknown, unknown, 
  * that member's key. `beforeStart` runs before the nodes start; returns once the rogue sees node `watched`
  * on the topic. Cleans up after itself if any step fails.
  */
-export async function meshWithRogueMember (options: Omit<MeshOptions, 'start' | 'peersFile'>, watched: number, beforeStart?: (mesh: Mesh) => void): Promise<{ mesh: Mesh, rogue: Rogue }> {
+export async function meshWithRogueMember (options: Omit<MeshOptions, 'start' | 'peersFile'>, watched: number, beforeStart?: (mesh: Mesh, rogue: Rogue) => void | Promise<void>): Promise<{ mesh: Mesh, rogue: Rogue }> {
   const member = await newKey()
   const port = await freePort()
   const mesh = await Mesh.create({
@@ -160,7 +187,7 @@ export async function meshWithRogueMember (options: Omit<MeshOptions, 'start' | 
   let rogue: Rogue | undefined
   try {
     rogue = await Rogue.create({ key: member.key, port })
-    beforeStart?.(mesh)
+    await beforeStart?.(mesh, rogue)
     await mesh.startAll()
     await rogue.waitSubscriber((await mesh.status(watched)).peerId, 20_000)
     return { mesh, rogue }

@@ -97,7 +97,7 @@ export class MeshObserver {
       this.changed()
       // a refused message may still decode: count its events by action so attacks on one jail show
       const decoded = decodeMessage(data)
-      if (decoded.valid) for (const event of decoded.value) this.countEvent(event, verdict.result)
+      if (decoded.valid) for (const event of decoded.value.events) this.countEvent(event, verdict.result)
       return
     }
     const now = Date.now()

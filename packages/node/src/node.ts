@@ -1,19 +1,22 @@
 import { join } from 'node:path'
-import { encodeMessage, type FstEvent, type NodeStatus, type PeerRow, prunable } from '@fst/protocol'
+import { encodeMessage, type FstEvent, type NodeStatus, type PeerRow, prunable, type SignedEntry } from '@fst/protocol'
 import type { Logger } from 'pino'
 import { Registry } from 'prom-client'
 import { Applier } from './actions/applier.js'
 import { createLauncher } from './actions/launch/index.js'
 import { ActionRunner } from './actions/runner.js'
 import { Catchup } from './catchup/service.js'
+import { catchupState } from './catchup/state.js'
 import { type CrowdsecIntegration, crowdsecIntegration } from './crowdsec/index.js'
 import type { NodeConfig } from './config/config.js'
 import { controlHandler } from './control/handlers.js'
 import { ControlServer, resolveGroup } from './control/server.js'
-import { countsByLabel, peerRows } from './control/views.js'
+import { countsByLabel, entryRefusals, peerRows } from './control/views.js'
 import { ExpirySweeper } from './ledger/expiry.js'
 import { entriesCovering } from './ledger/query.js'
-import { Ledger } from './ledger/store.js'
+import { HeldReports } from './ledger/held.js'
+import { Ledger, type LedgerRefusal } from './ledger/store.js'
+import { signOwnEntries } from './ledger/upgrade.js'
 import { Batcher } from './mesh/batcher.js'
 import { TOPIC } from './mesh/gossip-params.js'
 import type { Host } from './mesh/host.js'
@@ -24,7 +27,9 @@ import { HttpEndpoint, healthRoute, metricsRoute, routes } from './metrics/http.
 import { LogThrottle } from './metrics/log-throttle.js'
 import { createNodeMetrics, type NodeMetrics } from './metrics/metrics.js'
 import type { Membership } from './trust/membership.js'
+import { liftPolicy } from './trust/authority.js'
 import { QuorumTracker } from './trust/quorum.js'
+import { QuorumGate } from './trust/quorum-gate.js'
 import { MemoryReducer } from './upstream/memory-reducer.js'
 import { StateLock } from './state-lock.js'
 
@@ -34,6 +39,8 @@ const DRAIN_MS = 10_000
 /** A wave of this many ledger changes, then this long without one, and the node gives the wave's heap back. */
 const WAVE_CHANGES = 10_000
 const WAVE_QUIET_MS = 2000
+/** How often held quorum reports past their window are dropped. */
+const HELD_PURGE_MS = 5000
 
 /**
  * An FST node: composition and lifecycle of its parts. One ban's path: control socket → Publisher →
@@ -44,6 +51,7 @@ export class FstNode {
   readonly registry = new Registry()
   readonly metrics: NodeMetrics = createNodeMetrics(this.registry)
   ledger!: Ledger
+  held!: HeldReports
   private readonly mesh: MeshPeer
   private readonly memory = new MemoryReducer({ minChanges: WAVE_CHANGES, quietMs: WAVE_QUIET_MS })
   private runner!: ActionRunner
@@ -54,6 +62,8 @@ export class FstNode {
   private control!: ControlServer
   private catchup: Catchup | null = null
   private metricsEndpoint: HttpEndpoint | null = null
+  private heldPurger: NodeJS.Timeout | null = null
+  private throttle!: LogThrottle
   /** Mesh messages this node signed and sent. */
   private published = 0
   private readonly lock: StateLock
@@ -82,19 +92,31 @@ export class FstNode {
       await this.metricsEndpoint.start()
     }
     const throttle = new LogThrottle(log)
-    const quorum = new QuorumTracker(config.quorum)
-    const admit = (event: FstEvent, reporter: string): boolean => {
-      if (quorum.admit(event, reporter) === 'pass') return true
-      metrics.held.inc({ action: event.action })
-      return false
-    }
+    this.throttle = throttle
+    const authority = config.unbanAuthority
+    const removals = authority.mode === 'quorum' ? { peers: authority.peers, windowS: authority.windowS } : undefined
+    const tracker = new QuorumTracker(config.quorum, Date.now, removals)
     // a socket path that cannot work fails here, before the ledger opens and scripts run (it is bound below,
     // once the node can answer; the socket answering is what tests and tools take for "started")
     await ControlServer.preflight(config.controlSocket)
     await this.mesh.start(config.metricsListen === null ? null : this.registry)
+    const mayLift = liftPolicy(authority)
     this.ledger = Ledger.open(join(config.stateDir, 'ledger'))
     this.ledgerOpen = true
+    this.ledger.setRules({ self: this.peerId, maxActivePerOrigin: config.limits.maxActivePerOrigin, mayLift })
     await this.ledger.prune(config.ledgerRetentionS * 1000)
+    const signed = await signOwnEntries(this.ledger, this.peerId, entries => this.mesh.provenance.signBatch(entries).proofs)
+    if (signed > 0) log.info({ signed, unproven: this.ledger.unproven.size }, 'signed own entries of a protocol v1 ledger')
+    this.held = HeldReports.open(join(config.stateDir, 'held'))
+    const onRefused = (reason: LedgerRefusal, entry: SignedEntry) => this.refusedEntry(reason, entry.origin)
+    const gate = tracker.active
+      ? new QuorumGate({ tracker, held: this.held, self: this.peerId, maxHeldPerOrigin: config.limits.maxActivePerOrigin, onHeld: action => metrics.held.inc({ action }), onRefused })
+      : null
+    if (gate !== null) {
+      const windowMs = (action: string) => (tracker.ruleOf(action)?.windowS ?? 0) * 1000
+      this.held.purge(windowMs)
+      this.heldPurger = setInterval(() => this.held.purge(windowMs), HELD_PURGE_MS)
+    }
 
     const runnerLog = log.child({ component: 'runner' })
     this.runner = new ActionRunner({
@@ -111,14 +133,19 @@ export class FstNode {
     const applier = new Applier(this.runner, pending => metrics.queueDepth.set(pending))
     const apply = (changes: Parameters<Applier['run']>[0]) => applier.run(changes)
     const onChanges = (n: number) => this.memory.noteChanges(n)
-    this.batcher = new Batcher({ ...config.batch, publish: events => this.send(events) })
-    this.receiver = new Receiver({ ledger: this.ledger, admit, quorumActive: quorum.active, apply, metrics, throttle, onChanges })
+    this.batcher = new Batcher({
+      ...config.batch,
+      sign: events => this.mesh.provenance.signBatch(events.map(e => ({ ...e, origin: this.peerId }))),
+      publish: (events, s) => this.send(events, s)
+    })
+    this.receiver = new Receiver({ ledger: this.ledger, quorum: gate, onRefused, apply, metrics, throttle, onChanges })
     this.publisher = new Publisher({
       self: this.peerId,
       ledger: this.ledger,
       guard: () => this.mesh.guard,
       send: event => this.batcher.add(event),
-      admit,
+      quorum: gate,
+      mayLift,
       apply,
       runOwnEvents: config.runOwnEvents,
       defaultDurationS: config.defaultDurationS,
@@ -129,7 +156,7 @@ export class FstNode {
     this.expiry = new ExpirySweeper({
       ledger: this.ledger,
       self: this.peerId,
-      announce: event => this.batcher.add(event),
+      announce: event => { void this.batcher.add(event) },
       apply,
       runOwnEvents: config.runOwnEvents,
       // half the peers' freshness window, so the tombstone is still fresh when it arrives
@@ -165,26 +192,36 @@ export class FstNode {
     log.info({ peerId: this.peerId, listen: this.host.getMultiaddrs().map(String), peers: this.membership.others().length }, 'node started')
   }
 
+  /** An entry refused by a bound or the unban authority: counted, and logged at most a few times per 10 s. */
+  private refusedEntry (reason: LedgerRefusal | 'pull_limit', origin: string, count = 1): void {
+    this.metrics.entriesRefused.inc({ reason }, count)
+    this.throttle.warn(reason, { origin, count }, reason === 'unban_not_authorized' ? 'unban refused: origin may not lift this ban' : 'per-origin or per-pull bound reached')
+  }
+
   private createCatchup (): Catchup {
     const { config, metrics } = this
+    const provenance = this.mesh.provenance
     return new Catchup({
       host: this.host,
-      ledger: this.ledger,
+      state: catchupState(this.ledger, this.held),
+      maxEntriesPerPull: config.limits.maxEntriesPerPull,
       isMember: id => this.membership.isMember(id),
       policy: () => ({
         isMember: id => this.membership.isMember(id),
         self: this.peerId,
         guard: this.mesh.guard,
         maxTime: Date.now() + config.freshness.maxSkewS * 1000,
-        isPrunable: e => prunable(e, config.ledgerRetentionS * 1000)
+        isPrunable: e => prunable(e, config.ledgerRetentionS * 1000),
+        verify: (entry, proof) => provenance.verifyEntry(entry, proof)
       }),
       apply: entries => this.receiver.applyEntries(entries).length,
       intervalMs: config.catchup.intervalS * 1000,
       timeoutMs: config.catchup.timeoutS * 1000,
       log: this.log.child({ component: 'catchup' }),
-      onPull: (outcome, result) => {
+      onPull: (outcome, result, peer) => {
         metrics.catchupPulls.inc({ outcome })
         if (result === undefined) return
+        if (result.limited) this.refusedEntry('pull_limit', peer ?? '')
         const refused = Object.values(result.refused).reduce((a, b) => a + b, 0)
         metrics.catchupEntries.inc({ outcome: 'applied' }, result.applied)
         metrics.catchupEntries.inc({ outcome: 'unchanged' }, result.received - result.applied - refused)
@@ -194,9 +231,9 @@ export class FstNode {
   }
 
   /** One signed mesh message for a batch of events. A failure loses nothing: catch-up delivers from the ledger. */
-  private async send (events: FstEvent[]): Promise<void> {
+  private async send (events: FstEvent[], s: string): Promise<void> {
     try {
-      await this.host.services.pubsub.publish(TOPIC, encodeMessage(events))
+      await this.host.services.pubsub.publish(TOPIC, encodeMessage(events, s))
       this.published++
     } catch (err) {
       this.log.warn({ err: (err as Error).message, events: events.length }, 'publish failed')
@@ -243,10 +280,10 @@ export class FstNode {
       gossipPeers: pubsub.getPeers().length,
       connections: this.host.getConnections().length,
       listen: this.host.getMultiaddrs().map(String),
-      ledger: { entries: this.ledger.size, active: this.ledger.active().length },
+      ledger: { entries: this.ledger.size, active: this.ledger.active().length, held: this.held.size, root: catchupState(this.ledger, this.held).root() },
       queue: this.runner.pending,
       messages: { published: this.published, accepted: this.receiver.accepted, suppressed: this.publisher.suppressed },
-      defences: { rejected: await countsByLabel(this.metrics.rejected), refused: await countsByLabel(this.metrics.refused), held: await countsByLabel(this.metrics.held) }
+      defences: { rejected: await countsByLabel(this.metrics.rejected), refused: await countsByLabel(this.metrics.refused), held: await countsByLabel(this.metrics.held), entries: await entryRefusals(this.metrics) }
     }
   }
 
@@ -268,6 +305,7 @@ export class FstNode {
   /** Graceful stop: no new hook calls, publish what is pending, drain scripts (bounded), close the store. */
   async stop (): Promise<void> {
     this.expiry?.stop()
+    if (this.heldPurger !== null) clearInterval(this.heldPurger)
     this.memory.stop()
     await this.crowdsec?.stop()
     await this.control?.stop()
@@ -281,6 +319,7 @@ export class FstNode {
     await this.catchup?.settled()
     this.ledgerOpen = false
     await this.ledger?.close()
+    await this.held?.close()
     this.lock.release()
   }
 }

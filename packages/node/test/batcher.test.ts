@@ -6,7 +6,8 @@ const ban = (i: number): FstEvent => ({ action: 'ban', name: 'sshd', protocol: '
 
 function recording (maxDelayMs: number, maxEvents = 1000) {
   const sent: string[][] = []
-  const batcher = new Batcher({ maxDelayMs, maxEvents, publish: async events => { sent.push(events.map(e => e.ip)) } })
+  const sign = (events: FstEvent[]) => ({ s: '', proofs: events.map((_, i) => ({ s: '', i, n: events.length, p: '' })) })
+  const batcher = new Batcher({ maxDelayMs, maxEvents, sign, publish: async events => { sent.push(events.map(e => e.ip)) } })
   return { sent, batcher }
 }
 

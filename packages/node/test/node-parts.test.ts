@@ -2,23 +2,37 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { addressGuard, type FstEvent } from '@fst/protocol'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { Registry } from 'prom-client'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { Applier, type JobQueue } from '../src/actions/applier.js'
 import { controlHandler } from '../src/control/handlers.js'
 import type { Job } from '../src/actions/runner.js'
 import { ExpirySweeper } from '../src/ledger/expiry.js'
+import { HeldReports } from '../src/ledger/held.js'
 import { Ledger } from '../src/ledger/store.js'
 import { Publisher } from '../src/mesh/publisher.js'
 import { Receiver } from '../src/mesh/receiver.js'
 import { createNodeMetrics } from '../src/metrics/metrics.js'
+import { Provenance } from '../src/trust/provenance.js'
 import { QuorumTracker } from '../src/trust/quorum.js'
+import { QuorumGate } from '../src/trust/quorum-gate.js'
 
 /**
  * The node's parts wired as node.ts wires them, in one process: a real LMDB ledger, a fake clock, and a stub
  * runner that records the jobs it is given instead of running scripts.
  */
-const SELF = 'self-peer'
+/** Real keys: every entry carries its origin's proof (a signed batch root and the entry's inclusion path). */
+const signers = await Promise.all(['self', 'peerA', 'peerB'].map(async name => {
+  const key = await generateKeyPair('Ed25519')
+  const id = peerIdFromPrivateKey(key).toString()
+  return [name, { id, provenance: new Provenance(key, id) }] as const
+}))
+const signer = Object.fromEntries(signers)
+const SELF = signer.self!.id
+/** The peer ID of a named test peer. */
+const P = (name: 'peerA' | 'peerB') => signer[name]!.id
 const T0 = 1_700_000_000_000
 const throttle = { warn: () => {}, info: () => {} }
 
@@ -37,21 +51,30 @@ function parts (opts: { quorum?: Record<string, { peers: number, windowS: number
   const ledger = Ledger.open(join(dir, 'ledger'))
   const runner = new StubRunner()
   const metrics = createNodeMetrics(new Registry())
-  const quorum = new QuorumTracker(opts.quorum ?? {}, clock.now)
-  const admit = (event: FstEvent, reporter: string) => quorum.admit(event, reporter) === 'pass'
+  const tracker = new QuorumTracker(opts.quorum ?? {}, clock.now)
+  const held = HeldReports.open(join(dir, 'held'))
+  const gate = tracker.active
+    ? new QuorumGate({ tracker, held, self: SELF, maxHeldPerOrigin: 1000, onHeld: () => {}, onRefused: () => {}, now: clock.now })
+    : null
   const applier = new Applier(runner)
   const apply = (changes: Parameters<Applier['run']>[0]) => applier.run(changes)
   const sent: FstEvent[] = []
-  const receiver = new Receiver({ ledger, admit, quorumActive: quorum.active, apply, metrics, throttle, now: clock.now })
+  const receiver = new Receiver({ ledger, quorum: gate, onRefused: () => {}, apply, metrics, throttle, now: clock.now })
   const publisher = new Publisher({
     self: SELF, ledger, guard: () => addressGuard({ protect: ['10.0.0.0/8'], minPrefixV4: 16, minPrefixV6: 32 }),
-    send: e => sent.push(e), admit, apply, runOwnEvents: opts.runOwnEvents ?? false, metrics, throttle, now: clock.now
+    send: async e => { sent.push(e); return signer.self!.provenance.signBatch([{ ...e, origin: SELF }]).proofs[0]! },
+    quorum: gate, mayLift: () => true, apply, runOwnEvents: opts.runOwnEvents ?? false, metrics, throttle, now: clock.now
   })
   const expiry = new ExpirySweeper({
     ledger, self: SELF, announce: e => sent.push(e), apply, runOwnEvents: false, announceWithinMs: 30_000, retentionMs: 86_400_000, now: clock.now
   })
-  const cleanup = async () => { await ledger.close(); rmSync(dir, { recursive: true, force: true }) }
-  return { clock, ledger, runner, metrics, receiver, publisher, expiry, sent, cleanup }
+  /** A message from a named peer, as the validator hands it on: its events and their proofs. */
+  const receive = (from: 'peerA' | 'peerB', events: FstEvent[]) => {
+    const { proofs } = signer[from]!.provenance.signBatch(events.map(e => ({ ...e, origin: P(from) })))
+    return receiver.receive(P(from), events, proofs)
+  }
+  const cleanup = async () => { await ledger.close(); await held.close(); rmSync(dir, { recursive: true, force: true }) }
+  return { clock, ledger, runner, metrics, receiver, receive, publisher, expiry, sent, cleanup }
 }
 
 const ev = (action: string, ip: string, time: number, extra: Partial<FstEvent> = {}): FstEvent =>
@@ -65,25 +88,25 @@ describe('node parts in-process (fake clock, stub runner)', () => {
   afterEach(async () => { await p.cleanup() })
 
   it('receiver: a received ban queues one job per action and origin; a repeat queues nothing', () => {
-    p.receiver.receive('peerA', [ev('ban', '203.0.113.1', T0), ev('ban', '203.0.113.2', T0)])
-    p.receiver.receive('peerB', [ev('ban', '203.0.113.3', T0)])
-    expect(p.runner.jobs.map(j => `${j.action}@${j.origin}:${j.events.length}`)).toEqual(['ban@peerA:2', 'ban@peerB:1'])
-    expect(p.receiver.receive('peerA', [ev('ban', '203.0.113.1', T0)])).toEqual([])
+    p.receive('peerA', [ev('ban', '203.0.113.1', T0), ev('ban', '203.0.113.2', T0)])
+    p.receive('peerB', [ev('ban', '203.0.113.3', T0)])
+    expect(p.runner.jobs.map(j => `${j.action}@${j.origin}:${j.events.length}`)).toEqual([`ban@${P('peerA')}:2`, `ban@${P('peerB')}:1`])
+    expect(p.receive('peerA', [ev('ban', '203.0.113.1', T0)])).toEqual([])
     expect(p.runner.jobs).toHaveLength(2)
-    expect(p.receiver.lastHeard.get('peerA')).toBe(T0)
+    expect(p.receiver.lastHeard.get(P('peerA'))).toBe(T0)
   })
 
   it('receiver: an unban of something never banned runs nothing, one of an active ban runs unban', () => {
-    p.receiver.receive('peerA', [ev('unban', '203.0.113.9', T0)])
+    p.receive('peerA', [ev('unban', '203.0.113.9', T0)])
     expect(p.runner.jobs).toEqual([])
-    p.receiver.receive('peerA', [ev('ban', '203.0.113.1', T0)])
-    p.receiver.receive('peerB', [ev('unban', '203.0.113.1', T0 + 1)])
-    expect(p.runner.lines()).toEqual(['ban 203.0.113.1@peerA', 'unban 203.0.113.1@peerB'])
+    p.receive('peerA', [ev('ban', '203.0.113.1', T0)])
+    p.receive('peerB', [ev('unban', '203.0.113.1', T0 + 1)])
+    expect(p.runner.lines()).toEqual([`ban 203.0.113.1@${P('peerA')}`, `unban 203.0.113.1@${P('peerB')}`])
   })
 
   it('receiver: after stop nothing enters the ledger', () => {
     p.receiver.stop()
-    expect(p.receiver.receive('peerA', [ev('ban', '203.0.113.1', T0)])).toEqual([])
+    expect(p.receive('peerA', [ev('ban', '203.0.113.1', T0)])).toEqual([])
     expect(p.ledger.size).toBe(0)
   })
 
@@ -94,10 +117,10 @@ describe('node parts in-process (fake clock, stub runner)', () => {
     expect(await p.publisher.publish(hook('ban', '203.0.113.7'))).toEqual({ ok: true, published: false })
     expect(p.publisher.suppressed).toBe(1)
     // a received ban coming back through fail2ban's hook changes nothing either
-    p.receiver.receive('peerA', [ev('ban', '203.0.113.8', T0)])
+    p.receive('peerA', [ev('ban', '203.0.113.8', T0)])
     expect(await p.publisher.publish(hook('ban', '203.0.113.8'))).toEqual({ ok: true, published: false })
     // own events run no scripts unless runOwnEvents
-    expect(p.runner.lines()).toEqual(['ban 203.0.113.8@peerA'])
+    expect(p.runner.lines()).toEqual([`ban 203.0.113.8@${P('peerA')}`])
   })
 
   it('publisher: an unban right after a ban is issued later than the ban, even within the same millisecond', async () => {
@@ -114,13 +137,13 @@ describe('node parts in-process (fake clock, stub runner)', () => {
   })
 
   it('expiry: a timed ban becomes a tombstone when the clock passes it; the origin announces, every node unbans', async () => {
-    p.receiver.receive('peerA', [ev('ban', '203.0.113.1', T0, { duration: 60 })])
+    p.receive('peerA', [ev('ban', '203.0.113.1', T0, { duration: 60 })])
     await p.publisher.publish(hook('ban', '203.0.113.2', 60))
     p.expiry.sweep()
-    expect(p.runner.lines()).toEqual(['ban 203.0.113.1@peerA'])
+    expect(p.runner.lines()).toEqual([`ban 203.0.113.1@${P('peerA')}`])
     p.clock.advance(60_000)
     p.expiry.sweep()
-    expect(p.runner.lines()).toEqual(['ban 203.0.113.1@peerA', 'unban 203.0.113.1@peerA'])
+    expect(p.runner.lines()).toEqual([`ban 203.0.113.1@${P('peerA')}`, `unban 203.0.113.1@${P('peerA')}`])
     // only the own ban's tombstone goes to the mesh; the own ban runs no local script (fail2ban unbans it)
     expect(p.sent.map(e => `${e.action} ${e.ip}`)).toEqual(['ban 203.0.113.2', 'unban 203.0.113.2'])
     expect(p.ledger.active({}, p.clock.now())).toEqual([])
@@ -133,16 +156,16 @@ describe('quorum through the receiver', () => {
   afterEach(async () => { await p.cleanup() })
 
   it('holds one peer\'s report and runs the second distinct peer\'s, within the window only', () => {
-    p.receiver.receive('peerA', [ev('ban', '203.0.113.1', T0)])
-    p.receiver.receive('peerA', [ev('ban', '203.0.113.1', T0 + 1, { name: 'nginx' })])
+    p.receive('peerA', [ev('ban', '203.0.113.1', T0)])
+    p.receive('peerA', [ev('ban', '203.0.113.1', T0 + 1, { name: 'nginx' })])
     expect(p.runner.jobs).toEqual([])
-    p.receiver.receive('peerB', [ev('ban', '203.0.113.1', T0 + 2, { name: 'apache' })])
-    expect(p.runner.lines()).toEqual(['ban 203.0.113.1@peerB'])
+    p.receive('peerB', [ev('ban', '203.0.113.1', T0 + 2, { name: 'apache' })])
+    expect(p.runner.lines()).toEqual([`ban 203.0.113.1@${P('peerB')}`])
     // a report older than the window no longer counts
-    p.receiver.receive('peerA', [ev('ban', '203.0.113.5', T0)])
+    p.receive('peerA', [ev('ban', '203.0.113.5', T0)])
     p.clock.advance(61_000)
-    p.receiver.receive('peerB', [ev('ban', '203.0.113.5', T0 + 61_000)])
-    expect(p.runner.lines()).toEqual(['ban 203.0.113.1@peerB'])
+    p.receive('peerB', [ev('ban', '203.0.113.5', T0 + 61_000)])
+    expect(p.runner.lines()).toEqual([`ban 203.0.113.1@${P('peerB')}`])
   })
 })
 

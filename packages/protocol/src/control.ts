@@ -44,11 +44,18 @@ export interface NodeStatus {
   gossipPeers: number
   connections: number
   listen: string[]
-  ledger: { entries: number, active: number }
+  /** Ledger size; `held`: quorum reports held; `root`: the catch-up root (equal on nodes that agree). */
+  ledger: { entries: number, active: number, held?: number, root?: string }
   /** Events waiting for the runner. */
   queue: number
   /** Mesh messages this node signed and sent, valid ones accepted from others, and hook calls that changed nothing. */
   messages: { published: number, accepted: number, suppressed: number }
   /** Rejected mesh messages and refused hook calls by reason, and events held for a quorum by action. */
-  defences: { rejected: Record<string, number>, refused: Record<string, number>, held: Record<string, number> }
+  defences: {
+    rejected: Record<string, number>
+    refused: Record<string, number>
+    held: Record<string, number>
+    /** Received entries refused: catch-up validation by reason (bad_signature, …), bounds and unban authority. */
+    entries?: Record<string, number>
+  }
 }

@@ -10,7 +10,9 @@ export const RejectReason = {
   badDuration: 'bad_duration',
   tooLarge: 'too_large',
   prefixTooShort: 'prefix_too_short',
-  protectedAddress: 'protected_address'
+  protectedAddress: 'protected_address',
+  badProof: 'bad_proof',
+  badSignature: 'bad_signature'
 } as const
 
 export type RejectReason = (typeof RejectReason)[keyof typeof RejectReason]

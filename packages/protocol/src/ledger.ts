@@ -58,3 +58,9 @@ export function prunable (e: LedgerEntry, retentionMs: number, now = Date.now())
   const end = actionFamily(e.action).removes ? e.time : expiresAt(e)
   return end < now - retentionMs
 }
+
+/** Whether two entries are the same version of a key (all eight fields equal). */
+export function sameVersion (a: LedgerEntry | undefined, b: LedgerEntry): boolean {
+  return a !== undefined && a.time === b.time && a.origin === b.origin && a.action === b.action && a.protocol === b.protocol &&
+    a.port === b.port && a.duration === b.duration && a.name === b.name && a.ip === b.ip
+}

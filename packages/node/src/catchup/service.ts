@@ -2,31 +2,34 @@ import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import type { Logger } from 'pino'
 import type { Host } from '../mesh/host.js'
-import type { LedgerEntry } from '@fst/protocol'
-import type { Ledger } from '../ledger/store.js'
-import { type FrameChannel, type PullResult, pullCatchup, serveCatchup } from './session.js'
+import type { SignedEntry } from '@fst/protocol'
+import { type CatchupState, type FrameChannel, type PullResult, pullCatchup, serveCatchup } from './session.js'
 import { CATCHUP_PROTOCOL, type EntryPolicy, MAX_FRAME_BYTES } from './wire.js'
 
 export interface CatchupInit {
   host: Host
-  ledger: Ledger
+  /** The ledger and held reports (catchup/state.ts). */
+  state: CatchupState
   isMember: (peerId: string) => boolean
   policy: () => EntryPolicy
   /** Applies validated entries (ledger + scripts); returns how many changed the ledger. */
-  apply: (entries: LedgerEntry[]) => number
+  apply: (entries: SignedEntry[]) => number
+  /** Most entries one pull reads; past it the pull ends and `onPull` sees `limited`. */
+  maxEntriesPerPull: number
   /** Pull from every connected peer this often as well (anti-entropy); 0 for only on connect. */
   intervalMs: number
   /** Longest one exchange may take. */
   timeoutMs: number
   log: Logger
-  onPull?: (outcome: 'same' | 'synced' | 'failed', result?: PullResult) => void
+  onPull?: (outcome: 'same' | 'synced' | 'failed', result?: PullResult, peer?: string) => void
 }
 
 /** Retries of a pull that failed right after a connect (the peer may not have registered the protocol yet). */
 const RETRIES = 3
 const RETRY_MS = 1000
 
-function channel (stream: Stream): FrameChannel {
+/** Length-prefixed catch-up frames over a libp2p stream (exported for the tests' hostile servers). */
+export function frameChannel (stream: Stream): FrameChannel {
   const lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES })
   return {
     read: async () => (await lp.read()).subarray(),
@@ -35,7 +38,7 @@ function channel (stream: Stream): FrameChannel {
 }
 
 /**
- * Catch-up over libp2p: serves `/fst/catchup/1.0.0` and pulls from a peer whenever it connects, and
+ * Catch-up over libp2p: serves `/fst/catchup/2.0.0` and pulls from a peer whenever it connects, and
  * periodically. Each side pulls from the other, so one connect reconciles both ways. Pulls run one at a time
  * (a trigger during a peer's pull runs one more pull afterwards): a node rejoining N peers fetches what it
  * missed from the first, and its pulls from the others then find equal roots, instead of N copies of the
@@ -121,9 +124,11 @@ export class Catchup {
     const started = performance.now()
     const stream = await this.init.host.dialProtocol(peer, CATCHUP_PROTOCOL, { signal })
     try {
-      const result = await withAbort(pullCatchup(channel(stream), this.init.ledger, this.init.policy, this.init.apply), signal)
-      await stream.close({ signal })
-      this.init.onPull?.(result.same ? 'same' : 'synced', result)
+      const result = await withAbort(pullCatchup(frameChannel(stream), this.init.state, this.init.policy, this.init.apply, this.init.maxEntriesPerPull), signal)
+      // a pull stopped at its bound leaves the server mid-stream: end it here rather than read the rest
+      if (result.limited) stream.abort(new Error('per-pull bound reached'))
+      else await stream.close({ signal })
+      this.init.onPull?.(result.same ? 'same' : 'synced', result, peer.toString())
       if (!result.same) {
         this.init.log.info({ peer: peer.toString(), ms: Math.round(performance.now() - started), ...result }, 'caught up with peer')
       }
@@ -141,7 +146,7 @@ export class Catchup {
     }
     const signal = AbortSignal.timeout(this.init.timeoutMs)
     try {
-      const { sent } = await withAbort(serveCatchup(channel(stream), this.init.ledger), signal)
+      const { sent } = await withAbort(serveCatchup(frameChannel(stream), this.init.state), signal)
       await stream.close({ signal })
       if (sent > 0) this.init.log.info({ peer, sent }, 'served catch-up')
     } catch (err) {

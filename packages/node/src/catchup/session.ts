@@ -1,10 +1,17 @@
-import { encodedEventSize } from '@fst/protocol'
-import type { LedgerEntry } from '@fst/protocol'
-import type { Ledger } from '../ledger/store.js'
+import { encodedEventSize, type SignedEntry } from '@fst/protocol'
 import { BUCKETS, diffBuckets } from '../ledger/digest.js'
 import {
-  decodeFrame, type EntryPolicy, encodeFrame, type Frame, MAX_ENTRIES_PER_FRAME, MAX_FRAME_BYTES, toWire, validateEntry, type WireEntry
+  CATCHUP_VERSION, decodeFrame, ENTRIES_CREDIT, type EntryPolicy, encodeFrame, type Frame, MAX_ENTRIES_PER_FRAME, MAX_FRAME_BYTES, toWire, validateEntry, WIRE_BUCKETS, type WireEntry, withSignature
 } from './wire.js'
+
+/** What catch-up reconciles: the ledger and the held quorum reports, as one set of digests (catchup/state.ts). */
+export interface CatchupState {
+  root(): string
+  /** WIRE_BUCKETS digests: the ledger's buckets, then the held reports'. */
+  digests(): Uint8Array
+  /** Entries of one wire bucket, with proofs; entries without one (a v1 ledger's) are not served. */
+  entriesOf(bucket: number): SignedEntry[]
+}
 
 /** Length-prefixed frames in both directions; `read` throws when the stream ends. */
 export interface FrameChannel {
@@ -33,6 +40,8 @@ export interface PullResult {
   applied: number
   /** Entries refused by validation, by reason. */
   refused: Record<string, number>
+  /** The pull stopped at the per-pull bound (config `limits.maxEntriesPerPull`). */
+  limited: boolean
 }
 
 /** Frame bytes kept under the limit with room for the envelope and the origin of the last entry. */
@@ -51,7 +60,7 @@ async function next<T extends Frame['t']> (ch: FrameChannel, ...expected: T[]): 
  * Server side of one catch-up exchange: compare roots, send bucket digests, then stream the entries of the
  * buckets the client asks for in pages of at most MAX_ENTRIES_PER_FRAME entries and MAX_FRAME_BYTES bytes.
  */
-export async function serveCatchup (ch: FrameChannel, ledger: Ledger): Promise<{ sent: number }> {
+export async function serveCatchup (ch: FrameChannel, ledger: CatchupState): Promise<{ sent: number }> {
   try {
     return await serve(ch, ledger)
   } catch (err) {
@@ -61,31 +70,49 @@ export async function serveCatchup (ch: FrameChannel, ledger: Ledger): Promise<{
   }
 }
 
-async function serve (ch: FrameChannel, ledger: Ledger): Promise<{ sent: number }> {
+async function serve (ch: FrameChannel, state: CatchupState): Promise<{ sent: number }> {
   const hello = await next(ch, 'hello')
-  if (hello.root === ledger.digest.root()) {
+  if (hello.root === state.root()) {
     await ch.write(encodeFrame({ t: 'same' }))
     return { sent: 0 }
   }
-  await ch.write(encodeFrame({ t: 'digests', d: Buffer.from(ledger.digest.digests()).toString('base64') }))
+  await ch.write(encodeFrame({ t: 'digests', d: Buffer.from(state.digests()).toString('base64') }))
   const fetch = await next(ch, 'fetch')
   let page: WireEntry[] = []
+  let sigs = new Map<string, number>()
   let bytes = 0
   let sent = 0
+  let credit = ENTRIES_CREDIT
   const flush = async () => {
     if (page.length === 0) return
-    await ch.write(encodeFrame({ t: 'entries', e: page }))
+    if (credit === 0) {
+      await next(ch, 'more')
+      credit++
+    }
+    credit--
+    await ch.write(encodeFrame({ t: 'entries', s: [...sigs.keys()], e: page }))
     sent += page.length
     page = []
+    sigs = new Map()
     bytes = 0
+  }
+  const sigIndex = (s: string) => {
+    let i = sigs.get(s)
+    if (i === undefined) {
+      i = sigs.size
+      sigs.set(s, i)
+      bytes += s.length + 3
+    }
+    return i
   }
   for (const bucket of new Set(fetch.b)) {
     // snapshot the bucket: the ledger may change while earlier pages are written
-    const entries = [...ledger.inBucket(bucket)]
+    const entries = state.entriesOf(bucket)
     for (const e of entries) {
-      const size = encodedEventSize(e) + e.origin.length + 8
-      if (page.length >= MAX_ENTRIES_PER_FRAME || bytes + size > PAGE_BYTES) await flush()
-      page.push(toWire(e))
+      // a signature not in the page's table yet adds its 91 bytes (counted in sigIndex)
+      const size = encodedEventSize(e) + e.origin.length + e.proof.p.length + 40
+      if (page.length >= MAX_ENTRIES_PER_FRAME || bytes + size + 91 > PAGE_BYTES) await flush()
+      page.push(toWire(e, sigIndex))
       bytes += size
     }
   }
@@ -102,28 +129,39 @@ async function serve (ch: FrameChannel, ledger: Ledger): Promise<{ sent: number 
  */
 export async function pullCatchup (
   ch: FrameChannel,
-  ledger: Ledger,
+  state: CatchupState,
   policy: () => EntryPolicy,
-  apply: (entries: LedgerEntry[]) => number
+  apply: (entries: SignedEntry[]) => number,
+  maxEntries = Infinity
 ): Promise<PullResult> {
-  const result: PullResult = { same: false, buckets: 0, received: 0, applied: 0, refused: {} }
-  await ch.write(encodeFrame({ t: 'hello', v: 1, n: BUCKETS, root: ledger.digest.root() }))
+  const result: PullResult = { same: false, buckets: 0, received: 0, applied: 0, refused: {}, limited: false }
+  await ch.write(encodeFrame({ t: 'hello', v: CATCHUP_VERSION, n: BUCKETS, root: state.root() }))
   const answer = await next(ch, 'same', 'digests')
   if (answer.t === 'same') return { ...result, same: true }
-  const differing = diffBuckets(ledger.digest.digests(), Buffer.from(answer.d, 'base64'))
+  const differing = diffBuckets(state.digests(), Buffer.from(answer.d, 'base64'), WIRE_BUCKETS)
   result.buckets = differing.length
   await ch.write(encodeFrame({ t: 'fetch', b: differing }))
   for (;;) {
     const frame = await next(ch, 'entries', 'end')
     if (frame.t === 'end') return result
     const rules = policy()
-    const valid: LedgerEntry[] = []
+    const valid: SignedEntry[] = []
+    // the per-pull bound: a server may offer any number of entries; what is past the bound is not even
+    // verified, and the caller ends the stream. Buckets completed meanwhile match from then on, so an honest
+    // backlog still arrives over the next pulls
+    const room = maxEntries - result.received
+    if (frame.e.length > room) {
+      frame.e.length = Math.max(0, room)
+      result.limited = true
+    }
     for (const item of frame.e) {
-      const checked = validateEntry(item, rules)
+      const checked = validateEntry(withSignature(item, frame.s), rules)
       if (checked.valid) valid.push(checked.value)
       else result.refused[checked.reason] = (result.refused[checked.reason] ?? 0) + 1
     }
     result.received += frame.e.length
     result.applied += apply(valid)
+    if (result.limited) return result
+    await ch.write(encodeFrame({ t: 'more' }))
   }
 }

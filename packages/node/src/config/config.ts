@@ -5,6 +5,8 @@ import { ConfigError } from '../errors.js'
 import { crowdsecSchema, defaultCrowdsecConfig } from '../crowdsec/config.js'
 
 const durationMs = z.number().int().min(0)
+/** A pull must at least take one full catch-up frame. */
+const MIN_PULL = 2000
 /** An address or CIDR, checked with the same parser as every ban (a typo stops the node, not a ban later). */
 const cidr = z.string().superRefine((text, ctx) => {
   const parsed = parseAddress(text)
@@ -89,6 +91,24 @@ export const configSchema = z.strictObject({
     windowS: z.number().int().min(1)
   })),
   /**
+   * Who may lift a ban before it expires: `any` listed peer, only its `origin`, its origin or one of `admins`
+   * (peer IDs), or a `quorum` of `peers` distinct peers within `windowS` (every unban then waits for it).
+   * Expiry always works locally. Same value on every server.
+   */
+  unbanAuthority: z.strictObject({
+    mode: z.enum(['any', 'origin', 'admins', 'quorum']),
+    admins: z.array(z.string().regex(/^[1-9A-HJ-NP-Za-km-z]{46,60}$/, 'admins are base58 peer IDs (fst id)')).max(1000),
+    peers: z.number().int().min(1).max(1000),
+    windowS: z.number().int().min(1)
+  }),
+  /** Bounds on what one other peer can make this node hold or read. */
+  limits: z.strictObject({
+    /** Keys one other origin may hold as bans (and reports held for a quorum); past it its new bans are refused. */
+    maxActivePerOrigin: z.number().int().min(1),
+    /** Entries one catch-up pull reads; past it the pull ends (the next one goes on from there). */
+    maxEntriesPerPull: z.number().int().min(MIN_PULL)
+  }),
+  /**
    * On start, run the scripts again for every ban the ledger holds as active (own bans only with
    * runOwnEvents: fail2ban restores those itself). Off when the firewall keeps received bans across restarts.
    */
@@ -155,6 +175,8 @@ export const defaultConfig: Config = {
   freshness: { maxAgeS: 24 * 3600, maxSkewS: 60 },
   rateLimit: { perSecond: 20_000, burst: 100_000 },
   quorum: {},
+  unbanAuthority: { mode: 'any', admins: [], peers: 2, windowS: 600 },
+  limits: { maxActivePerOrigin: 250_000, maxEntriesPerPull: 200_000 },
   reapplyOnStart: true,
   ledgerRetentionS: 30 * 24 * 3600,
   catchup: { intervalS: 300, timeoutS: 120 },

@@ -34,3 +34,13 @@ type LabelledCounter = { get(): Promise<{ values: Array<{ labels: Record<string,
 export async function countsByLabel (counter: LabelledCounter): Promise<Record<string, number>> {
   return Object.fromEntries((await counter.get()).values.map(v => [String(v.labels.reason ?? v.labels.action), v.value]))
 }
+
+/** Received entries refused, by reason: catch-up validation (bad_signature, …) and the bounds and unban authority. */
+export async function entryRefusals (metrics: { entriesRefused: LabelledCounter, catchupEntries: LabelledCounter }): Promise<Record<string, number>> {
+  const out = await countsByLabel(metrics.entriesRefused)
+  for (const { labels, value } of (await metrics.catchupEntries.get()).values) {
+    const reason = String(labels.outcome)
+    if (reason !== 'applied' && reason !== 'unchanged') out[reason] = (out[reason] ?? 0) + value
+  }
+  return out
+}

@@ -105,9 +105,9 @@ export class DigestIndex {
 }
 
 /** Buckets whose digests differ between two `digests()` arrays of the same length. */
-export function diffBuckets (local: Uint8Array, remote: Uint8Array): number[] {
+export function diffBuckets (local: Uint8Array, remote: Uint8Array, buckets = BUCKETS): number[] {
   const out: number[] = []
-  for (let b = 0; b < BUCKETS; b++) {
+  for (let b = 0; b < buckets; b++) {
     const off = b * DIGEST_BYTES
     for (let i = 0; i < DIGEST_BYTES; i++) {
       if (local[off + i] !== remote[off + i]) {

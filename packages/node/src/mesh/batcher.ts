@@ -1,11 +1,13 @@
-import { encodedEventSize, type FstEvent, MAX_MESSAGE_BYTES } from '@fst/protocol'
+import { encodedEventSize, type EntryProof, type FstEvent, MAX_MESSAGE_BYTES } from '@fst/protocol'
 
 export interface BatcherInit {
   /** Longest an event waits for company before its message is signed. */
   maxDelayMs: number
   maxEvents: number
-  /** Publishes one batch; errors are the caller's to log (the ledger already holds the events). */
-  publish: (events: FstEvent[]) => Promise<void>
+  /** Signs one batch (its Merkle root, protocol v2): the root signature and each event's proof. */
+  sign: (events: FstEvent[]) => { s: string, proofs: EntryProof[] }
+  /** Publishes one signed batch; errors are the caller's to log (the ledger already holds the events). */
+  publish: (events: FstEvent[], s: string) => Promise<void>
 }
 
 /** Leaves headroom under MAX_MESSAGE_BYTES for the JSON envelope. */
@@ -19,6 +21,8 @@ const MAX_BATCH_BYTES = MAX_MESSAGE_BYTES - 1024
  */
 export class Batcher {
   private pending: FstEvent[] = []
+  /** Who waits for each pending event's proof (the ledger writes it with the entry). */
+  private waiting: Array<(proof: EntryProof) => void> = []
   private bytes = 0
   /** Runs while a window is open: from a send until `maxDelayMs` later; events arriving meanwhile wait for it. */
   private timer: NodeJS.Timeout | null = null
@@ -26,12 +30,15 @@ export class Batcher {
 
   constructor (private readonly init: BatcherInit) {}
 
-  add (event: FstEvent): void {
+  /** Queues an event; resolves with its proof once its batch is signed (within `maxDelayMs`). */
+  add (event: FstEvent): Promise<EntryProof> {
     const size = encodedEventSize(event)
     if (this.bytes + size > MAX_BATCH_BYTES) this.send()
+    const proof = new Promise<EntryProof>(resolve => this.waiting.push(resolve))
     this.pending.push(event)
     this.bytes += size
     if (this.timer === null || this.pending.length >= this.init.maxEvents) this.send()
+    return proof
   }
 
   /** Sends what is pending now and opens a window for what follows. */
@@ -40,9 +47,15 @@ export class Batcher {
     this.timer = null
     if (this.pending.length === 0) return
     const batch = this.pending
+    const waiting = this.waiting
     this.pending = []
+    this.waiting = []
     this.bytes = 0
-    const done = this.init.publish(batch).finally(() => this.inFlight.delete(done))
+    // signing is synchronous (~40 µs plus ~2 hashes per event): proofs resolve in batch order, so the ledger
+    // writes two versions of one key in the order they were decided
+    const signed = this.init.sign(batch)
+    for (let i = 0; i < waiting.length; i++) waiting[i]!(signed.proofs[i]!)
+    const done = this.init.publish(batch, signed.s).finally(() => this.inFlight.delete(done))
     this.inFlight.add(done)
     if (this.init.maxDelayMs > 0) this.timer = setTimeout(() => this.windowClosed(), this.init.maxDelayMs)
   }

@@ -3,7 +3,7 @@ import type { GossipsubOpts } from '@libp2p/gossipsub'
 import type { PeerScoreParams, PeerScoreThresholds, TopicScoreParams } from '@libp2p/gossipsub/score'
 
 /** The gossipsub topic every FST node and the metrics service join. */
-export const TOPIC = 'fst/events/1'
+export const TOPIC = 'fst/events/2'
 
 /**
  * Score for the events topic. A firewall mesh is quiet (no bans for hours is normal), so the delivery-rate

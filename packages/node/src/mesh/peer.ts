@@ -12,6 +12,7 @@ import { TOPIC } from './gossip-params.js'
 import { createHost, type Host, readNetworkKey } from './host.js'
 import { isNetworkKey } from '../trust/network-key.js'
 import { loadOrCreateIdentity } from '../trust/identity.js'
+import { Provenance } from '../trust/provenance.js'
 import { LivenessMonitor } from './liveness.js'
 import { logPeerChanges } from './peer-log.js'
 import { Membership } from '../trust/membership.js'
@@ -45,6 +46,8 @@ export class MeshPeer {
   guard!: AddressGuard
   /** Accessors of libp2p internals, checked at start-up (upstream/). */
   upstream: Upstream = { score: () => null }
+  /** Signs this node's batches, verifies everyone's entries (protocol v2). */
+  provenance!: Provenance
   private dialer: Dialer | null = null
   private liveness: LivenessMonitor | null = null
   private stopPeerLog: () => void = () => {}
@@ -75,6 +78,7 @@ export class MeshPeer {
     await probeListen(listen, config.listen)
     const privateKey = await loadOrCreateIdentity(config.stateDir)
     this.peerId = peerIdFromPrivateKey(privateKey).toString()
+    this.provenance = new Provenance(privateKey, this.peerId)
     this.membership = new Membership(this.peerId, new PinStore(config.stateDir), log.child({ component: 'membership' }))
     try {
       this.host = await createHost({
@@ -142,7 +146,8 @@ export class MeshPeer {
       isMember: id => this.membership.isMember(id),
       guard: () => this.guard,
       freshness: this.config.freshness,
-      rateLimiter: new RateLimiter(this.config.rateLimit.perSecond, this.config.rateLimit.burst)
+      rateLimiter: new RateLimiter(this.config.rateLimit.perSecond, this.config.rateLimit.burst),
+      provenance: this.provenance
     })
     pubsub.topicValidators.set(TOPIC, async (from, msg) => {
       const verdict = validate(msg)

@@ -1,5 +1,6 @@
-import { actionFamily, type AddressGuard, type ControlResponse, type FstEvent, isActive, ledgerKey, validateInput } from '@fst/protocol'
+import { actionFamily, type AddressGuard, type ControlResponse, type EntryProof, type FstEvent, isActive, type LedgerEntry, ledgerKey, validateInput } from '@fst/protocol'
 import type { Change, Ledger } from '../ledger/store.js'
+import type { QuorumGate } from '../trust/quorum-gate.js'
 import type { LogThrottle } from '../metrics/log-throttle.js'
 import type { NodeMetrics } from '../metrics/metrics.js'
 
@@ -9,10 +10,12 @@ export interface PublisherInit {
   ledger: Pick<Ledger, 'get' | 'apply'>
   /** The never-ban list of the moment (it changes when sync-peers.txt is re-read). */
   guard: () => AddressGuard
-  /** Hands an event to the mesh (the batcher). */
-  send: (event: FstEvent) => void
-  /** Quorum admission of this node's own report. */
-  admit: (event: FstEvent, reporter: string) => boolean
+  /** Hands an event to the mesh (the batcher); resolves with its proof once its batch is signed. */
+  send: (event: FstEvent) => Promise<EntryProof>
+  /** The quorum, or null when no action needs one. */
+  quorum: Pick<QuorumGate, 'own' | 'holdsOwn'> | null
+  /** Unban authority: whether this node may lift a ban of another origin (trust/authority.ts). */
+  mayLift: (remover: string, ban: LedgerEntry) => boolean
   /** Runs the scripts of changes (the applier); used only with runOwnEvents. */
   apply: (changes: Change[]) => void
   runOwnEvents: boolean
@@ -51,23 +54,37 @@ export class Publisher {
     const existing = init.ledger.get(ledgerKey(checked.value))
     // later than what the ledger holds, so a quick unban-then-ban (or a peer's clock ahead) is not lost
     const event: FstEvent = { ...checked.value, time: Math.max(this.now(), (existing?.time ?? 0) + 1) }
-    // echo suppression: a ban we applied for the mesh comes back through fail2ban's hook; it changes nothing
-    if (existing !== undefined && isActive(existing, this.now()) === !removes) {
+    // echo suppression: a ban we applied for the mesh comes back through fail2ban's hook; it changes nothing.
+    // A report we already hold for a quorum is still one report.
+    if ((existing !== undefined && isActive(existing, this.now()) === !removes) || init.quorum?.holdsOwn(event) === true) {
       init.metrics.suppressed.inc({ action: event.action })
       this.suppressed++
       return { ok: true, published: false }
     }
-    const change = init.ledger.apply(event, init.self, this.now())
+    // peers would refuse it; saying so here tells the administrator where to unban (the ban's origin)
+    if (removes && existing !== undefined && existing.origin !== init.self && !init.mayLift(init.self, existing)) {
+      return this.refuse('unban_not_authorized', `this node may not lift a ban issued by ${existing.origin} (unbanAuthority)`)
+    }
+    let proofOf!: (proof: Promise<EntryProof>) => void
+    const proof = new Promise<EntryProof>(resolve => { proofOf = p => { void p.then(resolve) } })
+    // our own report counts toward a quorum like any peer's; until it is reached it is held, not in the ledger
+    const gate = init.quorum?.own(event, proof)
+    if (gate?.verdict === 'held') {
+      proofOf(init.send(event))
+      await gate.written
+      init.metrics.published.inc({ action: event.action })
+      init.throttle.info('published', { action: event.action, name: event.name, ip: event.ip, duration: event.duration, held: true }, 'published a local report')
+      return { ok: true, published: true, ip: event.ip, time: event.time, duration: event.duration }
+    }
+    const change = init.ledger.apply(event, init.self, this.now(), proof)
     if (change === null) return { ok: true, published: false }
     init.onChanges?.(1)
-    // peers get the event while the store commits; the hook's answer waits for the commit
-    init.send(event)
+    // peers get the event while the store commits; the hook's answer waits for the commit (after signing)
+    proofOf(init.send(event))
     await change.written
     init.metrics.published.inc({ action: event.action })
     init.throttle.info('published', { action: event.action, name: event.name, ip: event.ip, duration: event.duration }, 'published a local report')
-    // our own report counts toward a quorum like any peer's
-    const admitted = init.admit(event, init.self)
-    if (init.runOwnEvents && admitted) init.apply([change])
+    if (init.runOwnEvents) init.apply([change])
     return { ok: true, published: true, ip: event.ip, time: event.time, duration: event.duration }
   }
 

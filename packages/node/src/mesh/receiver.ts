@@ -1,16 +1,17 @@
-import type { FstEvent, LedgerEntry } from '@fst/protocol'
+import type { EntryProof, FstEvent, SignedEntry } from '@fst/protocol'
 import type { PeerId } from '@libp2p/interface'
-import type { Change, Ledger } from '../ledger/store.js'
+import type { Change, Ledger, LedgerRefusal } from '../ledger/store.js'
+import type { QuorumGate } from '../trust/quorum-gate.js'
 import type { LogThrottle } from '../metrics/log-throttle.js'
 import type { NodeMetrics } from '../metrics/metrics.js'
 import type { MessageVerdict } from './validator.js'
 
 export interface ReceiverInit {
   ledger: Pick<Ledger, 'applyMany'>
-  /** Quorum admission of one report (see trust/quorum.ts); true when it may take effect now. */
-  admit: (event: FstEvent, reporter: string) => boolean
-  /** Whether any action needs a quorum: without one, admission is skipped entirely. */
-  quorumActive: boolean
+  /** The quorum, or null when no action needs one (admission is then skipped entirely). */
+  quorum: Pick<QuorumGate, 'admit'> | null
+  /** An entry the ledger refused (counted and logged by the caller). */
+  onRefused: (reason: LedgerRefusal, entry: SignedEntry) => void
   /** Runs the scripts of changes (the applier). */
   apply: (changes: Change[]) => void
   metrics: Pick<NodeMetrics, 'received' | 'messages' | 'rejected'>
@@ -53,25 +54,29 @@ export class Receiver {
     this.init.metrics.messages.inc({ outcome: verdict.result })
     if (verdict.result === 'accept') {
       this.accepted++
-      this.receive(verdict.origin, verdict.events)
+      this.receive(verdict.origin, verdict.events, verdict.proofs)
       return
     }
     this.init.metrics.rejected.inc({ reason: verdict.reason })
     this.init.throttle.warn(verdict.reason, { error: verdict.error, from: from.toString() }, `message ${verdict.result === 'reject' ? 'rejected' : 'ignored'}`)
   }
 
-  /** Applies one accepted message's events, issued by `origin`. */
-  receive (origin: string, events: readonly FstEvent[]): Change[] {
+  /** Applies one accepted message's events, issued by `origin`, with the proofs its validation derived. */
+  receive (origin: string, events: readonly FstEvent[], proofs: readonly EntryProof[]): Change[] {
     this.lastHeard.set(origin, this.now())
-    return this.applyEntries(events.map(e => ({ ...e, origin })))
+    return this.applyEntries(events.map((e, i) => ({ ...e, origin, proof: proofs[i]! })))
   }
 
-  /** Applies validated entries (mesh or catch-up): only those that change the ledger's active state run scripts. */
-  applyEntries (entries: readonly LedgerEntry[]): Change[] {
+  /**
+   * Applies verified entries (mesh or catch-up): only those that change the ledger's active state run scripts.
+   * A report of an action with a quorum rule is held (stored with its proof, reconciled by catch-up) and
+   * enters the ledger once enough distinct peers made it.
+   */
+  applyEntries (entries: readonly SignedEntry[]): Change[] {
     if (this.stopped) return []
-    // a report held for a quorum stays out of the ledger until enough distinct peers made it
-    const admitted = this.init.quorumActive ? entries.filter(e => this.init.admit(e, e.origin)) : entries
-    const changes = this.init.ledger.applyMany(admitted, this.now())
+    const { quorum } = this.init
+    const admitted = quorum === null ? entries : entries.filter(e => quorum.admit(e))
+    const changes = this.init.ledger.applyMany(admitted, this.now(), this.init.onRefused)
     this.init.onChanges?.(changes.length)
     for (const c of changes) this.init.metrics.received.inc({ action: c.entry.action })
     this.init.apply(changes)

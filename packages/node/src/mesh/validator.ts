@@ -1,9 +1,10 @@
-import { actionFamily, type AddressGuard, decodeMessage, type FstEvent } from '@fst/protocol'
+import { actionFamily, type AddressGuard, decodeMessage, type EntryProof, type FstEvent } from '@fst/protocol'
+import type { Provenance } from '../trust/provenance.js'
 import type { RateLimiter } from './rate-limit.js'
 
 /** Why a mesh message was not accepted; bounded label values for the `rejected` counter. */
 export type MessageVerdict =
-  | { result: 'accept', origin: string, events: FstEvent[] }
+  | { result: 'accept', origin: string, events: FstEvent[], proofs: EntryProof[] }
   | { result: 'reject' | 'ignore', reason: string, error: string }
 
 /** The parts of a gossipsub message the checks need. */
@@ -18,12 +19,15 @@ export interface ValidatorInit {
   guard: () => AddressGuard
   freshness: { maxAgeS: number, maxSkewS: number }
   rateLimiter: RateLimiter
+  /** Checks the origin's signature of the batch root (protocol v2), after the cheap checks. */
+  provenance: Pick<Provenance, 'verifyBatch'>
   now?: () => number
 }
 
 /**
  * Every received message is hostile until this says otherwise: signed by a listed peer, well formed,
- * fresh, within the origin's rate, and naming no protected address. Reject penalises the forwarder in
+ * fresh, within the origin's rate, naming no protected address, and carrying the origin's signature of the
+ * batch root, which every entry keeps as proof when it is relayed later (catch-up). Reject penalises the forwarder in
  * gossipsub's peer score; Ignore drops quietly (stale or over rate, which an honest peer can cause).
  */
 export function createMessageValidator (init: ValidatorInit) {
@@ -34,7 +38,7 @@ export function createMessageValidator (init: ValidatorInit) {
     if (!init.isMember(origin)) return { result: 'reject', reason: 'unlisted_signer', error: `signer ${origin} is not a listed peer` }
     const decoded = decodeMessage(msg.data)
     if (!decoded.valid) return { result: 'reject', reason: decoded.reason, error: decoded.error }
-    const events = decoded.value
+    const { events, s } = decoded.value
     const t = now()
     const guard = init.guard()
     for (const event of events) {
@@ -46,6 +50,9 @@ export function createMessageValidator (init: ValidatorInit) {
       }
     }
     if (!init.rateLimiter.take(origin, events.length)) return { result: 'ignore', reason: 'rate_limited', error: `origin ${origin} is over its rate limit` }
-    return { result: 'accept', origin, events }
+    // last: the most expensive check (one Ed25519 verification and ~2 hashes per event)
+    const proofs = init.provenance.verifyBatch(origin, events.map(e => ({ ...e, origin })), s)
+    if (proofs === null) return { result: 'reject', reason: 'bad_signature', error: `batch root is not signed by ${origin}` }
+    return { result: 'accept', origin, events, proofs }
   }
 }

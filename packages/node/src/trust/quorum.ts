@@ -23,22 +23,35 @@ export class QuorumTracker {
   /** `action|ip` → reporter → time of its latest report (ms). */
   private readonly reports = new Map<string, Map<string, number>>()
 
-  constructor (private readonly rules: Readonly<Record<string, QuorumRule>>, private readonly now = Date.now) {}
+  /**
+   * @param rules per action
+   * @param removals a rule for every removing action without its own (`unbanAuthority: quorum`)
+   */
+  constructor (private readonly rules: Readonly<Record<string, QuorumRule>>, private readonly now = Date.now, private readonly removals?: QuorumRule) {}
 
   /** Whether any action needs more than one reporter. */
   get active (): boolean {
-    return Object.values(this.rules).some(r => r.peers > 1)
+    return Object.values(this.rules).some(r => r.peers > 1) || (this.removals?.peers ?? 1) > 1
+  }
+
+  /** The rule of an action, if it needs more than one reporter. */
+  ruleOf (action: string): QuorumRule | undefined {
+    const rule = this.rules[action] ?? (actionFamily(action).removes ? this.removals : undefined)
+    return rule !== undefined && rule.peers > 1 ? rule : undefined
   }
 
   /**
    * Records one peer's report and answers whether its action may run now. An event whose action removes
-   * (`unban`) withdraws that peer's report of the address for the family it undoes.
+   * (`unban`) withdraws that peer's report of the address for the family it undoes. Callers hand in only
+   * reports whose origin's proof was verified (mesh/validator.ts, catchup/wire.ts), or this node's own.
+   * Reports stay counted after a quorum is reached, for the window: later reports of the address pass, and
+   * the count is the same function of the held reports on every node (ledger/held.ts).
    */
   admit (event: FstEvent, reporter: string): QuorumVerdict {
     const { family, removes } = actionFamily(event.action)
     if (removes) this.withdraw(family, event.ip, reporter)
-    const rule = this.rules[event.action]
-    if (rule === undefined || rule.peers <= 1) return 'pass'
+    const rule = this.ruleOf(event.action)
+    if (rule === undefined) return 'pass'
     const key = `${event.action}|${event.ip}`
     const now = this.now()
     const since = now - rule.windowS * 1000
@@ -51,11 +64,7 @@ export class QuorumTracker {
     // a report carries its issue time; one from the future counts from now
     reporters.set(reporter, Math.min(event.time, now))
     for (const [peer, at] of reporters) if (at < since) reporters.delete(peer)
-    if (reporters.size >= rule.peers) {
-      this.reports.delete(key)
-      return 'pass'
-    }
-    return 'held'
+    return reporters.size >= rule.peers ? 'pass' : 'held'
   }
 
   /** Addresses with reports waiting for a quorum (status, tests). */

@@ -1,0 +1,57 @@
+import pWaitFor from 'p-wait-for'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { defences } from '../utils/defences.js'
+import type { Mesh } from '../utils/mesh.js'
+import { meshWithRogueMember, type Rogue, wireMessage } from '../utils/rogue.js'
+
+const ips = Array.from({ length: 50 }, (_, i) => `198.51.100.${i + 1}`)
+
+/**
+ * Issue 19 acceptance, unban authority `origin`: node 0 bans 50 addresses; a listed peer gone rogue unbans all
+ * 50 (validly signed, by gossip): every node refuses them and counts them, nothing is lifted. Node 0's own
+ * unban of one of them still works. The rogue's own ban of a barrier address shows its unbans were processed.
+ */
+describe('unban authority: only a ban\'s origin may lift it', () => {
+  let mesh: Mesh
+  let rogue: Rogue
+
+  beforeAll(async () => {
+    ({ mesh, rogue } = await meshWithRogueMember({
+      nodes: 3,
+      config: () => ({ unbanAuthority: { mode: 'origin' } })
+    }, 1))
+  })
+  afterAll(async () => {
+    await rogue?.stop()
+    await mesh?.stop()
+  })
+
+  it('lifts none of 50 bans for a compromised peer, and still for their origin', async () => {
+    for (let i = 0; i < ips.length; i += 10) {
+      const calls = ips.slice(i, i + 10).map(ip => mesh.hook(0, ['ban', 'sshd', 'tcp', '22', ip]))
+      for (const r of await Promise.all(calls)) expect(r.code).toBe(0)
+    }
+    for (const i of [1, 2]) await mesh.waitForRuns(i, 50, 30_000)
+
+    const at = Date.now()
+    expect(await rogue.publish(wireMessage(ips.map(ip => ['unban', 'sshd', 'tcp', '22', ip, at, 0])))).toBeGreaterThan(0)
+    expect(await rogue.publish(wireMessage([['ban', 'barrier', 'tcp', '22', '203.0.113.200']]))).toBeGreaterThan(0)
+    for (const i of [1, 2]) await mesh.waitForRuns(i, 51, 20_000)
+    for (const i of [1, 2]) {
+      expect(mesh.runs(i).filter(l => l.startsWith('unban'))).toEqual([])
+      expect((await defences(mesh, i)).entries?.unban_not_authorized).toBe(50)
+      expect((await mesh.status(i)).ledger.active).toBe(51)
+    }
+    expect((await defences(mesh, 0)).entries?.unban_not_authorized).toBe(50)
+    expect((await mesh.status(0)).ledger.active).toBe(51)
+
+    // the origin may: its unban lifts the ban everywhere
+    expect((await mesh.hook(0, ['unban', 'sshd', 'tcp', '22', ips[0]!])).code).toBe(0)
+    for (const i of [1, 2]) expect((await mesh.waitForRuns(i, 52, 20_000)).at(-1)).toBe(`unban sshd tcp 22 ${ips[0]}`)
+    // and another listed node may not: its hook says so (exit 1), and nothing is published
+    const refused = await mesh.hook(1, ['unban', 'sshd', 'tcp', '22', ips[1]!])
+    expect(refused.code).toBe(1)
+    await pWaitFor(async () => (await defences(mesh, 1)).refused.unban_not_authorized === 1, { interval: 100, timeout: 5000 })
+    expect((await mesh.status(2)).ledger.active).toBe(50)
+  })
+})
