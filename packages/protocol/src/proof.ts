@@ -87,23 +87,25 @@ export type KnownNodes = Map<number, Buffer>
 const at = (level: number, idx: number) => level * 2048 + idx
 
 /**
- * The root a leaf and its path lead to, or null when the path does not fit the index and size. With `known`,
- * a walk that meets a known node stops there (the rest of the path must then equal the known siblings) and
- * returns `known` as the answer: proven against the root those nodes were verified for.
+ * Walks from a leaf up its path to the root. `visit` sees each level's node before it is hashed with its
+ * sibling (null when the node is the last of an odd level) and the path bytes used so far; returning false
+ * stops the walk. Returns the root and the path bytes used, or null when stopped or the path is too short.
  */
-export function rootFromPath (leaf: LedgerEntry, i: number, n: number, path: Buffer, known?: KnownNodes): Buffer | 'known' | null {
-  if (path.length % NODE_BYTES !== 0) return null
+function walkPath (leaf: LedgerEntry, i: number, n: number, path: Buffer,
+  visit: (level: number, idx: number, width: number, node: Buffer, sib: Buffer | null, used: number) => boolean): { root: Buffer, used: number } | null {
   let node = h(LEAF, leafBytes(leaf))
   let idx = i
   let width = n
   let k = 0
   let level = 0
   while (width > 1) {
-    if (known !== undefined && known.get(at(level, idx))?.equals(node) === true) return restKnown(path, k, idx, width, level, known) ? 'known' : null
-    const lone = (idx ^ 1) >= width
-    if (!lone) {
+    let sib: Buffer | null = null
+    if ((idx ^ 1) < width) {
       if (k + NODE_BYTES > path.length) return null
-      const sib = path.subarray(k, k + NODE_BYTES)
+      sib = path.subarray(k, k + NODE_BYTES)
+    }
+    if (!visit(level, idx, width, node, sib, k)) return null
+    if (sib !== null) {
       k += NODE_BYTES
       node = idx % 2 === 0 ? h(INNER, node, sib) : h(INNER, sib, node)
     }
@@ -111,7 +113,24 @@ export function rootFromPath (leaf: LedgerEntry, i: number, n: number, path: Buf
     width = Math.ceil(width / 2)
     level++
   }
-  return k === path.length ? node : null
+  return { root: node, used: k }
+}
+
+/**
+ * The root a leaf and its path lead to, or null when the path does not fit the index and size. With `known`,
+ * a walk that meets a known node stops there (the rest of the path must then equal the known siblings) and
+ * returns `known` as the answer: proven against the root those nodes were verified for.
+ */
+export function rootFromPath (leaf: LedgerEntry, i: number, n: number, path: Buffer, known?: KnownNodes): Buffer | 'known' | null {
+  if (path.length % NODE_BYTES !== 0) return null
+  let met: boolean | undefined
+  const walked = walkPath(leaf, i, n, path, (level, idx, width, node, _sib, used) => {
+    if (known === undefined || known.get(at(level, idx))?.equals(node) !== true) return true
+    met = restKnown(path, used, idx, width, level, known)
+    return false
+  })
+  if (met !== undefined) return met ? 'known' : null
+  return walked !== null && walked.used === path.length ? walked.root : null
 }
 
 /** Whether the rest of a path equals the known siblings: a stored proof is then whole, not just its start. */
@@ -131,23 +150,11 @@ function restKnown (path: Buffer, k: number, idx: number, width: number, level: 
 
 /** Records every node of a verified leaf's walk (its own and its siblings) as known. */
 export function rememberPath (leaf: LedgerEntry, i: number, n: number, path: Buffer, known: KnownNodes): void {
-  let node = h(LEAF, leafBytes(leaf))
-  let idx = i
-  let width = n
-  let k = 0
-  let level = 0
-  while (width > 1) {
+  walkPath(leaf, i, n, path, (level, idx, _width, node, sib) => {
     known.set(at(level, idx), node)
-    if ((idx ^ 1) < width) {
-      const sib = path.subarray(k, k + NODE_BYTES)
-      k += NODE_BYTES
-      known.set(at(level, idx ^ 1), sib)
-      node = idx % 2 === 0 ? h(INNER, node, sib) : h(INNER, sib, node)
-    }
-    idx >>= 1
-    width = Math.ceil(width / 2)
-    level++
-  }
+    if (sib !== null) known.set(at(level, idx ^ 1), sib)
+    return true
+  })
 }
 
 /** The entry whose leaf the proof signs: the entry itself, or for an expiry tombstone the ban it came from. */
