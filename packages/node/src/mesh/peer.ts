@@ -8,6 +8,7 @@ import type { Registry } from 'prom-client'
 import type { NodeConfig } from '../config/config.js'
 import { dedupeConnections } from '../upstream/dedupe-connections.js'
 import { Dialer } from './dialer.js'
+import { gossipTuning } from './fleet-params.js'
 import { TOPIC } from './gossip-params.js'
 import { createHost, type Host, readNetworkKey } from './host.js'
 import { loadOrCreateIdentity } from '../trust/identity.js'
@@ -50,23 +51,37 @@ export class MeshPeer {
     const privateKey = await loadOrCreateIdentity(config.stateDir)
     this.peerId = peerIdFromPrivateKey(privateKey).toString()
     this.membership = new Membership(this.peerId, new PinStore(config.stateDir), log.child({ component: 'membership' }))
+    // gossipsub takes its parameters once, at start: by the fleet's size then (a SIGHUP does not change them)
+    const fleetSize = this.readPeersFile().length
+    const gossip = gossipTuning(fleetSize, config.gossip)
+    const { maxPeers } = config.connectivity
     this.host = await createHost({
       privateKey,
       listen: config.listen.map(listenAddr),
       muxers: config.muxers,
-      gater: this.membership.gater(() => this.dialer?.dialUnpinned()),
+      gater: this.membership.gater(() => this.dialer?.dialUnpinned(), {
+        inbound: id => this.dialer?.admission()?.inbound(id) ?? true,
+        outbound: (member, id) => this.dialer?.admission()?.outbound(member, id) ?? true
+      }),
       networkKey: readNetworkKey(config.networkKeyFile),
-      metricsRegistry
+      metricsRegistry,
+      gossip,
+      // room for duplicates of a simultaneous dial and for probes above the subset's own bound
+      maxConnections: 2 * maxPeers + 16
     })
+    log.info({ fleetSize, maxPeers, partial: fleetSize - 1 > maxPeers, gossip }, 'mesh parameters')
     dedupeConnections(this.host)
     await this.loadPeers()
+    // before the first dial: the gater asks it whether a member's connection fits the bound
+    const { rotateS } = config.connectivity
+    this.dialer = new Dialer({ host: this.host, membership: this.membership, ...config.redial, connectivity: { maxPeers, rotateMs: rotateS * 1000 }, log: log.child({ component: 'dialer' }) })
     this.liveness = new LivenessMonitor({ host: this.host, intervalMs: PING_INTERVAL_MS, log: log.child({ component: 'liveness' }) })
     this.liveness.start()
   }
 
   /** Reads sync-peers.txt (start and SIGHUP) and recomputes the never-ban list. */
   async loadPeers (): Promise<void> {
-    const entries = parsePeersFile(readFileSync(this.config.peersFile, 'utf8'), this.config.defaultPort)
+    const entries = this.readPeersFile()
     const ports = this.host.getMultiaddrs().map(ma => Number(ma.toString().split('/tcp/')[1]?.split('/')[0]))
     await this.membership.load(entries, ports)
     this.guard = addressGuard({
@@ -86,6 +101,10 @@ export class MeshPeer {
     this.log.info({ peers: this.membership.others().length }, 'peers file reloaded')
   }
 
+  private readPeersFile () {
+    return parsePeersFile(readFileSync(this.config.peersFile, 'utf8'), this.config.defaultPort)
+  }
+
   /**
    * Subscribes to the topic; every message passes the shared validator, `listener` sees the verdict, and
    * gossipsub accepts, rejects (penalising the forwarder) or ignores it accordingly.
@@ -94,6 +113,7 @@ export class MeshPeer {
     const pubsub = this.host.services.pubsub
     const validate = createMessageValidator({
       isMember: id => this.membership.isMember(id),
+      anyUnpinned: () => this.membership.unpinned().length > 0,
       guard: () => this.guard,
       freshness: this.config.freshness,
       rateLimiter: new RateLimiter(this.config.rateLimit.perSecond, this.config.rateLimit.burst)
@@ -109,8 +129,7 @@ export class MeshPeer {
 
   /** Dials every other member now and keeps redialing lost ones (start, SIGHUP, repin). */
   dialAll (): void {
-    this.dialer ??= new Dialer({ host: this.host, membership: this.membership, ...this.config.redial, log: this.log.child({ component: 'dialer' }) })
-    this.dialer.dialAll()
+    this.dialer?.dialAll()
   }
 
   /** Stops redialing; the host stays up. */
