@@ -118,8 +118,12 @@ export class MeshPeer {
       freshness: this.config.freshness,
       rateLimiter: new RateLimiter(this.config.rateLimit.perSecond, this.config.rateLimit.burst)
     })
+    const trace = this.log.child({ component: 'gossip' })
     pubsub.topicValidators.set(TOPIC, async (from, msg) => {
       const verdict = validate(msg)
+      // gossipsub validates the first copy of a message only: `from` is the peer it came through, which
+      // gives the hop count of a delivery (the scale bench reads these lines; debug level only)
+      if (verdict.result === 'accept' && trace.isLevelEnabled('debug')) trace.debug({ origin: verdict.origin, via: from.toString(), ip: verdict.events[0]?.ip, events: verdict.events.length }, 'first copy')
       await listener(verdict, msg, from)
       if (verdict.result === 'accept') return TopicValidatorResult.Accept
       return verdict.result === 'reject' ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore
