@@ -1,10 +1,10 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { loadOrCreateIdentity } from '@fst/node'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import pWaitFor from 'p-wait-for'
-import { freePort, Mesh, type NodeStatus } from '../utils/mesh.js'
+import { FST, freePort, Mesh, type NodeStatus, waitStarted } from '../utils/mesh.js'
 import { feed, socketOf } from './load.js'
 import { LATENCY_SCRIPT } from './scripts.js'
 import { percentile, processCpuMs, progress, round, rssMb } from './stats.js'
@@ -202,7 +202,7 @@ export async function scale (opts: ScaleOptions) {
     actions: [],
     start: false,
     // debug: the "first copy" lines give hops; rotation at its default
-    config: () => ({ logLevel: 'debug', connectivity: { maxPeers: opts.maxPeers, rotateS: 60 } })
+    config: () => ({ logLevel: 'debug', connectivity: { maxPeers: opts.maxPeers, rotateS: 60 }, redial: { minMs: 250, maxMs: 10_000 } })
   })
   let proxy: ChildProcess | null = null
   try {
@@ -215,10 +215,13 @@ export async function scale (opts: ScaleOptions) {
     for (const node of mesh.nodes) mesh.addScript(node.index, 'ban', '50-latency', LATENCY_SCRIPT)
 
     const t0 = performance.now()
-    // five at a time: each start must answer within Mesh.startNode's 30 s, also on a loaded machine
-    for (let i = 0; i < mesh.nodes.length; i += 5) await Promise.all(mesh.nodes.slice(i, i + 5).map(n => mesh.startNode(n.index)))
+    // five at a time, each given 120 s to answer (Mesh.startNode allows 30 s, too little for a shared machine)
+    for (let i = 0; i < mesh.nodes.length; i += 5) await Promise.all(mesh.nodes.slice(i, i + 5).map(n => startNode(mesh, n.index)))
     const statuses = () => Promise.all(mesh.nodes.filter(n => n.process !== null).map(n => mesh.status(n.index)))
-    await pWaitFor(async () => (await statuses()).every(s => s.peers.length >= target), { interval: 1000, timeout: 600_000 })
+    await pWaitFor(async () => (await statuses()).every(s => s.peers.length >= target), { interval: 1000, timeout: opts.nodes * 6000 }).catch(err => {
+      progress(`  not connected; node 0's log ends:\n${mesh.nodes[0]!.log().split('\n').slice(-40).join('\n')}`)
+      throw err
+    })
     await pWaitFor(async () => (await statuses()).every(s => s.meshPeers.length >= s.peers.length), { interval: 1000, timeout: 60_000 }).catch(() => {})
     const startedS = round((performance.now() - t0) / 1000)
     progress(`  ${opts.nodes} nodes started and connected in ${startedS} s`)
@@ -291,6 +294,25 @@ export async function scale (opts: ScaleOptions) {
     await mesh.stop()
     proxy?.kill('SIGTERM')
   }
+}
+
+/** Mesh.startNode with a longer start-up allowance: spawns `fst start` and waits for its control socket. */
+async function startNode (mesh: Mesh, index: number): Promise<void> {
+  const node = mesh.nodes[index]!
+  let output = ''
+  // the bin itself, so the Node flags of its shebang apply (as Mesh.startNode does)
+  const child = spawn(FST, ['start', '--config', node.configFile], { cwd: node.dir, stdio: ['ignore', 'pipe', 'pipe'] })
+  // FST_SCALE_LOGS=DIR keeps every node's log in DIR/nodeI.log (the mesh's own folder goes at the end)
+  const keep = process.env.FST_SCALE_LOGS
+  const onData = (d: Buffer) => {
+    output += d.toString()
+    if (keep !== undefined) appendFileSync(join(keep, `node${index}.log`), d)
+  }
+  child.stdout.on('data', onData)
+  child.stderr.on('data', onData)
+  node.process = child
+  node.log = () => output
+  await waitStarted(child, `node ${index}`, node.log, () => mesh.status(index), 120_000)
 }
 
 /** 101 quantiles (0, 1, …, 100 %) of a sample: what the simulation draws from. */

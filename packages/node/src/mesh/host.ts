@@ -41,7 +41,18 @@ export async function createHost (init: HostInit) {
     connectionEncrypters: [noise()],
     streamMuxers: await Promise.all(init.muxers.map(m => muxers[m]())),
     connectionGater: init.gater,
-    ...(init.maxConnections === undefined ? {} : { connectionManager: { maxConnections: init.maxConnections } }),
+    ...(init.maxConnections === undefined
+      ? {}
+      : {
+          connectionManager: {
+            maxConnections: init.maxConnections,
+            // libp2p refuses inbound connections past 10 in their handshake, or 5 a second from one address:
+            // members of a test fleet on one host, or behind one NAT, all come from one address, and behind
+            // 20 ms links a 60-node fleet never connected (handshakes take several round trips)
+            maxIncomingPendingConnections: Math.max(10, Math.ceil(init.maxConnections / 2)),
+            inboundConnectionThreshold: Math.max(5, Math.ceil(init.maxConnections / 4))
+          }
+        }),
     // replaced by LivenessMonitor (liveness.ts), which spreads its pings instead of sending them in one burst
     connectionMonitor: { enabled: false },
     ...(init.networkKey === null ? {} : { connectionProtector: preSharedKey({ psk: init.networkKey }) }),

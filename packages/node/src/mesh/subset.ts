@@ -4,6 +4,13 @@ import type { Admission, Member, Membership } from '../trust/membership.js'
 
 /** Pin-only dials in flight at once (a fleet's first start, entries without `ID@`). */
 const PROBES = 4
+/**
+ * Subset dials in flight at once. A fleet starting together, or refilling after a mass failure, would
+ * otherwise open target-many handshakes per node at once; most land on members that are full, starting or
+ * rate-limiting inbound connections (libp2p takes 5 a second per source address), fail, and are retried: a
+ * storm that kept a 60-node fleet behind 20 ms links from connecting at all.
+ */
+const DIALS = 4
 /** How often the subset is checked besides on events: refill, probes whose backoff ran out, races over the bound. */
 const TICK_MS = 2000
 /** An admitted connection that has not opened within this time no longer holds its slot. */
@@ -58,10 +65,13 @@ export class PeerSubset implements Admission {
   private rotateTimer: NodeJS.Timeout | null = null
   private fillTimer: NodeJS.Timeout | null = null
   private running = false
+  /** Wait before the next fill after a failed dial: doubles on each failure up to maxMs, back to minMs on a success. */
+  private fillDelay: number
   private readonly random: () => number
 
   constructor (private readonly init: SubsetInit) {
     this.random = init.random ?? Math.random
+    this.fillDelay = init.minMs
     init.host.addEventListener('connection:open', evt => {
       this.reserved.delete(evt.detail.remotePeer.toString())
       // after dedupeConnections has closed a duplicate (it waits one tick too)
@@ -97,7 +107,7 @@ export class PeerSubset implements Admission {
   /** A connection closed: refill soon (coalesced). */
   onDisconnect (): void {
     if (!this.running || this.fillTimer !== null) return
-    this.fillTimer = setTimeout(() => { this.fillTimer = null; this.fill() }, this.jitter(this.init.minMs))
+    this.fillTimer = setTimeout(() => { this.fillTimer = null; this.fill() }, this.jitter(this.fillDelay))
   }
 
   inbound (peerId: string): boolean {
@@ -137,7 +147,7 @@ export class PeerSubset implements Admission {
     if (!this.running || !this.partial()) return
     const connected = this.connectedMembers()
     const inFlight = [...this.purposes.values()].filter(p => p === 'subset').length
-    let need = this.target - connected.size - inFlight
+    let need = Math.min(this.target - connected.size - inFlight, DIALS - inFlight)
     if (need <= 0) return
     for (const member of this.shuffled(this.candidates(connected))) {
       if (need-- <= 0) break
@@ -218,8 +228,15 @@ export class PeerSubset implements Admission {
       const delay = Math.min(this.init.maxMs, (this.backoff.get(member)?.delay ?? this.init.minMs / 2) * 2)
       this.backoff.set(member, { until: performance.now() + this.jitter(delay), delay })
     }
-    if (purpose === 'probe') this.probeUnpinned()
-    else if (!connected) this.onDisconnect()
+    if (purpose === 'probe') {
+      this.probeUnpinned()
+    } else if (connected) {
+      this.fillDelay = this.init.minMs
+      this.fill()
+    } else {
+      this.fillDelay = Math.min(this.init.maxMs, this.fillDelay * 2)
+      this.onDisconnect()
+    }
   }
 
   private backingOff (member: Member): boolean {
