@@ -2,9 +2,9 @@
  * `pnpm bench [--quick]`: starts its own meshes of `fst start` processes on 127.0.0.1, measures, and prints
  * progress on stderr and, as the last line of stdout, one JSON object with every figure and its baseline.
  */
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { loadavg as osLoadavg } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { ROOT } from '../utils/mesh.js'
 import { fail2banClientRate } from './fail2ban-baseline.js'
 import { nftApplySeconds } from './nft-apply.js'
@@ -141,22 +141,31 @@ async function runScale () {
   const maxPeers = arg('--max-peers', 20)
   const seconds = arg('--seconds', 60)
   const base = { nodes, maxPeers, rate: 1, seconds, killShare: 0.2 }
-  const out: Record<string, unknown> = { mode: 'scale', loadavg: loadavg(), started: new Date().toISOString() }
+  const outAt = process.argv.indexOf('--out')
+  const file = outAt === -1 ? join(ROOT, nodes === 100 ? 'docs/benchmarks-scale.json' : 'test-output/benchmarks-scale.json') : resolve(process.argv[outAt + 1]!)
+  mkdirSync(join(file, '..'), { recursive: true })
+  // `--out` an existing file: this run's parts are added to (or replace) those it holds
+  const previous = outAt !== -1 && existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown> : {}
+  const now = { loadavg: loadavg(), started: new Date().toISOString() }
+  const out: Record<string, unknown> = { mode: 'scale', ...previous, ...(process.argv.includes('--only-delay') ? { delayedStart: now } : now) }
+  // after each part, so a run stopped in the second keeps the first
+  const save = () => {
+    writeFileSync(file, `${JSON.stringify(out, null, 1)}\n`)
+    progress(`written to ${file}`)
+  }
   if (!process.argv.includes('--only-delay')) {
     progress(`scale: ${nodes} nodes, maxPeers ${maxPeers}, 1 ban/s for ${seconds} s, then ${base.killShare * 100} % killed`)
     out.loopback = await scale({ ...base, delay: null })
     out.loadavgAfterLoopback = loadavg()
+    save()
   }
   if (!process.argv.includes('--no-delay')) {
     const delay = { medianMs: 20, sigma: 0.5 }
     progress(`scale with delay: one-way ${delay.medianMs} ms median per link (log-normal, sigma ${delay.sigma})`)
     out.delayed = await scale({ ...base, delay })
     out.loadavgAfterDelayed = loadavg()
+    save()
   }
-  const file = join(ROOT, nodes === 100 ? 'docs/benchmarks-scale.json' : 'test-output/benchmarks-scale.json')
-  mkdirSync(join(file, '..'), { recursive: true })
-  writeFileSync(file, `${JSON.stringify(out, null, 1)}\n`)
-  progress(`written to ${file}`)
   process.stdout.write(`${JSON.stringify(out)}\n`)
 }
 

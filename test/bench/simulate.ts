@@ -67,8 +67,8 @@ log(`calibration: hopScale ${hopScale}; simulated p50 ${calibrated.p50} / p99 ${
 let delayedCheck = null
 if (measured.delayed !== undefined && measured.delayed.delay !== null) {
   const d = measured.delayed
-  const sim = simulate(base({ hopScale, messages: 200, link: d.delay }))
-  delayedCheck = { measured: { p50: d.p50, p99: d.p99, hopsMean: d.hops.mean }, simulated: { p50: sim.p50, p99: sim.p99, hopsMean: sim.hopsMean }, errorPct: { p50: err(sim.p50, d.p50), p99: err(sim.p99, d.p99) } }
+  const sim = simulate(base({ hopScale, messages: 200, link: d.delay, nodes: d.nodes, maxPeers: d.maxPeers }))
+  delayedCheck = { nodes: d.nodes, maxPeers: d.maxPeers, measured: { p50: d.p50, p99: d.p99, hopsMean: d.hops.mean }, simulated: { p50: sim.p50, p99: sim.p99, hopsMean: sim.hopsMean }, errorPct: { p50: err(sim.p50, d.p50), p99: err(sim.p99, d.p99) } }
   log(`delayed run: simulated ${sim.p50} / ${sim.p99} ms against measured ${d.p50} / ${d.p99} ms (${delayedCheck.errorPct.p50} %, ${delayedCheck.errorPct.p99} %)`)
 }
 
@@ -96,6 +96,6 @@ mkdirSync(outDir, { recursive: true })
 writeFileSync(join(outDir, 'benchmarks-sim.json'), `${JSON.stringify({ input: input.replace(`${ROOT}/`, ''), seed: SEED, wan: WAN, tuning: LARGE_FLEET, maxPeers: loop.maxPeers, calibration, delayedCheck, results }, null, 1)}\n`)
 writeSimPlot(join(outDir, 'benchmarks-sim.svg'), results, [
   { label: 'measured, loopback', nodes: loop.nodes, p50: loop.p50, p99: loop.p99 },
-  ...(measured.delayed === undefined ? [] : [{ label: 'measured, 20 ms links', nodes: measured.delayed.nodes, p50: measured.delayed.p50, p99: measured.delayed.p99 }])
+  ...(measured.delayed === undefined ? [] : [{ label: `measured, ${measured.delayed.nodes} nodes, 20 ms links`, nodes: measured.delayed.nodes, p50: measured.delayed.p50, p99: measured.delayed.p99 }])
 ])
 log(`written to ${outDir}/benchmarks-sim.json and benchmarks-sim.svg`)
