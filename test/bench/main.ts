@@ -2,17 +2,20 @@
  * `pnpm bench [--quick]`: starts its own meshes of `fst start` processes on 127.0.0.1, measures, and prints
  * progress on stderr and, as the last line of stdout, one JSON object with every figure and its baseline.
  */
-import { mkdirSync } from 'node:fs'
-import { join } from 'node:path'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { loadavg as osLoadavg } from 'node:os'
+import { join, resolve } from 'node:path'
 import { ROOT } from '../utils/mesh.js'
 import { fail2banClientRate } from './fail2ban-baseline.js'
 import { nftApplySeconds } from './nft-apply.js'
 import { writePropagationPlot } from './plot.js'
+import { scale } from './scale.js'
 import { catchUp, hookTime, propagation, throughput } from './scenarios.js'
 import { scriptStartMs } from './script-start.js'
 import { progress, round } from './stats.js'
 
 const quick = process.argv.includes('--quick')
+const scaleMode = process.argv.includes('--scale')
 const plan = quick
   ? { hookRuns: 15, scriptRuns: 20, sizes: [3, 5, 10], propSeconds: 3, slowRate: null, atRest: false, tputRate: 10_000, headroomRate: 12_000, tputSeconds: 2, baseRate: 2000, baseSeconds: 1, catchup: 10_000, f2b: 20 }
   : { hookRuns: 60, scriptRuns: 60, sizes: [3, 5, 10, 20, 30], propSeconds: 15, slowRate: 3, atRest: true, tputRate: 10_000, headroomRate: 12_000, tputSeconds: 30, baseRate: 10_000, baseSeconds: 5, catchup: 100_000, f2b: 100 }
@@ -118,7 +121,54 @@ async function run () {
   process.stdout.write(`${JSON.stringify(result)}\n`)
 }
 
-run().catch(err => {
+(scaleMode ? runScale() : run()).catch(err => {
   process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`)
   process.exit(1)
 })
+
+/**
+ * `pnpm bench --scale [--nodes N] [--max-peers K] [--seconds S] [--no-delay] [--only-delay]`: a partially
+ * connected fleet of N real nodes (default 100, connectivity.maxPeers 20) at 1 ban/s, then 20 % of them
+ * killed at once; the same again with a WAN-like delay on every link (userspace proxy, log-normal one-way
+ * delay, median 20 ms). Writes docs/benchmarks-scale.json, which test/bench/simulate.ts calibrates against.
+ */
+async function runScale () {
+  const arg = (name: string, fallback: number) => {
+    const at = process.argv.indexOf(name)
+    return at === -1 ? fallback : Number(process.argv[at + 1])
+  }
+  const nodes = arg('--nodes', 100)
+  const maxPeers = arg('--max-peers', 20)
+  const seconds = arg('--seconds', 60)
+  const base = { nodes, maxPeers, rate: 1, seconds, killShare: 0.2 }
+  const outAt = process.argv.indexOf('--out')
+  const file = outAt === -1 ? join(ROOT, nodes === 100 ? 'docs/benchmarks-scale.json' : 'test-output/benchmarks-scale.json') : resolve(process.argv[outAt + 1]!)
+  mkdirSync(join(file, '..'), { recursive: true })
+  // `--out` an existing file: this run's parts are added to (or replace) those it holds
+  const previous = outAt !== -1 && existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown> : {}
+  const now = { loadavg: loadavg(), started: new Date().toISOString() }
+  const out: Record<string, unknown> = { mode: 'scale', ...previous, ...(process.argv.includes('--only-delay') ? { delayedStart: now } : now) }
+  // after each part, so a run stopped in the second keeps the first
+  const save = () => {
+    writeFileSync(file, `${JSON.stringify(out, null, 1)}\n`)
+    progress(`written to ${file}`)
+  }
+  if (!process.argv.includes('--only-delay')) {
+    progress(`scale: ${nodes} nodes, maxPeers ${maxPeers}, 1 ban/s for ${seconds} s, then ${base.killShare * 100} % killed`)
+    out.loopback = await scale({ ...base, delay: null })
+    out.loadavgAfterLoopback = loadavg()
+    save()
+  }
+  if (!process.argv.includes('--no-delay')) {
+    const delay = { medianMs: 20, sigma: 0.5 }
+    progress(`scale with delay: one-way ${delay.medianMs} ms median per link (log-normal, sigma ${delay.sigma})`)
+    out.delayed = await scale({ ...base, delay })
+    out.loadavgAfterDelayed = loadavg()
+    save()
+  }
+  process.stdout.write(`${JSON.stringify(out)}\n`)
+}
+
+function loadavg (): number[] {
+  return osLoadavg().map(l => round(l, 2))
+}

@@ -122,6 +122,32 @@ export const configSchema = z.strictObject({
   }),
   /** Redial backoff for lost peers. */
   redial: z.strictObject({ minMs: durationMs.min(10), maxMs: durationMs.min(10) }),
+  /**
+   * Membership is not connectivity: past `maxPeers` other members a node keeps a bounded, random,
+   * refreshed subset of connections (mesh/subset.ts). Fleets with at most `maxPeers` other members
+   * connect fully.
+   */
+  connectivity: z.strictObject({
+    /** Most connections to members, inbound and outbound together. */
+    maxPeers: z.number().int().min(2).max(1000),
+    /** Every this many seconds one connection is swapped for a random other member; 0: never. */
+    rotateS: z.number().int().min(0)
+  }),
+  /**
+   * Gossipsub parameters, chosen by fleet size (mesh/fleet-params.ts); each null value is chosen, a
+   * number or boolean overrides it.
+   */
+  gossip: z.strictObject({
+    /** From this many entries in sync-peers.txt on (this server included), the large-fleet set applies. */
+    largeFleetAt: z.number().int().min(2),
+    floodPublish: z.boolean().nullable(),
+    D: z.number().int().min(1).max(64).nullable(),
+    Dlo: z.number().int().min(0).max(64).nullable(),
+    Dhi: z.number().int().min(1).max(128).nullable(),
+    Dout: z.number().int().min(0).max(32).nullable(),
+    Dlazy: z.number().int().min(0).max(128).nullable(),
+    gossipFactor: z.number().min(0).max(1).nullable()
+  }),
   /** Optional node-level Prometheus endpoint, `host:port`; null for off. */
   metricsListen: hostPort.nullable(),
   /** The metrics service (`fst metrics`): its HTTP endpoint for /metrics and the dashboard. */
@@ -181,6 +207,8 @@ export const defaultConfig: Config = {
   ledgerRetentionS: 30 * 24 * 3600,
   catchup: { intervalS: 300, timeoutS: 120 },
   redial: { minMs: 500, maxMs: 30_000 },
+  connectivity: { maxPeers: 30, rotateS: 60 },
+  gossip: { largeFleetAt: 50, floodPublish: null, D: null, Dlo: null, Dhi: null, Dout: null, Dlazy: null, gossipFactor: null },
   metricsListen: null,
   metrics: { listen: '127.0.0.1:9464', dashboard: true, token: null },
   crowdsec: defaultCrowdsecConfig,

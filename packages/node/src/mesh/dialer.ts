@@ -1,8 +1,9 @@
 import type { Logger } from 'pino'
-import type { Member, Membership } from '../trust/membership.js'
+import type { Admission, Member, Membership } from '../trust/membership.js'
 import { resolveEntry, tcpAddr } from '../trust/peers-file.js'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Host } from './host.js'
+import { PeerSubset } from './subset.js'
 
 const UNPINNED_DIAL_INTERVAL_MS = 1000
 
@@ -12,11 +13,14 @@ export interface DialerInit {
   minMs: number
   maxMs: number
   log: Logger
+  /** Bound on connections to members; a larger fleet is connected partially (subset.ts). Absent: no bound. */
+  connectivity?: { maxPeers: number, rotateMs: number }
 }
 
 /**
  * Keeps a connection to every other member: dials at start, redials lost peers with exponential backoff
- * (re-resolving hostnames each time), and gives up on nobody.
+ * (re-resolving hostnames each time), and gives up on nobody. In a fleet larger than
+ * `connectivity.maxPeers` it keeps a bounded random subset instead (PeerSubset).
  */
 export class Dialer {
   private readonly timers = new Map<Member, NodeJS.Timeout>()
@@ -24,18 +28,37 @@ export class Dialer {
   private readonly dialing = new Set<Member>()
   private lastUnpinnedDial = -Infinity
   private stopped = false
+  private readonly subset: PeerSubset | null
 
   constructor (private readonly init: DialerInit) {
+    this.subset = init.connectivity === undefined
+      ? null
+      : new PeerSubset({ host: init.host, membership: init.membership, ...init.connectivity, minMs: init.minMs, maxMs: init.maxMs, connect: m => this.attempt(m), log: init.log })
     init.host.addEventListener('peer:disconnect', evt => {
+      if (this.subset?.partial() === true) {
+        this.subset.onDisconnect()
+        return
+      }
       const member = this.init.membership.others().find(m => m.peerId === evt.detail.toString())
       if (member !== undefined) this.schedule(member, this.init.minMs)
     })
   }
 
-  /** Dials every member now (start and after SIGHUP). */
+  /** What the connection gater asks before admitting a member (every member when no bound is configured). */
+  admission (): Admission | undefined {
+    return this.subset ?? undefined
+  }
+
+  /** Dials every member now (start and after SIGHUP); in a partially connected fleet, fills the subset. */
   dialAll (): void {
     for (const timer of this.timers.values()) clearTimeout(timer)
     this.timers.clear()
+    if (this.stopped) return
+    if (this.subset?.partial() === true) {
+      this.subset.start()
+      return
+    }
+    this.subset?.stop()
     for (const member of this.init.membership.others()) void this.dial(member)
   }
 
@@ -44,6 +67,11 @@ export class Dialer {
    * fleet's first start, one of them). At most once a second, so knocking cannot keep this node dialing.
    */
   dialUnpinned (): void {
+    // partially connected: pin-only probes, a few at a time
+    if (this.subset?.partial() === true) {
+      this.subset.probeUnpinned()
+      return
+    }
     const now = performance.now()
     if (this.stopped || now - this.lastUnpinnedDial < UNPINNED_DIAL_INTERVAL_MS) return
     this.lastUnpinnedDial = now
@@ -58,6 +86,7 @@ export class Dialer {
 
   stop (): void {
     this.stopped = true
+    this.subset?.stop()
     for (const timer of this.timers.values()) clearTimeout(timer)
     this.timers.clear()
   }
@@ -83,6 +112,14 @@ export class Dialer {
   }
 
   private async tryAddresses (member: Member): Promise<void> {
+    if (await this.attempt(member)) return
+    const delay = Math.min(this.init.maxMs, (this.delays.get(member) ?? this.init.minMs / 2) * 2)
+    this.delays.set(member, delay)
+    this.schedule(member, delay)
+  }
+
+  /** Resolves a member's entry and dials its addresses in turn; true once one connected. */
+  private async attempt (member: Member): Promise<boolean> {
     try {
       member.addresses = await resolveEntry(member.entry)
     } catch (err) {
@@ -97,13 +134,11 @@ export class Dialer {
         this.delays.delete(member)
         // the "peer up" line (peer-log.ts) tells the administrator; this one tells which dial made it
         this.init.log.debug({ entry: member.entry.text, peerId: member.peerId }, 'dialed peer')
-        return
+        return true
       } catch (err) {
         this.init.log.debug({ addr, err: (err as Error).message }, 'dial failed')
       }
     }
-    const delay = Math.min(this.init.maxMs, (this.delays.get(member) ?? this.init.minMs / 2) * 2)
-    this.delays.set(member, delay)
-    this.schedule(member, delay)
+    return false
   }
 }

@@ -1,6 +1,7 @@
 import { MAX_MESSAGE_BYTES } from '@fst/protocol'
 import type { GossipsubOpts } from '@libp2p/gossipsub'
 import type { PeerScoreParams, PeerScoreThresholds, TopicScoreParams } from '@libp2p/gossipsub/score'
+import { type GossipTuning, SMALL_FLEET } from './fleet-params.js'
 
 /** The gossipsub topic every FST node and the metrics service join. */
 export const TOPIC = 'fst/events/2'
@@ -34,21 +35,22 @@ export const scoreThresholds: Partial<PeerScoreThresholds> = {
 }
 
 /**
- * Mesh degree. With floodPublish every directly connected peer gets the origin's own copy; the mesh only
- * carries copies to peers the origin cannot reach, so a small one is enough (gossip repairs the rest) and
- * every node then receives ~3 copies of a message instead of 6-12. With 30 nodes on two cores this halved
- * the propagation p99 (2.2 → 1.1 s) and cut CPU per ban ~12 % at 10 nodes (docs/benchmarks.md).
+ * Mesh degree of a small fleet. With floodPublish every directly connected peer gets the origin's own copy;
+ * the mesh only carries copies to peers the origin cannot reach, so a small one is enough (gossip repairs the
+ * rest) and every node then receives ~3 copies of a message instead of 6-12. With 30 nodes on two cores this
+ * halved the propagation p99 (2.2 → 1.1 s) and cut CPU per ban ~12 % at 10 nodes (docs/benchmarks.md).
+ * Large fleets use fleet-params.ts's LARGE_FLEET.
  */
-export const MESH_DEGREE = { D: 3, Dlo: 2, Dhi: 4, Dout: 1, Dscore: 1 } as const
+export const MESH_DEGREE = { D: SMALL_FLEET.D, Dlo: SMALL_FLEET.Dlo, Dhi: SMALL_FLEET.Dhi, Dout: SMALL_FLEET.Dout, Dscore: SMALL_FLEET.Dscore } as const
 
 /**
  * Gossipsub settings for a fleet of firewalls. Messages are few and precious, peers are known in
- * advance, so: publish to every peer (floodPublish) for the first hop's latency, a small mesh behind it
- * (MESH_DEGREE), keep a message in the
- * seen cache for long enough that a replay inside the freshness window is still dropped as duplicate,
- * and drop duplicates by (from, seqno) before any signature work.
+ * advance, so: for a small fleet publish to every peer (floodPublish) for the first hop's latency, a small
+ * mesh behind it (MESH_DEGREE); for a large one the mesh carries everything (`tuning`, fleet-params.ts);
+ * keep a message in the seen cache for long enough that a replay inside the freshness window is still
+ * dropped as duplicate, and drop duplicates by (from, seqno) before any signature work.
  */
-export function gossipOptions (topic = TOPIC): Partial<GossipsubOpts> {
+export function gossipOptions (topic = TOPIC, tuning: GossipTuning = SMALL_FLEET): Partial<GossipsubOpts> {
   const scoreParams: Partial<PeerScoreParams> = {
     topics: { [topic]: topicScoreParams as TopicScoreParams },
     // broken IWANT promises; a peer that advertises messages it never delivers loses score quickly
@@ -61,8 +63,7 @@ export function gossipOptions (topic = TOPIC): Partial<GossipsubOpts> {
   }
   return {
     allowPublishToZeroTopicPeers: true,
-    floodPublish: true,
-    ...MESH_DEGREE,
+    ...tuning,
     emitSelf: false,
     // peers come from sync-peers.txt only: no peer exchange
     doPX: false,

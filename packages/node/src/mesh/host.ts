@@ -8,7 +8,8 @@ import { tcp } from '@libp2p/tcp'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p } from 'libp2p'
 import type { Registry } from 'prom-client'
-import { gossipOptions } from './gossip-params.js'
+import type { GossipTuning } from './fleet-params.js'
+import { gossipOptions, TOPIC } from './gossip-params.js'
 
 export interface HostInit {
   privateKey: PrivateKey
@@ -19,6 +20,13 @@ export interface HostInit {
   networkKey: Uint8Array | null
   /** Registry for libp2p's own metrics (connections, streams, gossipsub); null or absent for none. */
   metricsRegistry?: Registry | null
+  /** Gossipsub parameters for the fleet's size (fleet-params.ts); the small-fleet set when absent. */
+  gossip?: GossipTuning
+  /**
+   * libp2p's own cap on connections, a safety net behind the subset's bound (subset.ts); libp2p's default
+   * (300) when absent. Past it libp2p refuses inbound connections and prunes.
+   */
+  maxConnections?: number
 }
 
 /** Builds the libp2p host: TCP, Noise, yamux/mplex, identify and a StrictSign gossipsub. */
@@ -32,6 +40,18 @@ export async function createHost (init: HostInit) {
     connectionEncrypters: [noise()],
     streamMuxers: await Promise.all(init.muxers.map(m => muxers[m]())),
     connectionGater: init.gater,
+    ...(init.maxConnections === undefined
+      ? {}
+      : {
+          connectionManager: {
+            maxConnections: init.maxConnections,
+            // libp2p refuses inbound connections past 10 in their handshake, or 5 a second from one address:
+            // members of a test fleet on one host, or behind one NAT, all come from one address, and behind
+            // 20 ms links a 60-node fleet never connected (handshakes take several round trips)
+            maxIncomingPendingConnections: Math.max(10, Math.ceil(init.maxConnections / 2)),
+            inboundConnectionThreshold: Math.max(5, Math.ceil(init.maxConnections / 4))
+          }
+        }),
     // replaced by LivenessMonitor (liveness.ts), which spreads its pings instead of sending them in one burst
     connectionMonitor: { enabled: false },
     ...(init.networkKey === null ? {} : { connectionProtector: preSharedKey({ psk: init.networkKey }) }),
@@ -39,7 +59,7 @@ export async function createHost (init: HostInit) {
     ...(init.metricsRegistry == null ? {} : { metrics: (await import('@libp2p/prometheus-metrics')).prometheusMetrics({ registry: init.metricsRegistry }) }),
     services: {
       identify: identify(),
-      pubsub: gossipsub({ ...gossipOptions(), globalSignaturePolicy: StrictSign })
+      pubsub: gossipsub({ ...gossipOptions(TOPIC, init.gossip), globalSignaturePolicy: StrictSign })
     }
   })
   return host

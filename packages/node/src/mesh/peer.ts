@@ -8,6 +8,7 @@ import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
 import type { NodeConfig } from '../config/config.js'
 import { Dialer } from './dialer.js'
+import { gossipTuning } from './fleet-params.js'
 import { TOPIC } from './gossip-params.js'
 import { createHost, type Host, readNetworkKey } from './host.js'
 import { isNetworkKey } from '../trust/network-key.js'
@@ -80,21 +81,34 @@ export class MeshPeer {
     this.peerId = peerIdFromPrivateKey(privateKey).toString()
     this.provenance = new Provenance(privateKey, this.peerId)
     this.membership = new Membership(this.peerId, new PinStore(config.stateDir), log.child({ component: 'membership' }))
+    // gossipsub takes its parameters once, at start: by the fleet's size then (a SIGHUP does not change them)
+    const fleetSize = entries.length
+    const gossip = gossipTuning(fleetSize, config.gossip)
+    const { maxPeers, rotateS } = config.connectivity
     try {
       this.host = await createHost({
         privateKey,
         listen,
         muxers: config.muxers,
-        gater: this.membership.gater(() => this.dialer?.dialUnpinned()),
+        gater: this.membership.gater(() => this.dialer?.dialUnpinned(), {
+          inbound: id => this.dialer?.admission()?.inbound(id) ?? true,
+          outbound: (member, id) => this.dialer?.admission()?.outbound(member, id) ?? true
+        }),
         networkKey,
-        metricsRegistry
+        metricsRegistry,
+        gossip,
+        // room for duplicates of a simultaneous dial and for probes above the subset's own bound
+        maxConnections: 2 * maxPeers + 16
       })
     } catch (err) {
       throw listenError(err, config.listen)
     }
+    log.info({ fleetSize, maxPeers, partial: fleetSize - 1 > maxPeers, gossip }, 'mesh parameters')
     this.upstream = installWorkarounds(this.host, log.child({ component: 'upstream' }))
     this.stopPeerLog = logPeerChanges(this.host, () => this.membership, log.child({ component: 'peers' }))
     await this.loadPeers(entries)
+    // before the first dial: the gater asks it whether a member's connection fits the bound
+    this.dialer = new Dialer({ host: this.host, membership: this.membership, ...config.redial, connectivity: { maxPeers, rotateMs: rotateS * 1000 }, log: log.child({ component: 'dialer' }) })
     this.liveness = new LivenessMonitor({ host: this.host, intervalMs: PING_INTERVAL_MS, log: log.child({ component: 'liveness' }) })
     this.liveness.start()
   }
@@ -144,13 +158,18 @@ export class MeshPeer {
     const pubsub = this.host.services.pubsub
     const validate = createMessageValidator({
       isMember: id => this.membership.isMember(id),
+      anyUnpinned: () => this.membership.unpinned().length > 0,
       guard: () => this.guard,
       freshness: this.config.freshness,
       rateLimiter: new RateLimiter(this.config.rateLimit.perSecond, this.config.rateLimit.burst),
       provenance: this.provenance
     })
+    const trace = this.log.child({ component: 'gossip' })
     pubsub.topicValidators.set(TOPIC, async (from, msg) => {
       const verdict = validate(msg)
+      // gossipsub validates the first copy of a message only: `from` is the peer it came through, which
+      // gives the hop count of a delivery (the scale bench reads these lines; debug level only)
+      if (verdict.result === 'accept' && trace.isLevelEnabled('debug')) trace.debug({ origin: verdict.origin, via: from.toString(), ip: verdict.events[0]?.ip, events: verdict.events.length }, 'first copy')
       await listener(verdict, msg, from)
       if (verdict.result === 'accept') return TopicValidatorResult.Accept
       return verdict.result === 'reject' ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore
@@ -160,8 +179,7 @@ export class MeshPeer {
 
   /** Dials every other member now and keeps redialing lost ones (start, SIGHUP, repin). */
   dialAll (): void {
-    this.dialer ??= new Dialer({ host: this.host, membership: this.membership, ...this.config.redial, log: this.log.child({ component: 'dialer' }) })
-    this.dialer.dialAll()
+    this.dialer?.dialAll()
   }
 
   /** Stops redialing; the host stays up. */

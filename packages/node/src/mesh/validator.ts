@@ -16,6 +16,12 @@ export interface ReceivedMessage {
 
 export interface ValidatorInit {
   isMember: (peerId: string) => boolean
+  /**
+   * True while some entries of sync-peers.txt have no known ID. In a partially connected fleet a node
+   * learns them by probing (subset.ts), and until then an unknown signer may be one of them: its messages
+   * are ignored (catch-up brings them once pinned), not rejected, which would penalise the honest forwarder.
+   */
+  anyUnpinned?: () => boolean
   guard: () => AddressGuard
   freshness: { maxAgeS: number, maxSkewS: number }
   rateLimiter: RateLimiter
@@ -35,7 +41,10 @@ export function createMessageValidator (init: ValidatorInit) {
   return (msg: ReceivedMessage): MessageVerdict => {
     if (msg.type !== 'signed' || msg.from === undefined) return { result: 'reject', reason: 'unsigned', error: 'message is not signed' }
     const origin = msg.from.toString()
-    if (!init.isMember(origin)) return { result: 'reject', reason: 'unlisted_signer', error: `signer ${origin} is not a listed peer` }
+    if (!init.isMember(origin)) {
+      if (init.anyUnpinned?.() === true) return { result: 'ignore', reason: 'unpinned_signer', error: `signer ${origin} is not a pinned peer (some entries are not pinned yet)` }
+      return { result: 'reject', reason: 'unlisted_signer', error: `signer ${origin} is not a listed peer` }
+    }
     const decoded = decodeMessage(msg.data)
     if (!decoded.valid) return { result: 'reject', reason: decoded.reason, error: decoded.error }
     const { events, s } = decoded.value

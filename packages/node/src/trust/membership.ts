@@ -16,6 +16,17 @@ export interface Member {
 }
 
 /**
+ * Admission of members' connections once their key is known, for a node that holds a bounded subset of
+ * connections (mesh/subset.ts). Both are asked only for members; absent, every member is admitted.
+ */
+export interface Admission {
+  /** An inbound connection from a member: false refuses it (the node holds its bound). */
+  inbound (peerId: string): boolean
+  /** An outbound connection to a member, after a first-use pin was recorded: false closes it (a pin-only probe, or the node is full). */
+  outbound (member: Member | undefined, peerId: string): boolean
+}
+
+/**
  * Who may speak on the mesh: the servers in sync-peers.txt, each held to one peer ID.
  * Also the connection gater: inbound and outbound connections from any other ID are refused.
  */
@@ -73,10 +84,7 @@ export class Membership {
    * seen (recorded like known_hosts); a different ID later is refused loudly.
    */
   checkOutbound (peerId: string, remote: string): boolean {
-    const at = /^\/ip[46]\/([^/]+)\/tcp\/(\d+)(?:\/|$)/.exec(remote)
-    const member = at === null
-      ? undefined
-      : this.members.find(m => !m.self && m.entry.port === Number(at[2]) && m.addresses.includes(at[1]!))
+    const member = this.memberAt(remote)
     if (member === undefined) return this.isMember(peerId)
     if (member.peerId === undefined) {
       member.peerId = peerId
@@ -92,6 +100,14 @@ export class Membership {
     return true
   }
 
+  /** The member listed at a dialed address (`/ip4/…/tcp/…`), if any. */
+  memberAt (remote: string): Member | undefined {
+    const at = /^\/ip[46]\/([^/]+)\/tcp\/(\d+)(?:\/|$)/.exec(remote)
+    return at === null
+      ? undefined
+      : this.members.find(m => !m.self && m.entry.port === Number(at[2]) && m.addresses.includes(at[1]!))
+  }
+
   /** Forgets the first-use pin of an entry so the next dial pins afresh. */
   repin (text: string): boolean {
     const member = this.members.find(m => m.entry.text === text)
@@ -104,13 +120,15 @@ export class Membership {
    * The connection gater. An inbound peer that is not a member is refused. While some entries have no pin
    * yet (a fleet's first start), that peer is most likely one of them dialing us before we dialed it: we
    * cannot tell which entry from an inbound connection, so `onUnpinnedInbound` dials those entries now
-   * (pinning them as usual) and the refusal is logged at info, not as a warning.
+   * (pinning them as usual) and the refusal is logged at info, not as a warning. With `admission`, a
+   * member's connection may still be refused to keep the node within its bound of connections; a dial
+   * then pins first (first-use pins are learned on outbound connections only, inbound or not admitted).
    */
-  gater (onUnpinnedInbound: () => void = () => {}): ConnectionGater {
+  gater (onUnpinnedInbound: () => void = () => {}, admission?: Admission): ConnectionGater {
     return {
       denyDialPeer: (peerId: PeerId) => !this.isMember(peerId.toString()),
       denyInboundEncryptedConnection: (peerId: PeerId, conn: MultiaddrConnection) => {
-        if (this.isMember(peerId.toString())) return false
+        if (this.isMember(peerId.toString())) return admission !== undefined && !admission.inbound(peerId.toString())
         const who = { peerId: peerId.toString(), remote: conn.remoteAddr.toString() }
         const unpinned = this.unpinned().map(m => m.entry.text)
         if (unpinned.length === 0) {
@@ -121,8 +139,11 @@ export class Membership {
         }
         return true
       },
-      denyOutboundEncryptedConnection: (peerId: PeerId, conn: MultiaddrConnection) =>
-        !this.checkOutbound(peerId.toString(), conn.remoteAddr.toString())
+      denyOutboundEncryptedConnection: (peerId: PeerId, conn: MultiaddrConnection) => {
+        const remote = conn.remoteAddr.toString()
+        if (!this.checkOutbound(peerId.toString(), remote)) return true
+        return admission !== undefined && !admission.outbound(this.memberAt(remote), peerId.toString())
+      }
     }
   }
 }

@@ -1,0 +1,53 @@
+import type { Connection } from '@libp2p/interface'
+import pino from 'pino'
+import { describe, expect, it } from 'vitest'
+import { PeerSubset } from '../src/mesh/subset.js'
+import type { Member, Membership } from '../src/trust/membership.js'
+
+/** A fleet of `n` other members, all pinned as `p<i>`, and a fake host holding connections to some of them. */
+function fleet (n: number, maxPeers: number) {
+  const members: Member[] = Array.from({ length: n }, (_, i) => ({ entry: { text: `m${i}`, host: '127.0.0.1', port: 1000 + i }, addresses: ['127.0.0.1'], peerId: `p${i}`, self: false }))
+  const membership = { others: () => members, unpinned: () => members.filter(m => m.peerId === undefined), isMember: (id: string) => members.some(m => m.peerId === id) } as unknown as Membership
+  const open = new Set<string>()
+  const host = {
+    getConnections: () => [...open].map(id => ({ remotePeer: { toString: () => id }, status: 'open', direction: 'outbound', timeline: { open: 0 }, close: async () => { open.delete(id) }, abort: () => {} }) as unknown as Connection),
+    addEventListener: () => {}
+  }
+  const dialed: string[] = []
+  const subset = new PeerSubset({
+    host, membership, maxPeers, rotateMs: 0, minMs: 10, maxMs: 100, log: pino({ level: 'silent' }),
+    connect: async m => { dialed.push(m.peerId!); open.add(m.peerId!); return true }
+  })
+  return { subset, open, dialed, members }
+}
+
+describe('PeerSubset', () => {
+  it('admits every member of a fleet no larger than the bound', () => {
+    const { subset, open } = fleet(6, 6)
+    for (let i = 0; i < 6; i++) open.add(`p${i}`)
+    expect(subset.partial()).toBe(false)
+    expect(subset.inbound('p5')).toBe(true)
+  })
+
+  it('refuses members past the bound, counting admissions not yet open, but never a second connection to a connected peer', () => {
+    const { subset, open } = fleet(30, 6)
+    expect(subset.partial()).toBe(true)
+    for (let i = 0; i < 4; i++) open.add(`p${i}`)
+    expect(subset.inbound('p10')).toBe(true)
+    expect(subset.outbound(undefined, 'p11')).toBe(true)
+    // two admitted, not open yet: the bound of 6 is reached
+    expect(subset.inbound('p12')).toBe(false)
+    expect(subset.inbound('p0')).toBe(true)
+  })
+
+  it('dials up to two thirds of the bound, at most four at a time', async () => {
+    const { subset, open, dialed } = fleet(30, 9)
+    expect(subset.target).toBe(6)
+    subset.start()
+    expect(dialed).toHaveLength(4)
+    // each success fills again, up to the target
+    await new Promise(resolve => setImmediate(resolve))
+    expect(open.size).toBe(6)
+    subset.stop()
+  })
+})
