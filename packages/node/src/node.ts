@@ -1,17 +1,18 @@
 import { join } from 'node:path'
-import { encodeMessage, type FstEvent, type NodeStatus, type PeerRow, prunable, type SignedEntry } from '@fst/protocol'
+import { encodeMessage, type FstEvent, type NodeStatus, type PeerRow, type SignedEntry } from '@fst/protocol'
 import type { Logger } from 'pino'
 import { Registry } from 'prom-client'
 import { Applier } from './actions/applier.js'
-import { createLauncher } from './actions/launch/index.js'
-import { ActionRunner } from './actions/runner.js'
-import { Catchup } from './catchup/service.js'
+import { nodeRunner } from './actions/node-runner.js'
+import type { ActionRunner } from './actions/runner.js'
+import { nodeCatchup } from './catchup/node-catchup.js'
+import type { Catchup } from './catchup/service.js'
 import { catchupState } from './catchup/state.js'
 import { type CrowdsecIntegration, crowdsecIntegration } from './crowdsec/index.js'
 import type { NodeConfig } from './config/config.js'
 import { controlHandler } from './control/handlers.js'
 import { ControlServer, resolveGroup } from './control/server.js'
-import { countsByLabel, entryRefusals, peerRows } from './control/views.js'
+import { nodeStatus, peerRows } from './control/views.js'
 import { ExpirySweeper } from './ledger/expiry.js'
 import { entriesCovering } from './ledger/query.js'
 import { HeldReports } from './ledger/held.js'
@@ -118,18 +119,7 @@ export class FstNode {
       this.heldPurger = setInterval(() => this.held.purge(windowMs), HELD_PURGE_MS)
     }
 
-    const runnerLog = log.child({ component: 'runner' })
-    this.runner = new ActionRunner({
-      launcher: createLauncher(runnerLog, config.scriptLauncher),
-      actionsDir: config.actionsDir,
-      timeoutMs: config.scriptTimeoutMs,
-      extraEnv: config.scriptEnv,
-      log: runnerLog,
-      onRun: (action, outcome, seconds) => {
-        metrics.runs.inc({ action, outcome })
-        metrics.runSeconds.observe({ action }, seconds)
-      }
-    })
+    this.runner = nodeRunner(config, metrics, log.child({ component: 'runner' }))
     const applier = new Applier(this.runner, pending => metrics.queueDepth.set(pending))
     const apply = (changes: Parameters<Applier['run']>[0]) => applier.run(changes)
     const onChanges = (n: number) => this.memory.noteChanges(n)
@@ -168,7 +158,20 @@ export class FstNode {
     // Own entries only with runOwnEvents: otherwise fail2ban restores those itself.
     if (config.reapplyOnStart) applier.reapply(this.ledger.active().filter(e => e.origin !== this.peerId || config.runOwnEvents))
     this.mesh.joinTopic(this.receiver.onVerdict)
-    this.catchup = this.createCatchup()
+    this.catchup = nodeCatchup({
+      config,
+      host: this.host,
+      ledger: this.ledger,
+      held: this.held,
+      membership: this.membership,
+      self: this.peerId,
+      guard: () => this.mesh.guard,
+      provenance: this.mesh.provenance,
+      apply: entries => this.receiver.applyEntries(entries).length,
+      metrics,
+      onLimited: peer => this.refusedEntry('pull_limit', peer),
+      log: log.child({ component: 'catchup' })
+    })
     await this.catchup.start()
     this.control = new ControlServer(config.controlSocket, config.controlGroup, controlHandler({
       publish: input => this.publisher.publish(input),
@@ -196,38 +199,6 @@ export class FstNode {
   private refusedEntry (reason: LedgerRefusal | 'pull_limit', origin: string, count = 1): void {
     this.metrics.entriesRefused.inc({ reason }, count)
     this.throttle.warn(reason, { origin, count }, reason === 'unban_not_authorized' ? 'unban refused: origin may not lift this ban' : 'per-origin or per-pull bound reached')
-  }
-
-  private createCatchup (): Catchup {
-    const { config, metrics } = this
-    const provenance = this.mesh.provenance
-    return new Catchup({
-      host: this.host,
-      state: catchupState(this.ledger, this.held),
-      maxEntriesPerPull: config.limits.maxEntriesPerPull,
-      isMember: id => this.membership.isMember(id),
-      policy: () => ({
-        isMember: id => this.membership.isMember(id),
-        self: this.peerId,
-        guard: this.mesh.guard,
-        maxTime: Date.now() + config.freshness.maxSkewS * 1000,
-        isPrunable: e => prunable(e, config.ledgerRetentionS * 1000),
-        verify: (entry, proof) => provenance.verifyEntry(entry, proof)
-      }),
-      apply: entries => this.receiver.applyEntries(entries).length,
-      intervalMs: config.catchup.intervalS * 1000,
-      timeoutMs: config.catchup.timeoutS * 1000,
-      log: this.log.child({ component: 'catchup' }),
-      onPull: (outcome, result, peer) => {
-        metrics.catchupPulls.inc({ outcome })
-        if (result === undefined) return
-        if (result.limited) this.refusedEntry('pull_limit', peer ?? '')
-        const refused = Object.values(result.refused).reduce((a, b) => a + b, 0)
-        metrics.catchupEntries.inc({ outcome: 'applied' }, result.applied)
-        metrics.catchupEntries.inc({ outcome: 'unchanged' }, result.received - result.applied - refused)
-        for (const [reason, n] of Object.entries(result.refused)) metrics.catchupEntries.inc({ outcome: reason }, n)
-      }
-    })
   }
 
   /** One signed mesh message for a batch of events. A failure loses nothing: catch-up delivers from the ledger. */
@@ -272,19 +243,14 @@ export class FstNode {
   }
 
   async status (): Promise<NodeStatus> {
-    const pubsub = this.host.services.pubsub
-    return {
+    return nodeStatus({
       peerId: this.peerId,
-      peers: this.connectedPeers(),
-      meshPeers: pubsub.getSubscribers(TOPIC).map(String),
-      gossipPeers: pubsub.getPeers().length,
-      connections: this.host.getConnections().length,
-      listen: this.host.getMultiaddrs().map(String),
+      host: this.host,
       ledger: { entries: this.ledger.size, active: this.ledger.active().length, held: this.held.size, root: catchupState(this.ledger, this.held).root() },
       queue: this.runner.pending,
       messages: { published: this.published, accepted: this.receiver.accepted, suppressed: this.publisher.suppressed },
-      defences: { rejected: await countsByLabel(this.metrics.rejected), refused: await countsByLabel(this.metrics.refused), held: await countsByLabel(this.metrics.held), entries: await entryRefusals(this.metrics) }
-    }
+      metrics: this.metrics
+    })
   }
 
   peers (): PeerRow[] {

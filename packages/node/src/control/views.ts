@@ -1,4 +1,7 @@
-import type { PeerRow } from '@fst/protocol'
+import type { NodeStatus, PeerRow } from '@fst/protocol'
+import { TOPIC } from '../mesh/gossip-params.js'
+import type { Host } from '../mesh/host.js'
+import type { NodeMetrics } from '../metrics/metrics.js'
 import type { Member } from '../trust/membership.js'
 
 export interface PeerViewInit {
@@ -43,4 +46,31 @@ export async function entryRefusals (metrics: { entriesRefused: LabelledCounter,
     if (reason !== 'applied' && reason !== 'unchanged') out[reason] = (out[reason] ?? 0) + value
   }
   return out
+}
+
+export interface StatusInit {
+  peerId: string
+  host: Pick<Host, 'getConnections' | 'getMultiaddrs'> & { services: { pubsub: { getSubscribers(topic: string): Array<{ toString(): string }>, getPeers(): unknown[] } } }
+  ledger: NodeStatus['ledger']
+  queue: number
+  messages: NodeStatus['messages']
+  metrics: Pick<NodeMetrics, 'rejected' | 'refused' | 'held' | 'entriesRefused' | 'catchupEntries'>
+}
+
+/** `fst status`: connections, gossip view, ledger, queue, message counts and the defences' counters. */
+export async function nodeStatus (init: StatusInit): Promise<NodeStatus> {
+  const { host, metrics } = init
+  const pubsub = host.services.pubsub
+  return {
+    peerId: init.peerId,
+    peers: [...new Set(host.getConnections().map(c => c.remotePeer.toString()))],
+    meshPeers: pubsub.getSubscribers(TOPIC).map(String),
+    gossipPeers: pubsub.getPeers().length,
+    connections: host.getConnections().length,
+    listen: host.getMultiaddrs().map(String),
+    ledger: init.ledger,
+    queue: init.queue,
+    messages: init.messages,
+    defences: { rejected: await countsByLabel(metrics.rejected), refused: await countsByLabel(metrics.refused), held: await countsByLabel(metrics.held), entries: await entryRefusals(metrics) }
+  }
 }

@@ -244,24 +244,29 @@ export class PeerSubset implements Admission {
     return b !== undefined && b.until > performance.now()
   }
 
+  /** The housekeeping tick: top up, probe unpinned entries, trim past the bound. */
   private tick (): void {
-    this.tickTimer = setTimeout(() => {
+    this.tickTimer = this.repeat(TICK_MS, () => {
       this.tickTimer = null
-      if (!this.running) return
       this.fill()
       this.probeUnpinned()
       this.trim()
       this.tick()
-    }, this.jitter(TICK_MS))
+    })
   }
 
+  /** Swaps one dialed connection for a random other member, every rotateMs. */
   private scheduleRotation (): void {
-    this.rotateTimer = setTimeout(() => {
+    this.rotateTimer = this.repeat(this.init.rotateMs, () => {
       this.rotateTimer = null
-      if (!this.running) return
       this.rotate()
       this.scheduleRotation()
-    }, this.jitter(this.init.rotateMs))
+    })
+  }
+
+  /** A jittered timer whose work runs only while the subset runs. */
+  private repeat (ms: number, work: () => void): NodeJS.Timeout {
+    return setTimeout(() => { if (this.running) work() }, this.jitter(ms))
   }
 
   private jitter (ms: number): number {

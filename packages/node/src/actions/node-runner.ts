@@ -1,0 +1,20 @@
+import type { Logger } from 'pino'
+import type { NodeConfig } from '../config/config.js'
+import type { NodeMetrics } from '../metrics/metrics.js'
+import { createLauncher } from './launch/index.js'
+import { ActionRunner } from './runner.js'
+
+/** The runner as a node configures it: its launcher, folder, timeout and environment, every run counted and timed. */
+export function nodeRunner (config: NodeConfig, metrics: Pick<NodeMetrics, 'runs' | 'runSeconds'>, log: Logger): ActionRunner {
+  return new ActionRunner({
+    launcher: createLauncher(log, config.scriptLauncher),
+    actionsDir: config.actionsDir,
+    timeoutMs: config.scriptTimeoutMs,
+    extraEnv: config.scriptEnv,
+    log,
+    onRun: (action, outcome, seconds) => {
+      metrics.runs.inc({ action, outcome })
+      metrics.runSeconds.observe({ action }, seconds)
+    }
+  })
+}
