@@ -1,4 +1,6 @@
+import { loadConfig, loadOrCreateIdentity } from '@fst/node'
 import type { LedgerEntry } from '@fst/protocol'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import pWaitFor from 'p-wait-for'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { defences, total } from '../utils/defences.js'
@@ -29,8 +31,9 @@ describe('provenance: entries relayed by catch-up must carry their origin\'s sig
       actions: ['ban', 'unban', 'block'],
       config: () => ({ quorum: { ban: { peers: 2, windowS: 600 } } })
     }, 0, async (m, r) => {
-      // `fst id` creates node 0's identity before it starts, so the forgery can name it from the first pull
-      honest = (await m.fst(0, ['id'])).stdout.split('\n')[0]!.trim()
+      // node 0's identity exists before it starts (as `fst start` would create it), so the forgery can name it
+      // from the first pull; `fst id` only reads a key, it never creates one
+      honest = peerIdFromPrivateKey(await loadOrCreateIdentity(loadConfig(m.nodes[0]!.configFile).stateDir)).toString()
       await serveForgedCatchup(r, () => signedPages(r.key, [ban('203.0.113.190', r.peerId), ban('203.0.113.190', honest, 'nginx')]))
     }))
   })
