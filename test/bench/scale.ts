@@ -7,6 +7,7 @@ import pWaitFor from 'p-wait-for'
 import { FST, freePort, Mesh, type NodeStatus, waitStarted } from '../utils/mesh.js'
 import { feed, socketOf } from './load.js'
 import { LATENCY_SCRIPT } from './scripts.js'
+import { mulberry32 } from './sim-model.js'
 import { percentile, processCpuMs, progress, round, rssMb } from './stats.js'
 
 export interface ScaleOptions {
@@ -30,17 +31,6 @@ const WARM_UP = 10
 const REST_MS = 10_000
 /** How often the TCP byte counters are read (a socket closed between two reads loses at most this much). */
 const SS_EVERY_MS = 2000
-
-/** A seeded generator (mulberry32), so a seed picks the same origins and victims. */
-function seeded (seed: number): () => number {
-  let s = seed >>> 0
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0
-    let t = Math.imul(s ^ (s >>> 15), s | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /**
  * Bytes sent and received on the TCP sockets of the given processes, from `ss -ti` (tcp_info's bytes_sent
@@ -195,7 +185,8 @@ function countOf (mesh: Mesh, index: number, accepted: Map<string, { origin: num
 
 /** `pnpm bench --scale`: a partially connected fleet of real nodes, measured at rest, under 1 ban/s, and after a mass kill. */
 export async function scale (opts: ScaleOptions) {
-  const random = seeded(opts.seed ?? 21)
+  // seeded, so a seed picks the same origins and victims
+  const random = mulberry32(opts.seed ?? 21)
   const target = Math.max(1, Math.ceil((opts.maxPeers * 2) / 3))
   const mesh = await Mesh.create({
     nodes: opts.nodes,

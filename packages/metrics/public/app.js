@@ -13,6 +13,18 @@ function el (tag, text, className) {
   return node
 }
 
+/** A table's body: the rows, or one row saying there is nothing, across all `columns`. */
+function fillTable (id, rows, emptyText, columns) {
+  if (rows.length === 0) {
+    const td = el('td', emptyText)
+    td.colSpan = columns
+    const tr = el('tr')
+    tr.append(td)
+    rows.push(tr)
+  }
+  $(id).tBodies[0].replaceChildren(...rows)
+}
+
 function svg (tag, attrs) {
   const node = document.createElementNS(SVG, tag)
   for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v))
@@ -85,14 +97,7 @@ function renderFeed (feed, previous, peers) {
     )
     return tr
   })
-  if (rows.length === 0) {
-    const td = el('td', 'no events yet')
-    td.colSpan = 7
-    const tr = el('tr')
-    tr.append(td)
-    rows.push(tr)
-  }
-  $('feed').tBodies[0].replaceChildren(...rows)
+  fillTable('feed', rows, 'no events yet', 7)
 }
 
 function renderPeers (peers, now) {
@@ -124,14 +129,7 @@ function renderOrigins (origins, peers) {
     tr.append(name, el('td', o.bans), el('td', o.unbans), el('td', o.topName ?? '–'), el('td', dateTime(o.last)))
     return tr
   })
-  if (rows.length === 0) {
-    const td = el('td', 'no events yet')
-    td.colSpan = 5
-    const tr = el('tr')
-    tr.append(td)
-    rows.push(tr)
-  }
-  $('origins').tBodies[0].replaceChildren(...rows)
+  fillTable('origins', rows, 'no events yet', 5)
 }
 
 function renderExpiring (list, now) {
@@ -142,14 +140,7 @@ function renderExpiring (list, now) {
     tr.append(el('td', x.ip, 'mono'), el('td', x.name), when)
     return tr
   })
-  if (rows.length === 0) {
-    const td = el('td', 'no timed bans active')
-    td.colSpan = 3
-    const tr = el('tr')
-    tr.append(td)
-    rows.push(tr)
-  }
-  $('expiring').tBodies[0].replaceChildren(...rows)
+  fillTable('expiring', rows, 'no timed bans active', 3)
 }
 
 function renderRefused (refused) {

@@ -245,6 +245,7 @@ export class FstNode {
   async status (): Promise<NodeStatus> {
     return nodeStatus({
       peerId: this.peerId,
+      peers: this.connectedPeers(),
       host: this.host,
       ledger: { entries: this.ledger.size, active: this.ledger.active().length, held: this.held.size, root: catchupState(this.ledger, this.held).root() },
       queue: this.runner.pending,

@@ -50,6 +50,8 @@ export async function entryRefusals (metrics: { entriesRefused: LabelledCounter,
 
 export interface StatusInit {
   peerId: string
+  /** Connected peers' IDs (MeshPeer.connectedPeers). */
+  peers: string[]
   host: Pick<Host, 'getConnections' | 'getMultiaddrs'> & { services: { pubsub: { getSubscribers(topic: string): Array<{ toString(): string }>, getPeers(): unknown[] } } }
   ledger: NodeStatus['ledger']
   queue: number
@@ -63,7 +65,7 @@ export async function nodeStatus (init: StatusInit): Promise<NodeStatus> {
   const pubsub = host.services.pubsub
   return {
     peerId: init.peerId,
-    peers: [...new Set(host.getConnections().map(c => c.remotePeer.toString()))],
+    peers: init.peers,
     meshPeers: pubsub.getSubscribers(TOPIC).map(String),
     gossipPeers: pubsub.getPeers().length,
     connections: host.getConnections().length,
