@@ -9,8 +9,18 @@ function fleet (n: number, maxPeers: number) {
   const members: Member[] = Array.from({ length: n }, (_, i) => ({ entry: { text: `m${i}`, host: '127.0.0.1', port: 1000 + i }, addresses: ['127.0.0.1'], peerId: `p${i}`, self: false }))
   const membership = { others: () => members, unpinned: () => members.filter(m => m.peerId === undefined), isMember: (id: string) => members.some(m => m.peerId === id) } as unknown as Membership
   const open = new Set<string>()
+  /** Connections closing gracefully: each is gone once its close is released. */
+  const closing = new Map<string, () => void>()
+  const connection = (id: string) => ({
+    remotePeer: { toString: () => id },
+    status: closing.has(id) ? 'closing' : 'open',
+    direction: 'outbound',
+    timeline: { open: 0 },
+    close: () => new Promise<void>(resolve => closing.set(id, () => { closing.delete(id); open.delete(id); resolve() })),
+    abort: () => {}
+  }) as unknown as Connection
   const host = {
-    getConnections: () => [...open].map(id => ({ remotePeer: { toString: () => id }, status: 'open', direction: 'outbound', timeline: { open: 0 }, close: async () => { open.delete(id) }, abort: () => {} }) as unknown as Connection),
+    getConnections: () => [...open].map(connection),
     addEventListener: () => {}
   }
   const dialed: string[] = []
@@ -18,7 +28,7 @@ function fleet (n: number, maxPeers: number) {
     host, membership, maxPeers, rotateMs: 0, minMs: 10, maxMs: 100, log: pino({ level: 'silent' }),
     connect: async m => { dialed.push(m.peerId!); open.add(m.peerId!); return true }
   })
-  return { subset, open, dialed, members }
+  return { subset, host, open, closing, dialed, members }
 }
 
 describe('PeerSubset', () => {
@@ -38,6 +48,29 @@ describe('PeerSubset', () => {
     // two admitted, not open yet: the bound of 6 is reached
     expect(subset.inbound('p12')).toBe(false)
     expect(subset.inbound('p0')).toBe(true)
+  })
+
+  it('counts a connection that is still closing against the bound', () => {
+    const { subset, open, host } = fleet(30, 6)
+    for (let i = 0; i < 6; i++) open.add(`p${i}`)
+    void host.getConnections()[0]!.close()
+    expect(subset.connectedMembers().size).toBe(5)
+    expect(subset.inbound('p20')).toBe(false)
+  })
+
+  it('rotates by dialing the replacement only once the rotated-out connection has closed', async () => {
+    const { subset, open, closing, dialed } = fleet(30, 6)
+    for (let i = 0; i < 6; i++) open.add(`p${i}`)
+    subset.start()
+    expect(dialed).toHaveLength(0)
+    subset.rotate()
+    expect(closing.size).toBe(1)
+    expect(dialed).toHaveLength(0)
+    for (const release of closing.values()) release()
+    await new Promise(resolve => setImmediate(resolve))
+    expect(dialed).toHaveLength(1)
+    expect(open.size).toBe(6)
+    subset.stop()
   })
 
   it('dials up to two thirds of the bound, at most four at a time', async () => {

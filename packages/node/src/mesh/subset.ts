@@ -15,6 +15,8 @@ const DIALS = 4
 const TICK_MS = 2000
 /** An admitted connection that has not opened within this time no longer holds its slot. */
 const RESERVE_MS = 10_000
+/** A rotated-out connection that has not closed gracefully within this time is aborted, and its slot reused. */
+const CLOSE_MS = 5000
 
 /** The part of the libp2p host the subset uses. */
 export interface SubsetHost {
@@ -122,10 +124,22 @@ export class PeerSubset implements Admission {
 
   /** Peer IDs of the members this node has an open connection to. */
   connectedMembers (): Set<string> {
+    return this.members(c => c.status === 'open')
+  }
+
+  /**
+   * Peer IDs of the members whose connection still holds a slot: open, or closing (a graceful close waits
+   * for the streams, which takes a while on a busy machine, and the connection counts until it is gone).
+   */
+  private slotHolders (): Set<string> {
+    return this.members(c => c.status === 'open' || c.status === 'closing')
+  }
+
+  private members (holds: (c: Connection) => boolean): Set<string> {
     const out = new Set<string>()
     for (const c of this.init.host.getConnections()) {
       const id = c.remotePeer.toString()
-      if (c.status === 'open' && this.init.membership.isMember(id)) out.add(id)
+      if (holds(c) && this.init.membership.isMember(id)) out.add(id)
     }
     return out
   }
@@ -185,16 +199,20 @@ export class PeerSubset implements Admission {
     const pool = dialed.length > 0 ? dialed : open
     const victim = pool[Math.floor(this.random() * pool.length)]
     const next = candidates[Math.floor(this.random() * candidates.length)]!
-    if (victim !== undefined) {
-      this.init.log.debug({ closing: victim.remotePeer.toString(), dialing: next.entry.text }, 'rotating one connection')
-      void victim.close().catch(() => victim.abort(new Error('rotated')))
+    if (victim === undefined) {
+      void this.dial(next, 'subset')
+      return
     }
-    void this.dial(next, 'subset')
+    this.init.log.debug({ closing: victim.remotePeer.toString(), dialing: next.entry.text }, 'rotating one connection')
+    // the replacement is dialed once the slot is free: until then the closing connection still holds it
+    void victim.close({ signal: AbortSignal.timeout(CLOSE_MS) })
+      .catch(() => victim.abort(new Error('rotated')))
+      .finally(() => { if (this.running) void this.dial(next, 'subset') })
   }
 
   private admit (peerId: string, direction: 'inbound' | 'outbound'): boolean {
     if (!this.partial()) return true
-    const connected = this.connectedMembers()
+    const connected = this.slotHolders()
     // a second connection to a connected peer: dedupeConnections keeps one of the two
     if (connected.has(peerId)) return true
     const now = performance.now()
