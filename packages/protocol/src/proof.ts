@@ -119,18 +119,29 @@ function walkPath (leaf: LedgerEntry, i: number, n: number, path: Buffer,
 /**
  * The root a leaf and its path lead to, or null when the path does not fit the index and size. With `known`,
  * a walk that meets a known node stops there (the rest of the path must then equal the known siblings) and
- * returns `known` as the answer: proven against the root those nodes were verified for.
+ * returns `known` as the answer: proven against the root those nodes were verified for. The nodes this walk
+ * computed below the meeting point are proven with it and join `known`, so the next leaf of the batch meets
+ * one sooner (about 2.5 hashes a leaf over a whole batch instead of ~10 when only the first path was known).
  */
 export function rootFromPath (leaf: LedgerEntry, i: number, n: number, path: Buffer, known?: KnownNodes): Buffer | 'known' | null {
   if (path.length % NODE_BYTES !== 0) return null
   let met: boolean | undefined
-  const walked = walkPath(leaf, i, n, path, (level, idx, width, node, _sib, used) => {
-    if (known === undefined || known.get(at(level, idx))?.equals(node) !== true) return true
+  const walked: Array<[number, Buffer]> = []
+  const end = walkPath(leaf, i, n, path, (level, idx, width, node, sib, used) => {
+    if (known === undefined) return true
+    if (known.get(at(level, idx))?.equals(node) !== true) {
+      walked.push([at(level, idx), node])
+      if (sib !== null) walked.push([at(level, idx ^ 1), sib])
+      return true
+    }
     met = restKnown(path, used, idx, width, level, known)
     return false
   })
-  if (met !== undefined) return met ? 'known' : null
-  return walked !== null && walked.used === path.length ? walked.root : null
+  if (met !== undefined) {
+    if (met) for (const [position, node] of walked) known!.set(position, node)
+    return met ? 'known' : null
+  }
+  return end !== null && end.used === path.length ? end.root : null
 }
 
 /** Whether the rest of a path equals the known siblings: a stored proof is then whole, not just its start. */
@@ -138,7 +149,8 @@ function restKnown (path: Buffer, k: number, idx: number, width: number, level: 
   while (width > 1) {
     if ((idx ^ 1) < width) {
       const sib = known.get(at(level, idx ^ 1))
-      if (sib === undefined || k + NODE_BYTES > path.length || !sib.equals(path.subarray(k, k + NODE_BYTES))) return false
+      // compare in place: a subarray per level cost more than the rest of the check (catch-up's hot loop)
+      if (sib === undefined || k + NODE_BYTES > path.length || path.compare(sib, 0, NODE_BYTES, k, k + NODE_BYTES) !== 0) return false
       k += NODE_BYTES
     }
     idx >>= 1

@@ -59,8 +59,12 @@ export class Provenance {
     // known nodes belong to one (origin, root, n): only an entry claiming the same origin and size may use them
     const id = this.verified.get(proof.s)
     const known = id?.startsWith(`${entry.origin}|`) === true && id.endsWith(`|${proof.n}`) ? this.known.get(proof.s) : undefined
+    const before = known?.size ?? 0
     const root = rootFromPath(leaf.value, proof.i, proof.n, path, known)
-    if (root === 'known') return ok({ ...entry, proof })
+    if (root === 'known') {
+      this.knownNodes += known!.size - before
+      return ok({ ...entry, proof })
+    }
     if (root === null) return fail(RejectReason.badProof, 'inclusion path does not fit its index and batch size')
     if (!this.verifyRoot(entry.origin, root, proof.n, proof.s)) return fail(RejectReason.badSignature, `entry is not signed by its origin ${entry.origin}`)
     this.remember(proof.s, leaf.value, proof, path)
