@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { buildTree, type KnownNodes, type LedgerEntry, rememberPath, rootFromPath } from '../src/index.js'
+import { buildTree, KnownNodes, type LedgerEntry, rememberPath, rootFromPath } from '../src/index.js'
 
 const batch = (n: number): LedgerEntry[] =>
   Array.from({ length: n }, (_, i) => ({ action: 'ban', name: 'sshd', protocol: 'tcp', port: '22', ip: `10.0.${i >> 8}.${i & 255}`, time: 1e12, duration: 0, origin: 'o' }))
@@ -24,7 +24,7 @@ describe('inclusion paths with known nodes', () => {
 
   /** Verifies every leaf in a shuffled order the way Provenance does; returns the known nodes. */
   function verifyAll (): KnownNodes {
-    const known: KnownNodes = new Map()
+    const known = new KnownNodes(n)
     for (const i of shuffled(n)) {
       const r = rootFromPath(entries[i]!, i, n, path(i), known)
       if (r === 'known') continue
@@ -35,7 +35,7 @@ describe('inclusion paths with known nodes', () => {
   }
 
   it('adds the nodes of every walk that met a known one, so later leaves stop low in the tree', () => {
-    const complete: KnownNodes = new Map()
+    const complete = new KnownNodes(n)
     for (let i = 0; i < n; i++) rememberPath(entries[i]!, i, n, path(i), complete)
     // only the first leaf's path was remembered before: 22 nodes, and every later leaf hashed ~10 levels
     expect(verifyAll().size).toBe(complete.size)

@@ -1,6 +1,6 @@
 import { createPrivateKey, createPublicKey, type KeyObject, sign, verify } from 'node:crypto'
 import {
-  buildTree, type EntryProof, fail, type KnownNodes, type LedgerEntry, ok, provenEntry, RejectReason, rememberPath, type Result, rootFromPath, rootMessage,
+  buildTree, type EntryProof, fail, KnownNodes, type LedgerEntry, ok, provenEntry, RejectReason, rememberPath, type Result, rootFromPath, rootMessage,
   type SignedEntry
 } from '@fst/protocol'
 import type { PrivateKey } from '@libp2p/interface'
@@ -11,8 +11,8 @@ const PKCS8_ED25519 = Buffer.from('302e020100300506032b657004220420', 'hex')
 const SPKI_ED25519 = Buffer.from('302a300506032b6570032100', 'hex')
 /** Verified roots and public keys kept; past this the cache starts over (bounded memory, a re-verify costs ~0.1 ms). */
 const MAX_CACHED = 10_000
-/** Known tree nodes kept over all batches (~100 bytes each); past this they start over. */
-const MAX_KNOWN_NODES = 400_000
+/** Tree node slots kept over all batches (17 bytes each, 2n per batch of n); past this they start over. */
+const MAX_KNOWN_SLOTS = 400_000
 
 /**
  * Signs this node's batches and verifies anyone's entries (protocol v2). Uses node:crypto's Ed25519
@@ -27,7 +27,7 @@ export class Provenance {
   private readonly verified = new Map<string, string>()
   /** Per verified root signature, the tree nodes proven so far (protocol/src/proof.ts KnownNodes). */
   private readonly known = new Map<string, KnownNodes>()
-  private knownNodes = 0
+  private knownSlots = 0
   /** Ed25519 verifications done (tests, benchmarks). */
   verifications = 0
 
@@ -59,12 +59,8 @@ export class Provenance {
     // known nodes belong to one (origin, root, n): only an entry claiming the same origin and size may use them
     const id = this.verified.get(proof.s)
     const known = id?.startsWith(`${entry.origin}|`) === true && id.endsWith(`|${proof.n}`) ? this.known.get(proof.s) : undefined
-    const before = known?.size ?? 0
     const root = rootFromPath(leaf.value, proof.i, proof.n, path, known)
-    if (root === 'known') {
-      this.knownNodes += known!.size - before
-      return ok({ ...entry, proof })
-    }
+    if (root === 'known') return ok({ ...entry, proof })
     if (root === null) return fail(RejectReason.badProof, 'inclusion path does not fit its index and batch size')
     if (!this.verifyRoot(entry.origin, root, proof.n, proof.s)) return fail(RejectReason.badSignature, `entry is not signed by its origin ${entry.origin}`)
     this.remember(proof.s, leaf.value, proof, path)
@@ -74,16 +70,15 @@ export class Provenance {
   private remember (s: string, leaf: LedgerEntry, proof: EntryProof, path: Buffer): void {
     let known = this.known.get(s)
     if (known === undefined) {
-      if (this.knownNodes >= MAX_KNOWN_NODES) {
+      known = new KnownNodes(proof.n)
+      if (this.knownSlots + known.slots > MAX_KNOWN_SLOTS) {
         this.known.clear()
-        this.knownNodes = 0
+        this.knownSlots = 0
       }
-      known = new Map()
       this.known.set(s, known)
+      this.knownSlots += known.slots
     }
-    const before = known.size
     rememberPath(leaf, proof.i, proof.n, path, known)
-    this.knownNodes += known.size - before
   }
 
   private verifyRoot (origin: string, root: Buffer, n: number, s: string): boolean {
@@ -102,7 +97,7 @@ export class Provenance {
     if (this.verified.size >= MAX_CACHED) {
       this.verified.clear()
       this.known.clear()
-      this.knownNodes = 0
+      this.knownSlots = 0
     }
     this.verified.set(s, id)
     return true
