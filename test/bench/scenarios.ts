@@ -3,7 +3,7 @@ import pWaitFor from 'p-wait-for'
 import { FST_ACTION, Mesh } from '../utils/mesh.js'
 import { feed, readLatencies, socketOf, waitForLines } from './load.js'
 import { LATENCY_BATCH_SCRIPT, LATENCY_SCRIPT } from './scripts.js'
-import { childPids, machineCpuMs, median, percentile, processCpuMs, round, rssMb } from './stats.js'
+import { childPids, machineCpuMs, median, percentile, processCpuMs, round, rssMb, rssSplitMb } from './stats.js'
 
 const QUIET = { logLevel: 'warn' }
 /** Addresses for warm-up bans, apart from the measured ones. */
@@ -193,6 +193,7 @@ export async function catchUp (nodes: number, bans: number) {
     // settled: the node gives a wave's heap back after 2 s without changes (MemoryReducer); measured 5 s on
     await new Promise(resolve => setTimeout(resolve, SETTLE_MS))
     const activeRss = rssMb(mesh.nodes[1]!.process!.pid!)
+    const activeSplit = rssSplitMb(mesh.nodes[1]!.process!.pid!)
     const started = performance.now()
     await mesh.startNode(late)
     const complete = await mesh.waitForLedger(late, accepted.size, 60_000)
@@ -202,7 +203,9 @@ export async function catchUp (nodes: number, bans: number) {
       burst_applied_s: burstApplied ? round(burstSeconds, 2) : null,
       catchup_s: complete ? round(seconds, 2) : null,
       rss_burst_mb: burstRss,
-      rss_active_mb: activeRss
+      rss_active_mb: activeRss,
+      rss_active_anon_mb: activeSplit.anon,
+      rss_active_file_mb: activeSplit.file
     }
   } finally {
     await mesh.stop()

@@ -21,6 +21,17 @@ export function progress (message: string): void {
 }
 
 /** Resident set size of a process in MB, from /proc; null when the process is gone. */
+/** VmRSS split: anonymous memory (heap, buffers) and file-backed pages (the binary, LMDB's mapped file; reclaimable). */
+export function rssSplitMb (pid: number): { anon: number | null, file: number | null } {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+    const field = (name: string) => round(Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? Number.NaN) / 1024)
+    return { anon: field('RssAnon'), file: field('RssFile') }
+  } catch {
+    return { anon: null, file: null }
+  }
+}
+
 export function rssMb (pid: number): number | null {
   try {
     const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? Number.NaN)

@@ -43,6 +43,11 @@ export function leafBytes (e: LedgerEntry): Buffer {
   return Buffer.from(JSON.stringify([e.action, e.name, e.protocol, e.port, e.ip, e.time, e.duration, e.origin]))
 }
 
+/** h(LEAF, leafBytes(e)), hashed from the string: the prefix byte 0 is NUL in UTF-8, and no Buffer is built. */
+function leafHash (e: LedgerEntry): Buffer {
+  return hash('sha256', `\0${JSON.stringify([e.action, e.name, e.protocol, e.port, e.ip, e.time, e.duration, e.origin])}`, 'buffer')
+}
+
 function h (...parts: Buffer[]): Buffer {
   return hash('sha256', Buffer.concat(parts), 'buffer').subarray(0, NODE_BYTES)
 }
@@ -139,7 +144,7 @@ inner[0] = 1
  */
 function walkPath (leaf: LedgerEntry, i: number, n: number, path: Buffer,
   visit: (level: number, idx: number, width: number, node: Buffer, hasSib: boolean, used: number) => boolean): { root: Buffer, used: number } | null {
-  let node = h(LEAF, leafBytes(leaf))
+  let node = leafHash(leaf)
   let idx = i
   let width = n
   let k = 0
