@@ -58,7 +58,7 @@ describe('flood from one listed peer', () => {
     const started = performance.now()
     const hook = await mesh.hook(1, ['ban', 'honest', 'tcp', '22', '203.0.113.150'])
     const accepted = performance.now()
-    expect(hook.code).toBe(0)
+    expect(hook.code, hook.stderr).toBe(0)
     await pWaitFor(() => mesh.runs(0).includes('ban honest tcp 22 203.0.113.150'), { interval: 10, timeout: 10_000 })
     const ran = performance.now()
     const behind = (await mesh.status(0)).queue

@@ -30,17 +30,16 @@ export class ControlClient {
   }
 
   static async connect (path: string): Promise<ControlClient> {
-    const socket = createConnection(path)
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve)
-      socket.once('error', (err: NodeJS.ErrnoException) => {
-        const why = err.code === 'ENOENT' || err.code === 'ECONNREFUSED'
-          ? 'no FST node is running'
-          : err.code === 'EACCES' ? 'permission denied (root or the control group only)' : err.message
-        reject(new UsageError(`cannot reach the node at ${path}: ${why}`, EXIT.unavailable))
-      })
-    })
-    return new ControlClient(socket)
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return new ControlClient(await open(path))
+      } catch (err) {
+        // EAGAIN: the node's accept backlog is full (a busy node); worth a few more tries before giving up
+        const busy = (err as NodeJS.ErrnoException).code === 'EAGAIN'
+        if (!busy || attempt >= CONNECT_ATTEMPTS) throw unreachable(path, err as NodeJS.ErrnoException)
+        await new Promise(resolve => setTimeout(resolve, 50 * attempt))
+      }
+    }
   }
 
   /** Sends a request; resolves with its answer. */
@@ -63,6 +62,24 @@ export class ControlClient {
   close (): void {
     this.socket.end()
   }
+}
+
+/** Tries to connect when the node's socket is busy (EAGAIN), 50 ms more apart each time: ~5 s in all. */
+const CONNECT_ATTEMPTS = 15
+
+function open (path: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection(path)
+    socket.once('connect', () => resolve(socket))
+    socket.once('error', reject)
+  })
+}
+
+function unreachable (path: string, err: NodeJS.ErrnoException): UsageError {
+  const why = err.code === 'ENOENT' || err.code === 'ECONNREFUSED'
+    ? 'no FST node is running'
+    : err.code === 'EACCES' ? 'permission denied (root or the control group only)' : err.message
+  return new UsageError(`cannot reach the node at ${path}: ${why}`, EXIT.unavailable)
 }
 
 /** One request on a fresh connection. */
