@@ -194,6 +194,7 @@ export async function catchUp (nodes: number, bans: number) {
     await new Promise(resolve => setTimeout(resolve, SETTLE_MS))
     const activeRss = rssMb(mesh.nodes[1]!.process!.pid!)
     const activeSplit = rssSplitMb(mesh.nodes[1]!.process!.pid!)
+    const activeHeap = (await mesh.status(1)).memory
     const started = performance.now()
     await mesh.startNode(late)
     const complete = await mesh.waitForLedger(late, accepted.size, 60_000)
@@ -205,7 +206,10 @@ export async function catchUp (nodes: number, bans: number) {
       rss_burst_mb: burstRss,
       rss_active_mb: activeRss,
       rss_active_anon_mb: activeSplit.anon,
-      rss_active_file_mb: activeSplit.file
+      rss_active_file_mb: activeSplit.file,
+      heap_active_used_mb: activeHeap?.heapUsedMb ?? null,
+      heap_active_total_mb: activeHeap?.heapTotalMb ?? null,
+      external_active_mb: activeHeap?.externalMb ?? null
     }
   } finally {
     await mesh.stop()

@@ -46,7 +46,15 @@ describe('operating a node', () => {
     expect(await fetchText(httpPort, '/healthz')).toEqual({ status: 200, body: 'ok\n' })
     expect(await fetchText(httpPort, '/readyz')).toEqual({ status: 200, body: 'ok\n' })
     expect((await fetchText(httpPort, '/nope')).status).toBe(404)
-    expect((await mesh.fst(0, ['status'])).code).toBe(0)
+    const status = await mesh.fst(0, ['status'])
+    expect(status.code).toBe(0)
+    // the node's own memory, so an administrator can tell heap from the rest without /proc
+    const memory = /^memory: {3}([\d.]+) MB resident, JavaScript heap ([\d.]+) MB used of ([\d.]+) MB$/m.exec(status.stdout)
+    expect(memory, status.stdout).not.toBeNull()
+    const [rss, used, total] = memory!.slice(1).map(Number) as [number, number, number]
+    expect(used).toBeGreaterThan(0)
+    expect(used).toBeLessThanOrEqual(total)
+    expect(total).toBeLessThan(rss)
   })
 
   it('logs a published report and the peer coming up, by its sync-peers.txt entry, and no warning', async () => {

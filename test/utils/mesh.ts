@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { stringify } from 'yaml'
 import { ask } from '@fst/cli'
+import type { NodeStatus } from '@fst/protocol'
 import pWaitFor from 'p-wait-for'
 
 export const ROOT = resolve(import.meta.dirname, '../..')
@@ -78,16 +79,8 @@ function canListen (port: number): Promise<boolean> {
   })
 }
 
-export interface NodeStatus {
-  peerId: string
-  peers: string[]
-  meshPeers: string[]
-  /** Open libp2p connections (one per peer once duplicates are closed). */
-  connections: number
-  /** `held`: quorum reports held; `root`: the catch-up root (equal on nodes that agree). */
-  ledger: { entries: number, active: number, held?: number, root?: string }
-  queue: number
-}
+/** What `fst status --json` answers (the control protocol's type). */
+export type { NodeStatus }
 
 export interface RunResult { code: number, stdout: string, stderr: string }
 

@@ -48,6 +48,8 @@ export interface NodeStatus {
   ledger: { entries: number, active: number, held?: number, root?: string }
   /** Events waiting for the runner. */
   queue: number
+  /** The node process's memory in MB: resident set; the JavaScript heap in use and allocated; memory outside the heap held by JavaScript objects (Buffers). */
+  memory?: { rssMb: number, heapUsedMb: number, heapTotalMb: number, externalMb: number }
   /** Mesh messages this node signed and sent, valid ones accepted from others, and hook calls that changed nothing. */
   messages: { published: number, accepted: number, suppressed: number }
   /** Rejected mesh messages and refused hook calls by reason, and events held for a quorum by action. */

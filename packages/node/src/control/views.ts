@@ -59,6 +59,12 @@ export interface StatusInit {
   metrics: Pick<NodeMetrics, 'rejected' | 'refused' | 'held' | 'entriesRefused' | 'catchupEntries'>
 }
 
+function memoryMb (): NonNullable<NodeStatus['memory']> {
+  const m = process.memoryUsage()
+  const mb = (bytes: number) => Math.round(bytes / 1e5) / 10
+  return { rssMb: mb(m.rss), heapUsedMb: mb(m.heapUsed), heapTotalMb: mb(m.heapTotal), externalMb: mb(m.external) }
+}
+
 /** `fst status`: connections, gossip view, ledger, queue, message counts and the defences' counters. */
 export async function nodeStatus (init: StatusInit): Promise<NodeStatus> {
   const { host, metrics } = init
@@ -72,6 +78,7 @@ export async function nodeStatus (init: StatusInit): Promise<NodeStatus> {
     listen: host.getMultiaddrs().map(String),
     ledger: init.ledger,
     queue: init.queue,
+    memory: memoryMb(),
     messages: init.messages,
     defences: { rejected: await countsByLabel(metrics.rejected), refused: await countsByLabel(metrics.refused), held: await countsByLabel(metrics.held), entries: await entryRefusals(metrics) }
   }
