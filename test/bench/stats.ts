@@ -20,25 +20,29 @@ export function progress (message: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`)
 }
 
-/** Resident set size of a process in MB, from /proc; null when the process is gone. */
-/** VmRSS split: anonymous memory (heap, buffers) and file-backed pages (the binary, LMDB's mapped file; reclaimable). */
-export function rssSplitMb (pid: number): { anon: number | null, file: number | null } {
+/** Fields of /proc/PID/status given in kB, in MB; null when the process is gone. */
+function statusMb<K extends string> (pid: number, fields: readonly K[]): Record<K, number | null> {
+  let status = ''
   try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-    const field = (name: string) => round(Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? Number.NaN) / 1024)
-    return { anon: field('RssAnon'), file: field('RssFile') }
-  } catch {
-    return { anon: null, file: null }
+    status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  } catch {}
+  const out = {} as Record<K, number | null>
+  for (const f of fields) {
+    const kb = new RegExp(`^${f}:\\s+(\\d+)`, 'm').exec(status)?.[1]
+    out[f] = kb === undefined ? null : round(Number(kb) / 1024)
   }
+  return out
 }
 
+/** VmRSS split: anonymous memory (heap, buffers) and file-backed pages (the binary, LMDB's mapped file; reclaimable). */
+export function rssSplitMb (pid: number): { anon: number | null, file: number | null } {
+  const { RssAnon, RssFile } = statusMb(pid, ['RssAnon', 'RssFile'])
+  return { anon: RssAnon, file: RssFile }
+}
+
+/** Resident set size of a process in MB, from /proc; null when the process is gone. */
 export function rssMb (pid: number): number | null {
-  try {
-    const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? Number.NaN)
-    return round(kb / 1024)
-  } catch {
-    return null
-  }
+  return statusMb(pid, ['VmRSS']).VmRSS
 }
 
 /** ms per clock tick of /proc/stat and /proc/PID/stat: USER_HZ is 100 on Linux. */

@@ -38,12 +38,11 @@ export interface SignedEntry extends LedgerEntry {
   proof: EntryProof
 }
 
-/** The bytes a leaf hashes: the entry's eight fields as a JSON array (the digest's tuple). */
-export function leafBytes (e: LedgerEntry): Buffer {
-  return Buffer.from(JSON.stringify([e.action, e.name, e.protocol, e.port, e.ip, e.time, e.duration, e.origin]))
-}
-
-/** h(LEAF, leafBytes(e)), hashed from the string: the prefix byte 0 is NUL in UTF-8, and no Buffer is built. */
+/**
+ * A leaf's hash: SHA-256 of the byte LEAF (0) and the entry's eight fields as a JSON array (the digest's
+ * tuple), taken from the string (NUL is byte 0 in UTF-8), so no Buffer is built per leaf. Full 32 bytes; a
+ * tree node is its first NODE_BYTES.
+ */
 function leafHash (e: LedgerEntry): Buffer {
   return hash('sha256', `\0${JSON.stringify([e.action, e.name, e.protocol, e.port, e.ip, e.time, e.duration, e.origin])}`, 'buffer')
 }
@@ -64,7 +63,7 @@ export function rootMessage (root: Buffer, n: number): Buffer {
  * leaf's path (base64).
  */
 export function buildTree (entries: readonly LedgerEntry[]): { root: Buffer, paths: string[] } {
-  let level = entries.map(e => h(LEAF, leafBytes(e)))
+  let level = entries.map(e => leafHash(e).subarray(0, NODE_BYTES))
   const paths: Buffer[][] = entries.map(() => [])
   // index of each leaf within the current level
   const at = entries.map((_, i) => i)
