@@ -11,6 +11,14 @@ export interface LedgerEntry extends FstEvent {
   origin: string
 }
 
+/**
+ * The fields that make two versions of a key differ, in a fixed order: what the catch-up digest and the
+ * provenance leaf hash (as JSON).
+ */
+export function entryTuple (e: LedgerEntry): [string, string, string, string, string, number, number, string] {
+  return [e.action, e.name, e.protocol, e.port, e.ip, e.time, e.duration, e.origin]
+}
+
 /** Key of an entry: `unban` and `ban` share one, so the later of the two wins. */
 export function ledgerKey (event: Pick<FstEvent, 'action' | 'name' | 'ip'>): string {
   return `${actionFamily(event.action).family}|${event.name}|${event.ip}`

@@ -1,7 +1,7 @@
 import { hash } from 'node:crypto'
 import { actionFamily } from './event.js'
 import { fail, ok, RejectReason, type Result } from './errors.js'
-import type { LedgerEntry } from './ledger.js'
+import { entryTuple, type LedgerEntry } from './ledger.js'
 
 /**
  * Provenance (protocol version 2): an origin signs one Merkle root per batch it publishes, and every entry
@@ -44,7 +44,7 @@ export interface SignedEntry extends LedgerEntry {
  * tree node is its first NODE_BYTES.
  */
 function leafHash (e: LedgerEntry): Buffer {
-  return hash('sha256', `\0${JSON.stringify([e.action, e.name, e.protocol, e.port, e.ip, e.time, e.duration, e.origin])}`, 'buffer')
+  return hash('sha256', `\0${JSON.stringify(entryTuple(e))}`, 'buffer')
 }
 
 function h (...parts: Buffer[]): Buffer {

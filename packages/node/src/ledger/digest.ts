@@ -1,15 +1,10 @@
 import { createHash } from 'node:crypto'
-import type { LedgerEntry } from '@fst/protocol'
+import { entryTuple, type LedgerEntry } from '@fst/protocol'
 
 /** Buckets the key space is hashed into; fixed by protocol version 1. */
 export const BUCKETS = 1024
 /** Bytes of one bucket digest on the wire. */
 export const DIGEST_BYTES = 8
-
-/** The fields that make two versions of a key differ, in a fixed order. */
-export function entryTuple (e: LedgerEntry): [string, string, string, string, string, number, number, string] {
-  return [e.action, e.name, e.protocol, e.port, e.ip, e.time, e.duration, e.origin]
-}
 
 /** Bucket of a ledger key: 32-bit FNV-1a of its (ASCII) bytes, modulo BUCKETS. */
 export function bucketOf (key: string): number {
