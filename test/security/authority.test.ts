@@ -54,4 +54,20 @@ describe('unban authority: only a ban\'s origin may lift it', () => {
     await pWaitFor(async () => (await defences(mesh, 1)).refused.unban_not_authorized === 1, { interval: 100, timeout: 5000 })
     expect((await mesh.status(2)).ledger.active).toBe(50)
   })
+
+  it('lifts nothing when the compromised peer bans the same keys 1 ms later with a ban already over (issue 26)', async () => {
+    const targets = ips.slice(2, 12)
+    const held = (await mesh.list(1)).filter(e => targets.includes(e.ip))
+    expect(held).toHaveLength(10)
+    const before = await Promise.all([1, 2].map(async i => (await defences(mesh, i)).entries?.unban_not_authorized ?? 0))
+    // its own bans, newer than node 0's and past their time on arrival: stored as tombstones, they ran every unban
+    expect(await rogue.publish(wireMessage(held.map(e => ['ban', 'sshd', 'tcp', '22', e.ip, e.time + 1, 1])))).toBeGreaterThan(0)
+    expect(await rogue.publish(wireMessage([['ban', 'barrier', 'tcp', '22', '203.0.113.201']]))).toBeGreaterThan(0)
+    for (const i of [1, 2]) await mesh.waitForRuns(i, 53, 20_000)
+    for (const [n, i] of [1, 2].entries()) {
+      expect(mesh.runs(i).filter(l => l.startsWith('unban')).length).toBe(1)
+      expect((await defences(mesh, i)).entries?.unban_not_authorized).toBe(before[n]! + 10)
+      expect((await mesh.list(i)).filter(e => targets.includes(e.ip)).map(e => e.origin)).toEqual(held.map(e => e.origin))
+    }
+  })
 })

@@ -104,7 +104,7 @@ export class FstNode {
     const mayLift = liftPolicy(authority)
     this.ledger = Ledger.open(join(config.stateDir, 'ledger'))
     this.ledgerOpen = true
-    this.ledger.setRules({ self: this.peerId, maxActivePerOrigin: config.limits.maxActivePerOrigin, mayLift })
+    this.ledger.setRules({ self: this.peerId, maxActivePerOrigin: config.limits.maxActivePerOrigin, mayEnd: mayLift })
     await this.ledger.prune(config.ledgerRetentionS * 1000)
     const signed = await signOwnEntries(this.ledger, this.peerId, entries => this.mesh.provenance.signBatch(entries).proofs)
     if (signed > 0) log.info({ signed, unproven: this.ledger.unproven.size }, 'signed own entries of a protocol v1 ledger')

@@ -19,7 +19,7 @@ function ledger (mode: 'any' | 'origin' | 'admins', admins: string[] = [], maxAc
   const dir = mkdtempSync(join(tmpdir(), 'fst-authority-'))
   dirs.push(dir)
   const l = Ledger.open(join(dir, 'ledger'))
-  l.setRules({ self: 'self', maxActivePerOrigin, mayLift: liftPolicy({ mode, admins, peers: 2, windowS: 600 }) })
+  l.setRules({ self: 'self', maxActivePerOrigin, mayEnd: liftPolicy({ mode, admins, peers: 2, windowS: 600 }) })
   ledgers.push(l)
   return l
 }
@@ -42,6 +42,51 @@ describe('unban authority in the ledger', () => {
     const l = ledger('origin')
     l.applyMany([ban, ev('unban', NOW - 1000, A)], NOW)
     expect(l.active()).toEqual([])
+  })
+
+  it('with origin: a newer ban of another origin that is already past its time ends nothing, and is counted', () => {
+    // the red team's bypass: C's own ban of A's key, 1 ms later than A's, 1 s long, long over
+    const ban = ev('ban', NOW - 5000, A)
+    const bypass = ev('ban', NOW - 4999, C, { duration: 1 })
+    for (const order of [[ban, bypass], [bypass, ban]]) {
+      const l = ledger('origin')
+      const refused: string[] = []
+      const changes = order.flatMap(e => l.applyMany([e], NOW, reason => refused.push(reason)))
+      expect(l.active().map(e => e.origin)).toEqual([A])
+      expect(changes.filter(c => c.wasActive && !c.isActive)).toEqual([])
+      if (order[0] === ban) expect(refused).toEqual(['unban_not_authorized'])
+    }
+  })
+
+  it('with origin: a longer ban of another origin, then its own unban, leaves the first ban standing', () => {
+    const l = ledger('origin')
+    l.applyMany([ev('ban', NOW - 5000, A, { duration: 3600 }), ev('ban', NOW - 4000, C, { duration: 7200 })], NOW)
+    expect(l.active().map(e => e.origin)).toEqual([C])
+    const lifted = l.applyMany([ev('unban', NOW - 3000, C)], NOW)
+    // A's ban takes over: the key never stops being banned, so no unban runs
+    expect(lifted.filter(c => c.wasActive !== c.isActive)).toEqual([])
+    expect(l.active().map(e => e.origin)).toEqual([A])
+  })
+
+  it('with origin: a shorter ban of another origin is held in front until it ends, then the longer one takes over', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fst-authority-'))
+    dirs.push(dir)
+    const first = Ledger.open(join(dir, 'ledger'))
+    first.setRules({ self: 'self', maxActivePerOrigin: Infinity, mayEnd: liftPolicy({ mode: 'origin', admins: [], peers: 2, windowS: 600 }) })
+    const [change] = first.applyMany([ev('ban', NOW - 5000, A, { duration: 3600 }), ev('ban', NOW - 4000, C, { duration: 60 })], NOW)
+    await change?.written
+    expect(first.active().map(e => e.origin)).toEqual([A])
+    await first.close()
+    // the standing ban behind the held one survives a restart
+    const l = Ledger.open(join(dir, 'ledger'))
+    ledgers.push(l)
+    l.setRules({ self: 'self', maxActivePerOrigin: Infinity, mayEnd: liftPolicy({ mode: 'origin', admins: [], peers: 2, windowS: 600 }) })
+    expect(l.rivalsOf('ban|sshd|203.0.113.9').map(e => e.origin)).toEqual([C])
+    // A lifts its own ban: C's, still in its time, takes over; when C's ends, the key is free
+    expect(l.applyMany([ev('unban', NOW - 3000, A)], NOW).filter(c => c.wasActive !== c.isActive)).toEqual([])
+    expect(l.active().map(e => e.origin)).toEqual([C])
+    expect(l.expire(NOW + 61_000).map(x => x.ban.origin)).toEqual([C])
+    expect(l.active({}, NOW + 61_000)).toEqual([])
   })
 
   it('with admins: an admin may lift any ban; with any: everyone may', () => {

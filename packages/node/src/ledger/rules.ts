@@ -6,9 +6,13 @@ export interface LedgerRules {
   self: string
   /** Most keys one other origin may hold as bans (active or awaiting expiry). */
   maxActivePerOrigin: number
-  /** Whether `remover`'s removal may lift `ban` (unban authority; trust/authority.ts). */
-  mayLift: (remover: string, ban: LedgerEntry) => boolean
+  /**
+   * Whether `lifter` (a removal, or a ban of another origin that ends sooner) may end `ban` before its expiry
+   * (unban authority; trust/authority.ts).
+   */
+  mayEnd: (lifter: LedgerEntry, ban: LedgerEntry) => boolean
 }
 
 /** Why the ledger refused an entry it was given. */
+/** `unban_not_authorized`: it would end another origin's ban early, whatever its type. */
 export type LedgerRefusal = 'origin_limit' | 'unban_not_authorized'

@@ -1,11 +1,15 @@
 import {
-  actionFamily, type EntryProof, expiresAt, expiryTombstone, type FstEvent, isActive, type LedgerEntry, ledgerKey, newer, prunable, sameVersion, type SignedEntry,
+  actionFamily, type EntryProof, expiresAt, expiryTombstone, type FstEvent, isActive, type LedgerEntry, ledgerKey, newer, provenEntry, prunable, sameVersion, type SignedEntry,
   tombstoneProof
 } from '@fst/protocol'
 import { open, type RootDatabase } from 'lmdb'
 import { DigestIndex } from './digest.js'
 import type { LedgerRefusal, LedgerRules } from './rules.js'
 import { EntryCompactor } from './compact-entry.js'
+import { resolve } from './standing.js'
+
+/** Store keys of a key's rivals (standing bans behind the held entry): a prefix no ledger key has. */
+const RIVALS = '\u0001rivals|'
 
 /** What applying an event changed, if anything. */
 export interface Change {
@@ -22,6 +26,20 @@ export interface Change {
 export type StoredEntry = LedgerEntry & { proof?: EntryProof }
 
 export type { LedgerRefusal, LedgerRules } from './rules.js'
+
+type DecidedChange = Omit<Change, 'written'> & { source: LedgerEntry }
+type Decision = { key: string, change: DecidedChange | null, rivals?: StoredEntry[] } | { refused: LedgerRefusal } | null
+
+/** An expiry tombstone as the ban it derives from (its proof names it), anything else as it is. */
+function asReported<E extends LedgerEntry & { proof?: EntryProof }> (e: E | undefined): E | undefined {
+  if (e?.proof?.bt === undefined) return e
+  const ban = provenEntry(e, e.proof)
+  return ban.valid ? { ...e, ...ban.value } : e
+}
+
+function sameReports (a: readonly LedgerEntry[], b: readonly LedgerEntry[]): boolean {
+  return a.length === b.length && a.every(x => b.some(y => sameVersion(x, y)))
+}
 
 /** Entries a filter picks for `fst list`. */
 export interface LedgerFilter {
@@ -48,11 +66,17 @@ export class Ledger {
   readonly unproven = new Set<string>()
   /** Versions handed to LMDB and not committed yet. */
   private readonly writing = new Map<string, StoredEntry>()
-  private rules: LedgerRules = { self: '', maxActivePerOrigin: Infinity, mayLift: () => true }
+  /** Per key, active bans of other origins that the held entry's writer may not end (ledger/standing.ts). */
+  private readonly rivals = new Map<string, StoredEntry[]>()
+  private rules: LedgerRules = { self: '', maxActivePerOrigin: Infinity, mayEnd: () => true }
 
   private constructor (private readonly db: RootDatabase<StoredEntry, string>) {
     for (const { key, value } of db.getRange()) {
       if (typeof key !== 'string') continue
+      if (key.startsWith(RIVALS)) {
+        this.setRivals(key.slice(RIVALS.length), value as unknown as StoredEntry[])
+        continue
+      }
       this.remember(key, value)
       if (value.proof === undefined) this.unproven.add(key)
     }
@@ -76,6 +100,24 @@ export class Ledger {
     const n = (this.bansByOrigin.get(entry.origin) ?? 0) + delta
     if (n <= 0) this.bansByOrigin.delete(entry.origin)
     else this.bansByOrigin.set(entry.origin, n)
+  }
+
+  /** Replaces a key's rivals in memory (counted as bans of their origins); the caller writes them. */
+  private setRivals (key: string, next: readonly StoredEntry[]): void {
+    for (const r of this.rivals.get(key) ?? []) this.count(r, -1)
+    for (const r of next) this.count(r, 1)
+    if (next.length === 0) this.rivals.delete(key)
+    else this.rivals.set(key, [...next])
+  }
+
+  private writeRivals (key: string, next: readonly StoredEntry[]): Promise<unknown> {
+    this.setRivals(key, next)
+    return next.length === 0 ? this.db.remove(RIVALS + key) : this.db.put(RIVALS + key, next as unknown as StoredEntry)
+  }
+
+  /** Standing bans behind a key's held entry (`fst list --all` and tests). */
+  rivalsOf (key: string): readonly LedgerEntry[] {
+    return this.rivals.get(key) ?? []
   }
 
   /** The stored version of a key, with its proof (catch-up serves this, never the in-memory copy). */
@@ -135,12 +177,18 @@ export class Ledger {
    * concurrent callers see each other's changes; `written` tells when it is durable.
    */
   apply (event: FstEvent, origin: string, now = Date.now(), proof?: EntryProof | Promise<EntryProof>): Change | null {
-    const decided = this.decide({ ...event, origin }, now)
+    const incoming: LedgerEntry = { ...event, origin }
+    const decided = this.decide(incoming, now)
     if (decided === null || 'refused' in decided) return null
-    const entry = decided.change.entry
-    // an own ban that is already past its time is stored as its tombstone, which keeps the ban's proof
-    const kept = entry.action === event.action || proof === undefined ? proof : Promise.resolve(proof).then(p => tombstoneProof({ ...event, origin }, p))
-    return { ...decided.change, written: this.store(decided.key, entry, kept) }
+    const rivalsWritten = decided.rivals === undefined ? undefined : this.writeRivals(decided.key, decided.rivals)
+    if (decided.change === null) return null
+    const { entry, source } = decided.change
+    // an own ban that is already past its time is stored as its tombstone, which keeps the ban's proof; a
+    // rival that takes over keeps its own
+    const sourceProof = source === incoming ? proof : (source as StoredEntry).proof
+    const kept = entry === source || sourceProof === undefined ? sourceProof : Promise.resolve(sourceProof).then(p => tombstoneProof(source, p))
+    const written = this.store(decided.key, entry, kept)
+    return { ...decided.change, written: rivalsWritten === undefined ? written : Promise.all([written, rivalsWritten]) }
   }
 
   /**
@@ -149,7 +197,7 @@ export class Ledger {
    */
   applyMany (entries: readonly SignedEntry[], now = Date.now(), onRefused?: (reason: LedgerRefusal, entry: SignedEntry) => void): Change[] {
     const changes: Change[] = []
-    const writes: Array<[string, SignedEntry]> = []
+    const writes: Array<[string, StoredEntry | StoredEntry[] | null]> = []
     let resolveWritten!: (v: unknown) => void
     const written = new Promise(resolve => { resolveWritten = resolve })
     for (const incoming of entries) {
@@ -168,51 +216,83 @@ export class Ledger {
         onRefused?.(decided.refused, incoming)
         continue
       }
-      const entry = decided.change.entry
-      const proof = entry === incoming ? incoming.proof : tombstoneProof(incoming, incoming.proof)
-      const { proof: _drop, ...plain } = entry as SignedEntry
+      if (decided.rivals !== undefined) {
+        this.setRivals(decided.key, decided.rivals)
+        writes.push([RIVALS + decided.key, decided.rivals.length === 0 ? null : decided.rivals])
+      }
+      if (decided.change === null) continue
+      const { entry, source } = decided.change
+      const sourceProof = (source as StoredEntry).proof!
+      const proof = entry === source ? sourceProof : tombstoneProof(source, sourceProof)
+      const { proof: _drop, ...plain } = entry as StoredEntry
       this.remember(decided.key, plain)
       this.unproven.delete(decided.key)
       writes.push([decided.key, { ...plain, proof }])
-      changes.push({ ...decided.change, written })
+      changes.push({ entry: decided.change.entry, wasActive: decided.change.wasActive, isActive: decided.change.isActive, written })
     }
     // one atomic batch: the puts are queued as instructions the write thread runs on its own; the
     // `db.transaction(callback)` used before made the write thread wait for this thread to run the callback
     if (writes.length === 0) resolveWritten(undefined)
     else {
-      for (const [k, e] of writes) this.writing.set(k, e)
-      resolveWritten(this.db.batch(() => { for (const [k, e] of writes) void this.db.put(k, e) }).then(() => this.db.flushed).finally(() => {
+      for (const [k, e] of writes) if (!k.startsWith(RIVALS)) this.writing.set(k, e as StoredEntry)
+      resolveWritten(this.db.batch(() => {
+        for (const [k, e] of writes) void (e === null ? this.db.remove(k) : this.db.put(k, e as StoredEntry))
+      }).then(() => this.db.flushed).finally(() => {
         for (const [k, e] of writes) if (this.writing.get(k) === e) this.writing.delete(k)
       }))
     }
     return changes
   }
 
-  private decide (incoming: LedgerEntry, now: number): { key: string, change: Omit<Change, 'written'> } | { refused: LedgerRefusal } | null {
+  /**
+   * What an incoming entry does to its key: a new held entry (`change`; `source` is the report it comes from,
+   * the incoming one or a rival taking over), new rivals, a refusal, or nothing (null).
+   */
+  private decide (incoming: LedgerEntry, now: number): Decision {
     const key = ledgerKey(incoming)
     const previous = this.entries.get(key)
+    const rivals = this.rivals.get(key)
+    // the common case, a first report or an origin updating its own: the later event wins
+    if (previous === undefined || (previous.origin === incoming.origin && rivals === undefined)) {
+      if (previous !== undefined && !newer(incoming, previous)) return null
+      return this.bounded(incoming, previous, now) ?? this.changeTo(key, incoming, previous, now)
+    }
+    // an origin's report older than one it already made changes nothing
+    if (previous.origin === incoming.origin ? !newer(incoming, previous) : rivals?.some(r => r.origin === incoming.origin && !newer(incoming, r))) return null
+    // reports of several origins: unban authority decides (ledger/standing.ts), on what each origin reported
+    // (a tombstone as the ban it comes from: an expiry is not an unban, in quorum mode too)
+    const current = asReported(this.stored(key)) ?? previous
+    const reported = asReported(incoming)!
+    const standing = resolve([current, ...(rivals ?? []), reported], now, this.rules.mayEnd)
+    const rivalsChanged = !sameReports(standing.rivals, rivals ?? [])
+    if (standing.rivals.includes(reported) || standing.held === reported) {
+      const refused = this.bounded(incoming, previous, now)
+      if (refused !== undefined) return refused
+    }
+    if (standing.held === current) {
+      if (rivalsChanged) return { key, change: null, rivals: standing.rivals }
+      // a later report than the held one that changes nothing: it would have ended a ban it may not end
+      return newer(incoming, previous) ? { refused: 'unban_not_authorized' } : null
+    }
+    const decided = this.changeTo(key, standing.held, previous, now)
+    return rivalsChanged ? { ...decided, rivals: standing.rivals } : decided
+  }
+
+  /** The per-origin bound: a ban of a key the origin does not hold as a ban yet, past its bound, is refused. */
+  private bounded (incoming: LedgerEntry, previous: LedgerEntry | undefined, now: number): { refused: LedgerRefusal } | undefined {
     const { rules } = this
-    const removes = actionFamily(incoming.action).removes
-    const previousRemoves = previous !== undefined && actionFamily(previous.action).removes
-    if (previous !== undefined && incoming.origin !== previous.origin) {
-      // unban authority: a removal by someone who may not lift this ban never replaces it, and a ban still
-      // active replaces such a removal whatever their times, so arrival order does not decide the outcome
-      const overrides = !removes && previousRemoves && isActive(incoming, now) && !rules.mayLift(previous.origin, incoming)
-      if (!overrides && !newer(incoming, previous)) return null
-      if (removes && !previousRemoves && !rules.mayLift(incoming.origin, previous)) return { refused: 'unban_not_authorized' }
-    } else if (previous !== undefined && !newer(incoming, previous)) {
-      return null
-    }
-    // the per-origin bound: a ban of a key the origin does not hold as a ban yet, past its bound, is refused
-    const counted = previous !== undefined && !previousRemoves && previous.origin === incoming.origin
-    if (!removes && !counted && incoming.origin !== rules.self && expiresAt(incoming) > now && this.bansOf(incoming.origin) >= rules.maxActivePerOrigin) {
-      return { refused: 'origin_limit' }
-    }
-    const entry = expiresAt(incoming) <= now ? expiryTombstone(incoming) : incoming
+    if (actionFamily(incoming.action).removes || incoming.origin === rules.self || expiresAt(incoming) <= now) return undefined
+    const counted = previous !== undefined && !actionFamily(previous.action).removes && previous.origin === incoming.origin
+    if (!counted && this.bansOf(incoming.origin) >= rules.maxActivePerOrigin) return { refused: 'origin_limit' }
+    return undefined
+  }
+
+  private changeTo (key: string, source: LedgerEntry, previous: LedgerEntry | undefined, now: number): { key: string, change: DecidedChange } {
+    const entry = expiresAt(source) <= now ? expiryTombstone(source) : source
     // a ban past its time whose expiry has not been swept yet still counts as active: its unban has not run,
     // and an unban arriving now (the origin's) must run it, or it would run nowhere
     const wasActive = previous !== undefined && (isActive(previous, now) || this.expiring.has(key))
-    return { key, change: { entry, wasActive, isActive: isActive(entry, now) } }
+    return { key, change: { entry, source, wasActive, isActive: isActive(entry, now) } }
   }
 
   /**
@@ -221,12 +301,28 @@ export class Ledger {
    */
   expire (now = Date.now()): Array<{ ban: LedgerEntry, tombstone: LedgerEntry }> {
     const out: Array<{ ban: LedgerEntry, tombstone: LedgerEntry }> = []
+    for (const [key, list] of this.rivals) {
+      const left = list.filter(r => expiresAt(r) > now)
+      if (left.length !== list.length) void this.writeRivals(key, left)
+    }
     for (const [key, end] of this.expiring) {
       if (end > now) continue
       const ban = this.entries.get(key)
       if (ban === undefined) {
         this.expiring.delete(key)
         continue
+      }
+      // a standing ban of another origin takes over: the key stays banned, no unban runs
+      const rivals = this.rivals.get(key)
+      if (rivals !== undefined) {
+        const standing = resolve([this.stored(key) ?? ban, ...rivals], now, this.rules.mayEnd)
+        void this.writeRivals(key, standing.rivals.filter(r => r !== standing.held))
+        const next = standing.held as StoredEntry
+        if (isActive(next, now)) {
+          const { proof, ...plain } = next
+          void this.store(key, plain, proof)
+          continue
+        }
       }
       const tombstone = expiryTombstone(ban)
       // every node derives the same tombstone, and its proof from the ban's

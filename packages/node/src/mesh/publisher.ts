@@ -14,8 +14,8 @@ export interface PublisherInit {
   send: (event: FstEvent) => Promise<EntryProof>
   /** The quorum, or null when no action needs one. */
   quorum: Pick<QuorumGate, 'own' | 'holdsOwn'> | null
-  /** Unban authority: whether this node may lift a ban of another origin (trust/authority.ts). */
-  mayLift: (remover: string, ban: LedgerEntry) => boolean
+  /** Unban authority: whether a report of this node may end a ban of another origin (trust/authority.ts). */
+  mayLift: (lifter: LedgerEntry, ban: LedgerEntry) => boolean
   /** Runs the scripts of changes (the applier); used only with runOwnEvents. */
   apply: (changes: Change[]) => void
   runOwnEvents: boolean
@@ -62,7 +62,7 @@ export class Publisher {
       return { ok: true, published: false }
     }
     // peers would refuse it; saying so here tells the administrator where to unban (the ban's origin)
-    if (removes && existing !== undefined && existing.origin !== init.self && !init.mayLift(init.self, existing)) {
+    if (removes && existing !== undefined && existing.origin !== init.self && !init.mayLift({ ...event, origin: init.self }, existing)) {
       return this.refuse('unban_not_authorized', `this node may not lift a ban issued by ${existing.origin} (unbanAuthority)`)
     }
     let proofOf!: (proof: Promise<EntryProof>) => void

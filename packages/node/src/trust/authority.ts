@@ -1,4 +1,4 @@
-import type { LedgerEntry } from '@fst/protocol'
+import { actionFamily, type LedgerEntry } from '@fst/protocol'
 
 /**
  * Who may lift a ban before it expires (config `unbanAuthority`). Expiry is not a lift: every node turns an
@@ -21,12 +21,17 @@ export interface UnbanAuthority {
 
 export const defaultUnbanAuthority: UnbanAuthority = { mode: 'any', admins: [], peers: 2, windowS: 600 }
 
-/** Whether `remover`'s removal may lift `ban` (the ledger asks before a removal replaces a ban of another origin). */
-export function liftPolicy (authority: UnbanAuthority): (remover: string, ban: LedgerEntry) => boolean {
+/**
+ * Whether `lifter` may end `ban` before its expiry: the ledger asks whenever an entry of another origin would
+ * end an active ban, whatever its type (a removal, a newer ban already past its time, a shorter ban).
+ */
+export function liftPolicy (authority: UnbanAuthority): (lifter: LedgerEntry, ban: LedgerEntry) => boolean {
   const admins = new Set(authority.admins)
   switch (authority.mode) {
-    case 'origin': return (remover, ban) => remover === ban.origin
-    case 'admins': return (remover, ban) => remover === ban.origin || admins.has(remover)
+    case 'origin': return (lifter, ban) => lifter.origin === ban.origin
+    case 'admins': return (lifter, ban) => lifter.origin === ban.origin || admins.has(lifter.origin)
+    // a removal reaches the ledger only once its quorum passed; a ban stays its origin's own
+    case 'quorum': return (lifter, ban) => lifter.origin === ban.origin || actionFamily(lifter.action).removes
     default: return () => true
   }
 }
