@@ -48,10 +48,15 @@ describe('unban authority: only a ban\'s origin may lift it', () => {
     // the origin may: its unban lifts the ban everywhere
     expect((await mesh.hook(0, ['unban', 'sshd', 'tcp', '22', ips[0]!])).code).toBe(0)
     for (const i of [1, 2]) expect((await mesh.waitForRuns(i, 52, 20_000)).at(-1)).toBe(`unban sshd tcp 22 ${ips[0]}`)
-    // and another listed node may not: its hook says so (exit 1), and nothing is published
-    const refused = await mesh.hook(1, ['unban', 'sshd', 'tcp', '22', ips[1]!])
+    // and another listed node may not: its `fst unban` says what to do (exit 1), and nothing is published
+    const refused = await mesh.fst(1, ['unban', ips[1]!])
     expect(refused.code).toBe(1)
+    expect(refused.stderr).toMatch(/on the server that issued it/)
     await pWaitFor(async () => (await defences(mesh, 1)).refused.unban_not_authorized === 1, { interval: 100, timeout: 5000 })
+    // its firewall's own unban of the received ban (a jail's shorter bantime) stays local: exit 0, not published
+    const local = await mesh.hook(1, ['unban', 'sshd', 'tcp', '22', ips[1]!])
+    expect(local.code).toBe(0)
+    expect((await mesh.status(1)).messages.suppressed).toBeGreaterThan(0)
     expect((await mesh.status(2)).ledger.active).toBe(50)
   })
 

@@ -40,6 +40,13 @@ const DRAIN_MS = 10_000
 /** A wave of this many ledger changes, then this long without one, and the node gives the wave's heap back. */
 const WAVE_CHANGES = 10_000
 const WAVE_QUIET_MS = 2000
+const REFUSAL_MESSAGES: Record<LedgerRefusal | 'pull_limit', string> = {
+  unban_not_authorized: 'entry refused: it would end a ban of another origin early (unbanAuthority)',
+  origin_limit: 'entry refused: the origin holds limits.maxActivePerOrigin bans',
+  removal_limit: 'entry refused: the origin holds limits.maxRemovalsPerOrigin newer removals',
+  ledger_full: 'entry refused: the ledger holds limits.maxLedgerEntries keys',
+  pull_limit: 'catch-up pull ended at limits.maxEntriesPerPull'
+}
 /** How often held quorum reports past their window are dropped. */
 const HELD_PURGE_MS = 5000
 
@@ -104,7 +111,18 @@ export class FstNode {
     const mayLift = liftPolicy(authority)
     this.ledger = Ledger.open(join(config.stateDir, 'ledger'))
     this.ledgerOpen = true
-    this.ledger.setRules({ self: this.peerId, maxActivePerOrigin: config.limits.maxActivePerOrigin, mayEnd: mayLift })
+    const { limits } = config
+    this.ledger.setRules({
+      self: this.peerId,
+      maxActivePerOrigin: limits.maxActivePerOrigin,
+      maxRemovalsPerOrigin: limits.maxRemovalsPerOrigin,
+      maxEntries: limits.maxLedgerEntries,
+      mayEnd: mayLift,
+      onEvicted: origin => {
+        metrics.removalsEvicted.inc()
+        throttle.warn('removal_evicted', { origin, max: limits.maxRemovalsPerOrigin }, 'an origin is past limits.maxRemovalsPerOrigin: its oldest removals are dropped')
+      }
+    })
     await this.ledger.prune(config.ledgerRetentionS * 1000)
     const signed = await signOwnEntries(this.ledger, this.peerId, entries => this.mesh.provenance.signBatch(entries).proofs)
     if (signed > 0) log.info({ signed, unproven: this.ledger.unproven.size }, 'signed own entries of a protocol v1 ledger')
@@ -198,7 +216,7 @@ export class FstNode {
   /** An entry refused by a bound or the unban authority: counted, and logged at most a few times per 10 s. */
   private refusedEntry (reason: LedgerRefusal | 'pull_limit', origin: string, count = 1): void {
     this.metrics.entriesRefused.inc({ reason }, count)
-    this.throttle.warn(reason, { origin, count }, reason === 'unban_not_authorized' ? 'unban refused: origin may not lift this ban' : 'per-origin or per-pull bound reached')
+    this.throttle.warn(reason, { origin, count }, REFUSAL_MESSAGES[reason])
   }
 
   /** One signed mesh message for a batch of events. A failure loses nothing: catch-up delivers from the ledger. */

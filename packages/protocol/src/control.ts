@@ -7,7 +7,8 @@
 export const MAX_CONTROL_LINE = 64 * 1024
 
 export type ControlRequest =
-  | { op: 'publish', action: string, name: string, protocol: string, port: string, ip: string, duration?: number }
+  /** `manual`: an operator's `fst ban`/`fst unban`, which may lift a ban of another origin; a hook's unban of one stays local. */
+  | { op: 'publish', action: string, name: string, protocol: string, port: string, ip: string, duration?: number, manual?: boolean }
   | { op: 'status' }
   | { op: 'peers' }
   | { op: 'list', action?: string, name?: string, ip?: string, all?: boolean, overlapping?: boolean }

@@ -29,7 +29,7 @@ The receivers run actions/<action>.d/ with argv "<name> <protocol> <port> <ip>",
     .action(async (ip: string, opts: { name: string, duration?: string, action: string, protocol: string, port: string, config?: string, socket?: string }) => {
       const duration = opts.duration === undefined ? undefined : parseDuration(opts.duration)
       if (actionFamily(opts.action).removes) throw new UsageError(`--action ${opts.action} removes; use fst unban`)
-      const request = { op: 'publish' as const, action: opts.action, name: opts.name, protocol: opts.protocol, port: opts.port, ip: canonical(ip), ...(duration === undefined ? {} : { duration }) }
+      const request = { op: 'publish' as const, action: opts.action, name: opts.name, protocol: opts.protocol, port: opts.port, ip: canonical(ip), manual: true, ...(duration === undefined ? {} : { duration }) }
       const checked = validateInput(request)
       if (!checked.valid) throw new UsageError(checked.error)
       const client = await ControlClient.connect(await socketPath(opts))
@@ -65,7 +65,7 @@ The receivers run actions/<action>.d/ with argv "<name> <protocol> <port> <ip>",
         }
         const lifted: string[] = []
         for (const e of entries) {
-          const answer = await client.request({ op: 'publish', action: `un${opts.action}`, name: e.name, protocol: e.protocol, port: e.port, ip: e.ip })
+          const answer = await client.request({ op: 'publish', action: `un${opts.action}`, name: e.name, protocol: e.protocol, port: e.port, ip: e.ip, manual: true })
           if (!answer.ok) throw new UsageError(`refused by the node: ${answer.error}`, EXIT.refused)
           lifted.push(e.name)
         }

@@ -105,6 +105,13 @@ export const configSchema = z.strictObject({
   limits: z.strictObject({
     /** Keys one other origin may hold as bans (and reports held for a quorum); past it its new bans are refused. */
     maxActivePerOrigin: z.number().int().min(1),
+    /**
+     * Removals (unbans, expiry tombstones) one origin keeps in the ledger: its newest ones. Past it its oldest
+     * are dropped, and its removals of keys this node does not hold that are older than all it keeps are refused.
+     */
+    maxRemovalsPerOrigin: z.number().int().min(1000),
+    /** Keys the ledger holds at most; past it new keys of other origins are refused (own reports never are). */
+    maxLedgerEntries: z.number().int().min(10_000),
     /** Entries one catch-up pull reads; past it the pull ends (the next one goes on from there). */
     maxEntriesPerPull: z.number().int().min(MIN_PULL)
   }),
@@ -201,8 +208,8 @@ export const defaultConfig: Config = {
   freshness: { maxAgeS: 24 * 3600, maxSkewS: 60 },
   rateLimit: { perSecond: 20_000, burst: 100_000 },
   quorum: {},
-  unbanAuthority: { mode: 'any', admins: [], peers: 2, windowS: 600 },
-  limits: { maxActivePerOrigin: 250_000, maxEntriesPerPull: 200_000 },
+  unbanAuthority: { mode: 'origin', admins: [], peers: 2, windowS: 600 },
+  limits: { maxActivePerOrigin: 250_000, maxRemovalsPerOrigin: 50_000, maxLedgerEntries: 1_000_000, maxEntriesPerPull: 200_000 },
   reapplyOnStart: true,
   ledgerRetentionS: 30 * 24 * 3600,
   catchup: { intervalS: 300, timeoutS: 120 },

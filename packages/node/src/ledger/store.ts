@@ -6,6 +6,7 @@ import { open, type RootDatabase } from 'lmdb'
 import { DigestIndex } from './digest.js'
 import type { LedgerRefusal, LedgerRules } from './rules.js'
 import { EntryCompactor } from './compact-entry.js'
+import { RemovalBound } from './removal-bound.js'
 import { resolve } from './standing.js'
 
 /** Store keys of a key's rivals (standing bans behind the held entry): a prefix no ledger key has. */
@@ -29,6 +30,11 @@ export type { LedgerRefusal, LedgerRules } from './rules.js'
 
 type DecidedChange = Omit<Change, 'written'> & { source: LedgerEntry }
 type Decision = { key: string, change: DecidedChange | null, rivals?: StoredEntry[] } | { refused: LedgerRefusal } | null
+
+/** The time a removal is stored with: its own, or for a ban already past its time, its expiry. */
+function expiresAtOrTime (e: LedgerEntry): number {
+  return actionFamily(e.action).removes ? e.time : expiresAt(e)
+}
 
 /** An expiry tombstone as the ban it derives from (its proof names it), anything else as it is. */
 function asReported<E extends LedgerEntry & { proof?: EntryProof }> (e: E | undefined): E | undefined {
@@ -68,7 +74,9 @@ export class Ledger {
   private readonly writing = new Map<string, StoredEntry>()
   /** Per key, active bans of other origins that the held entry's writer may not end (ledger/standing.ts). */
   private readonly rivals = new Map<string, StoredEntry[]>()
-  private rules: LedgerRules = { self: '', maxActivePerOrigin: Infinity, mayEnd: () => true }
+  /** Each origin's removals, oldest first: bounded by `maxRemovalsPerOrigin`. */
+  private readonly removals = new RemovalBound()
+  private rules: LedgerRules = { self: '', maxActivePerOrigin: Infinity, maxRemovalsPerOrigin: Infinity, maxEntries: Infinity, mayEnd: () => true }
 
   private constructor (private readonly db: RootDatabase<StoredEntry, string>) {
     for (const { key, value } of db.getRange()) {
@@ -88,6 +96,7 @@ export class Ledger {
 
   setRules (rules: LedgerRules): void {
     this.rules = rules
+    for (const origin of this.removals.origins()) this.evictRemovals(origin)
   }
 
   /** Keys `origin` holds as bans now. */
@@ -95,8 +104,13 @@ export class Ledger {
     return this.bansByOrigin.get(origin) ?? 0
   }
 
-  private count (entry: LedgerEntry | undefined, delta: number): void {
-    if (entry === undefined || actionFamily(entry.action).removes) return
+  private count (key: string, entry: LedgerEntry | undefined, delta: number): void {
+    if (entry === undefined) return
+    if (actionFamily(entry.action).removes) {
+      if (delta > 0) this.removals.add(entry.origin, key, entry.time)
+      else this.removals.delete(entry.origin, key)
+      return
+    }
     const n = (this.bansByOrigin.get(entry.origin) ?? 0) + delta
     if (n <= 0) this.bansByOrigin.delete(entry.origin)
     else this.bansByOrigin.set(entry.origin, n)
@@ -104,8 +118,8 @@ export class Ledger {
 
   /** Replaces a key's rivals in memory (counted as bans of their origins); the caller writes them. */
   private setRivals (key: string, next: readonly StoredEntry[]): void {
-    for (const r of this.rivals.get(key) ?? []) this.count(r, -1)
-    for (const r of next) this.count(r, 1)
+    for (const r of this.rivals.get(key) ?? []) this.count(key, r, -1)
+    for (const r of next) this.count(key, r, 1)
     if (next.length === 0) this.rivals.delete(key)
     else this.rivals.set(key, [...next])
   }
@@ -141,11 +155,32 @@ export class Ledger {
   private remember (key: string, entry: LedgerEntry): void {
     // memory holds a compact copy (shared strings, one shape); the store gets the entry as given
     const compact = this.compactor.compact(entry)
-    this.count(this.entries.get(key), -1)
-    this.count(compact, 1)
+    this.count(key, this.entries.get(key), -1)
+    this.count(key, compact, 1)
     this.entries.set(key, compact)
     this.digest.set(key, compact)
     this.track(key, entry)
+    if (actionFamily(entry.action).removes) this.evictRemovals(entry.origin)
+  }
+
+  /** Drops an origin's oldest removals past its bound (never a ban: only removals are in the bound). */
+  private evictRemovals (origin: string): void {
+    while (this.removals.count(origin) > this.rules.maxRemovalsPerOrigin) {
+      const oldest = this.removals.oldest(origin)
+      if (oldest === undefined) return
+      this.forget(oldest.key)
+      this.rules.onEvicted?.(origin)
+    }
+  }
+
+  /** Removes a key from memory, digest and store (pruned or evicted). */
+  private forget (key: string): void {
+    this.count(key, this.entries.get(key), -1)
+    this.entries.delete(key)
+    this.unproven.delete(key)
+    this.expiring.delete(key)
+    this.digest.delete(key)
+    void this.db.remove(key)
   }
 
   /** Memory now; the store once the proof is known (an own event's proof comes when its batch is signed). */
@@ -278,10 +313,21 @@ export class Ledger {
     return rivalsChanged ? { ...decided, rivals: standing.rivals } : decided
   }
 
-  /** The per-origin bound: a ban of a key the origin does not hold as a ban yet, past its bound, is refused. */
+  /**
+   * The bounds on what another origin makes this node hold: its bans (`maxActivePerOrigin`), its removals
+   * (`maxRemovalsPerOrigin`: one older than all it keeps would be dropped at once), and new keys past
+   * `maxEntries`. A removal that lifts a ban is never refused: it frees the ban's slot.
+   */
   private bounded (incoming: LedgerEntry, previous: LedgerEntry | undefined, now: number): { refused: LedgerRefusal } | undefined {
     const { rules } = this
-    if (actionFamily(incoming.action).removes || incoming.origin === rules.self || expiresAt(incoming) <= now) return undefined
+    if (incoming.origin === rules.self) return undefined
+    if (previous === undefined && this.entries.size >= rules.maxEntries) return { refused: 'ledger_full' }
+    if (actionFamily(incoming.action).removes || expiresAt(incoming) <= now) {
+      if (previous !== undefined && isActive(previous, now)) return undefined
+      if (this.removals.count(incoming.origin) < rules.maxRemovalsPerOrigin) return undefined
+      const oldest = this.removals.oldest(incoming.origin)
+      return oldest !== undefined && expiresAtOrTime(incoming) > oldest.time ? undefined : { refused: 'removal_limit' }
+    }
     const counted = previous !== undefined && !actionFamily(previous.action).removes && previous.origin === incoming.origin
     if (!counted && this.bansOf(incoming.origin) >= rules.maxActivePerOrigin) return { refused: 'origin_limit' }
     return undefined
@@ -373,12 +419,7 @@ export class Ledger {
     let dropped = 0
     for (const [key, e] of this.entries) {
       if (!prunable(e, retentionMs, now)) continue
-      this.count(e, -1)
-      this.entries.delete(key)
-      this.unproven.delete(key)
-      this.expiring.delete(key)
-      this.digest.delete(key)
-      void this.db.remove(key)
+      this.forget(key)
       dropped++
     }
     await this.db.flushed

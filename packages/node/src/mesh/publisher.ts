@@ -61,9 +61,19 @@ export class Publisher {
       this.suppressed++
       return { ok: true, published: false }
     }
-    // peers would refuse it; saying so here tells the administrator where to unban (the ban's origin)
-    if (removes && existing !== undefined && existing.origin !== init.self && !init.mayLift({ ...event, origin: init.self }, existing)) {
-      return this.refuse('unban_not_authorized', `this node may not lift a ban issued by ${existing.origin} (unbanAuthority)`)
+    if (removes && existing !== undefined && existing.origin !== init.self) {
+      // the twin of echo suppression: the local firewall (a jail's own shorter bantime) lifting a ban this node
+      // received is a local event, not the fleet's unban; only a deliberate `fst unban` speaks for the fleet
+      if (input.manual !== true) {
+        init.metrics.suppressed.inc({ action: event.action })
+        this.suppressed++
+        init.throttle.info('local_unban', { action: event.action, name: event.name, ip: event.ip, origin: existing.origin }, 'a local unban of a ban received from another origin stays local (not published)')
+        return { ok: true, published: false, local: true }
+      }
+      // peers would refuse it; saying so here tells the administrator where to unban (the ban's origin)
+      if (!init.mayLift({ ...event, origin: init.self }, existing)) {
+        return this.refuse('unban_not_authorized', `this server may not lift a ban issued by ${existing.origin} (unbanAuthority: origin): run \`fst unban\` on the server that issued it (\`fst peers\` names it), or list this server's ID (\`fst id\`) in unbanAuthority.admins and use mode admins`)
+      }
     }
     let proofOf!: (proof: Promise<EntryProof>) => void
     const proof = new Promise<EntryProof>(resolve => { proofOf = p => { void p.then(resolve) } })

@@ -19,7 +19,7 @@ export interface UnbanAuthority {
   windowS: number
 }
 
-export const defaultUnbanAuthority: UnbanAuthority = { mode: 'any', admins: [], peers: 2, windowS: 600 }
+export const defaultUnbanAuthority: UnbanAuthority = { mode: 'origin', admins: [], peers: 2, windowS: 600 }
 
 /**
  * Whether `lifter` may end `ban` before its expiry: the ledger asks whenever an entry of another origin would

@@ -1,0 +1,84 @@
+/**
+ * The removals (unbans and expiry tombstones) each origin has in the ledger, oldest first, so that a bound
+ * on them costs O(log n) per removal. Each origin keeps its newest ones: a function of the set of removals,
+ * so every node that saw the same ones keeps the same ones (the ledger enforces it: store.ts), and a flood of unbans of keys nobody banned
+ * (issue 26: 300k in 10 s) pushes out only its own origin's oldest.
+ */
+export class RemovalBound {
+  /** Per origin, a binary min-heap of [time, key]; entries that no longer hold are skipped when they surface. */
+  private readonly heaps = new Map<string, Array<[number, string]>>()
+  private readonly live = new Map<string, Map<string, number>>()
+
+  /** Origins that have removals. */
+  origins (): string[] {
+    return [...this.live.keys()]
+  }
+
+  /** Removals `origin` has now. */
+  count (origin: string): number {
+    return this.live.get(origin)?.size ?? 0
+  }
+
+  /** Records that `key` holds a removal of `origin` issued at `time`. */
+  add (origin: string, key: string, time: number): void {
+    let live = this.live.get(origin)
+    if (live === undefined) this.live.set(origin, live = new Map())
+    live.set(key, time)
+    let heap = this.heaps.get(origin)
+    if (heap === undefined) this.heaps.set(origin, heap = [])
+    push(heap, [time, key])
+    // entries left behind by replaced removals: rebuild once they outnumber the live ones
+    if (heap.length > 2 * live.size + 1024) this.heaps.set(origin, [...live].map(([k, t]) => [t, k] as [number, string]).sort((a, b) => a[0] - b[0]))
+  }
+
+  /** Forgets `key`'s removal of `origin` (replaced by a ban, or pruned). */
+  delete (origin: string, key: string): void {
+    const live = this.live.get(origin)
+    if (live === undefined) return
+    live.delete(key)
+    if (live.size === 0) {
+      this.live.delete(origin)
+      this.heaps.delete(origin)
+    }
+  }
+
+  /** The oldest removal `origin` has, if any. */
+  oldest (origin: string): { key: string, time: number } | undefined {
+    const heap = this.heaps.get(origin)
+    const live = this.live.get(origin)
+    while (heap !== undefined && heap.length > 0) {
+      const [time, key] = heap[0]!
+      if (live?.get(key) === time) return { key, time }
+      pop(heap)
+    }
+    return undefined
+  }
+}
+
+function push (heap: Array<[number, string]>, item: [number, string]): void {
+  heap.push(item)
+  let i = heap.length - 1
+  while (i > 0) {
+    const parent = (i - 1) >> 1
+    if (heap[parent]![0] <= item[0]) break
+    heap[i] = heap[parent]!
+    i = parent
+  }
+  heap[i] = item
+}
+
+function pop (heap: Array<[number, string]>): void {
+  const last = heap.pop()!
+  if (heap.length === 0) return
+  let i = 0
+  for (;;) {
+    const l = 2 * i + 1
+    if (l >= heap.length) break
+    const r = l + 1
+    const c = r < heap.length && heap[r]![0] < heap[l]![0] ? r : l
+    if (heap[c]![0] >= last[0]) break
+    heap[i] = heap[c]!
+    i = c
+  }
+  heap[i] = last
+}
