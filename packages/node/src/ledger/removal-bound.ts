@@ -21,11 +21,11 @@ export class RemovalBound {
 
   /** Records that `key` holds a removal of `origin` issued at `time`. */
   add (origin: string, key: string, time: number): void {
-    let live = this.live.get(origin)
-    if (live === undefined) this.live.set(origin, live = new Map())
+    const live = this.live.get(origin) ?? new Map<string, number>()
+    this.live.set(origin, live)
     live.set(key, time)
-    let heap = this.heaps.get(origin)
-    if (heap === undefined) this.heaps.set(origin, heap = [])
+    const heap = this.heaps.get(origin) ?? []
+    this.heaps.set(origin, heap)
     push(heap, [time, key])
     // entries left behind by replaced removals: rebuild once they outnumber the live ones
     if (heap.length > 2 * live.size + 1024) this.heaps.set(origin, [...live].map(([k, t]) => [t, k] as [number, string]).sort((a, b) => a[0] - b[0]))
