@@ -18,7 +18,7 @@ function ledgerFor (authority: UnbanAuthority): Ledger {
   const dir = mkdtempSync(join(tmpdir(), 'fst-authority-prop-'))
   dirs.push(dir)
   const l = Ledger.open(join(dir, 'ledger'))
-  l.setRules({ self: 'self', maxActivePerOrigin: Infinity, mayEnd: liftPolicy(authority) })
+  l.setRules({ self: 'self', maxActivePerOrigin: Infinity, maxRemovalsPerOrigin: Infinity, maxEntries: Infinity, mayEnd: liftPolicy(authority) })
   return l
 }
 

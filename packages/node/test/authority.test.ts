@@ -19,7 +19,7 @@ function ledger (mode: 'any' | 'origin' | 'admins', admins: string[] = [], maxAc
   const dir = mkdtempSync(join(tmpdir(), 'fst-authority-'))
   dirs.push(dir)
   const l = Ledger.open(join(dir, 'ledger'))
-  l.setRules({ self: 'self', maxActivePerOrigin, mayEnd: liftPolicy({ mode, admins, peers: 2, windowS: 600 }) })
+  l.setRules({ self: 'self', maxActivePerOrigin, maxRemovalsPerOrigin: Infinity, maxEntries: Infinity, mayEnd: liftPolicy({ mode, admins, peers: 2, windowS: 600 }) })
   ledgers.push(l)
   return l
 }
@@ -72,7 +72,7 @@ describe('unban authority in the ledger', () => {
     const dir = mkdtempSync(join(tmpdir(), 'fst-authority-'))
     dirs.push(dir)
     const first = Ledger.open(join(dir, 'ledger'))
-    first.setRules({ self: 'self', maxActivePerOrigin: Infinity, mayEnd: liftPolicy({ mode: 'origin', admins: [], peers: 2, windowS: 600 }) })
+    first.setRules({ self: 'self', maxActivePerOrigin: Infinity, maxRemovalsPerOrigin: Infinity, maxEntries: Infinity, mayEnd: liftPolicy({ mode: 'origin', admins: [], peers: 2, windowS: 600 }) })
     const [change] = first.applyMany([ev('ban', NOW - 5000, A, { duration: 3600 }), ev('ban', NOW - 4000, C, { duration: 60 })], NOW)
     await change?.written
     expect(first.active().map(e => e.origin)).toEqual([A])
@@ -80,7 +80,7 @@ describe('unban authority in the ledger', () => {
     // the standing ban behind the held one survives a restart
     const l = Ledger.open(join(dir, 'ledger'))
     ledgers.push(l)
-    l.setRules({ self: 'self', maxActivePerOrigin: Infinity, mayEnd: liftPolicy({ mode: 'origin', admins: [], peers: 2, windowS: 600 }) })
+    l.setRules({ self: 'self', maxActivePerOrigin: Infinity, maxRemovalsPerOrigin: Infinity, maxEntries: Infinity, mayEnd: liftPolicy({ mode: 'origin', admins: [], peers: 2, windowS: 600 }) })
     expect(l.rivalsOf('ban|sshd|203.0.113.9').map(e => e.origin)).toEqual([C])
     // A lifts its own ban: C's, still in its time, takes over; when C's ends, the key is free
     expect(l.applyMany([ev('unban', NOW - 3000, A)], NOW).filter(c => c.wasActive !== c.isActive)).toEqual([])
@@ -109,5 +109,52 @@ describe('unban authority in the ledger', () => {
     l.applyMany(Array.from({ length: 5 }, (_, i) => ev('ban', NOW - 1000, 'self', { ip: `198.51.100.${i}` })), NOW, r => refused.push(r))
     expect(refused).toHaveLength(2)
     expect(l.bansOf('self')).toBe(5)
+  })
+})
+
+describe('bounds on every kind of entry (issue 26, finding 2)', () => {
+  function bounded (maxRemovalsPerOrigin: number, maxEntries = Infinity): { l: Ledger, evicted: string[] } {
+    const dir = mkdtempSync(join(tmpdir(), 'fst-bounds-'))
+    dirs.push(dir)
+    const l = Ledger.open(join(dir, 'ledger'))
+    ledgers.push(l)
+    const evicted: string[] = []
+    l.setRules({ self: 'self', maxActivePerOrigin: Infinity, maxRemovalsPerOrigin, maxEntries, mayEnd: liftPolicy({ mode: 'origin', admins: [], peers: 2, windowS: 600 }), onEvicted: o => evicted.push(o) })
+    return { l, evicted }
+  }
+  const ip = (i: number) => `2001:db8::${i.toString(16)}`
+
+  it('keeps each origin\'s newest removals: a flood of unbans of keys nobody banned stays at the bound', () => {
+    const { l, evicted } = bounded(1000)
+    const refused: string[] = []
+    // 5,000 unbans of never-held keys, newest last, then 1,000 older ones
+    l.applyMany(Array.from({ length: 5000 }, (_, i) => ev('unban', NOW - 10_000 + i, C, { ip: ip(i) })), NOW, r => refused.push(r))
+    expect(l.size).toBe(1000)
+    expect(evicted).toHaveLength(4000)
+    expect(Math.min(...l.list({ all: true }).map(e => e.time))).toBe(NOW - 10_000 + 4000)
+    l.applyMany(Array.from({ length: 1000 }, (_, i) => ev('unban', NOW - 20_000 + i, C, { ip: ip(10_000 + i) })), NOW, r => refused.push(r))
+    expect(refused).toEqual(Array(1000).fill('removal_limit'))
+    expect(l.size).toBe(1000)
+    // another origin's removals are not pushed out by C's
+    l.applyMany([ev('unban', NOW - 30_000, A, { ip: ip(99_999) })], NOW)
+    expect(l.size).toBe(1001)
+  })
+
+  it('never refuses the removal of a ban it holds, and never drops a ban to make room', () => {
+    const { l } = bounded(1000)
+    l.applyMany(Array.from({ length: 1000 }, (_, i) => ev('unban', NOW - 5000 + i, C, { ip: ip(i) })), NOW)
+    l.applyMany([ev('ban', NOW - 60_000, C, { ip: '198.51.100.7', duration: 3600 })], NOW)
+    const [lift] = l.applyMany([ev('unban', NOW - 50_000, C, { ip: '198.51.100.7' })], NOW)
+    expect(lift?.wasActive && !lift.isActive).toBe(true)
+    expect(l.size).toBe(1000)
+  })
+
+  it('refuses new keys of other origins past maxLedgerEntries, never its own', () => {
+    const { l } = bounded(Infinity, 3)
+    const refused: string[] = []
+    l.applyMany([1, 2, 3, 4].map(i => ev('ban', NOW - 1000, A, { ip: ip(i) })), NOW, r => refused.push(r))
+    expect(refused).toEqual(['ledger_full'])
+    l.apply({ action: 'ban', name: 'sshd', protocol: 'tcp', port: '22', ip: ip(5), time: NOW, duration: 0 }, 'self', NOW)
+    expect(l.size).toBe(4)
   })
 })
