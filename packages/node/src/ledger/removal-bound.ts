@@ -28,7 +28,7 @@ export class RemovalBound {
     this.heaps.set(origin, heap)
     push(heap, [time, key])
     // entries left behind by replaced removals: rebuild once they outnumber the live ones
-    if (heap.length > 2 * live.size + 1024) this.heaps.set(origin, [...live].map(([k, t]) => [t, k] as [number, string]).sort((a, b) => a[0] - b[0]))
+    if (heap.length > 2 * live.size + 1024) this.heaps.set(origin, [...live].map(([k, t]) => [t, k] as [number, string]).sort((a, b) => before(a, b) ? -1 : 1))
   }
 
   /** Forgets `key`'s removal of `origin` (replaced by a ban, or pruned). */
@@ -55,12 +55,17 @@ export class RemovalBound {
   }
 }
 
+/** The order removals are kept in: by time, equal times by key, so that every node keeps the same ones. */
+export function before (a: readonly [number, string], b: readonly [number, string]): boolean {
+  return a[0] !== b[0] ? a[0] < b[0] : a[1] < b[1]
+}
+
 function push (heap: Array<[number, string]>, item: [number, string]): void {
   heap.push(item)
   let i = heap.length - 1
   while (i > 0) {
     const parent = (i - 1) >> 1
-    if (heap[parent]![0] <= item[0]) break
+    if (!before(item, heap[parent]!)) break
     heap[i] = heap[parent]!
     i = parent
   }
@@ -75,8 +80,8 @@ function pop (heap: Array<[number, string]>): void {
     const l = 2 * i + 1
     if (l >= heap.length) break
     const r = l + 1
-    const c = r < heap.length && heap[r]![0] < heap[l]![0] ? r : l
-    if (heap[c]![0] >= last[0]) break
+    const c = r < heap.length && before(heap[r]!, heap[l]!) ? r : l
+    if (!before(heap[c]!, last)) break
     heap[i] = heap[c]!
     i = c
   }

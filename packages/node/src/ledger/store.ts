@@ -6,7 +6,7 @@ import { open, type RootDatabase } from 'lmdb'
 import { DigestIndex } from './digest.js'
 import type { LedgerRefusal, LedgerRules } from './rules.js'
 import { EntryCompactor } from './compact-entry.js'
-import { RemovalBound } from './removal-bound.js'
+import { before, RemovalBound } from './removal-bound.js'
 import { resolve } from './standing.js'
 
 /** Store keys of a key's rivals (standing bans behind the held entry): a prefix no ledger key has. */
@@ -326,7 +326,7 @@ export class Ledger {
       if (previous !== undefined && isActive(previous, now)) return undefined
       if (this.removals.count(incoming.origin) < rules.maxRemovalsPerOrigin) return undefined
       const oldest = this.removals.oldest(incoming.origin)
-      return oldest !== undefined && expiresAtOrTime(incoming) > oldest.time ? undefined : { refused: 'removal_limit' }
+      return oldest !== undefined && before([oldest.time, oldest.key], [expiresAtOrTime(incoming), ledgerKey(incoming)]) ? undefined : { refused: 'removal_limit' }
     }
     const counted = previous !== undefined && !actionFamily(previous.action).removes && previous.origin === incoming.origin
     if (!counted && this.bansOf(incoming.origin) >= rules.maxActivePerOrigin) return { refused: 'origin_limit' }
