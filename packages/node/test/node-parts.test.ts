@@ -45,14 +45,14 @@ class StubRunner implements JobQueue {
   lines (): string[] { return this.jobs.flatMap(j => j.events.map(e => `${j.action} ${e.ip}@${j.origin}`)) }
 }
 
-function parts (opts: { quorum?: Record<string, { peers: number, windowS: number }>, runOwnEvents?: boolean } = {}) {
+function parts (opts: { quorum?: Record<string, { peers: number, windowS: number }>, removals?: { peers: number, windowS: number }, runOwnEvents?: boolean } = {}) {
   let now = T0
   const clock = { now: () => now, advance: (ms: number) => { now += ms } }
   const dir = mkdtempSync(join(tmpdir(), 'fst-parts-'))
   const ledger = Ledger.open(join(dir, 'ledger'))
   const runner = new StubRunner()
   const metrics = createNodeMetrics(new Registry())
-  const tracker = new QuorumTracker(opts.quorum ?? {}, clock.now)
+  const tracker = new QuorumTracker(opts.quorum ?? {}, clock.now, opts.removals)
   const held = HeldReports.open(join(dir, 'held'))
   const gate = tracker.active
     ? new QuorumGate({ tracker, held, self: SELF, maxHeldPerOrigin: 1000, onHeld: () => {}, onRefused: () => {}, now: clock.now })
@@ -193,6 +193,22 @@ describe('quorum through the receiver', () => {
     // the announced tombstone withdraws this node's report, as it does on the peers it reaches
     await pWaitFor(() => p.held.size === 1, { interval: 1, timeout: 1000 })
     expect(p.held.has(`ban|203.0.113.2|${P('peerA')}`)).toBe(true)
+  })
+})
+
+describe('quorum of removals (unbanAuthority: quorum)', () => {
+  let p: ReturnType<typeof parts>
+  beforeEach(() => { p = parts({ removals: { peers: 2, windowS: 60 } }) })
+  afterEach(async () => { await p.cleanup() })
+
+  it('holds the own unban that completes the removal quorum, as the peers hold it', async () => {
+    p.receive('peerA', [ev('ban', '203.0.113.3', T0)])
+    p.receive('peerB', [ev('unban', '203.0.113.3', T0 + 1)])
+    expect(p.held.size).toBe(1)
+    expect(await p.publisher.publish(hook('unban', '203.0.113.3'))).toMatchObject({ ok: true, published: true })
+    expect(p.ledger.get('ban|sshd|203.0.113.3')?.origin).toBe(SELF)
+    expect(p.held.size).toBe(2)
+    expect(p.runner.lines()).toEqual([`ban 203.0.113.3@${P('peerA')}`])
   })
 })
 
