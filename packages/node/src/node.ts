@@ -164,7 +164,11 @@ export class FstNode {
     this.expiry = new ExpirySweeper({
       ledger: this.ledger,
       self: this.peerId,
-      announce: event => { void this.batcher.add(event) },
+      announce: event => {
+        const proof = this.batcher.add(event)
+        // an own ban's end withdraws this node's held report of it, as it does on every peer the tombstone reaches
+        gate?.own(event, proof).written.catch((err: unknown) => log.warn({ err: (err as Error).message }, 'held report of an expired own ban not withdrawn'))
+      },
       apply,
       runOwnEvents: config.runOwnEvents,
       // half the peers' freshness window, so the tombstone is still fresh when it arrives

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { addressGuard, type FstEvent } from '@fst/protocol'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import pWaitFor from 'p-wait-for'
 import { Registry } from 'prom-client'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { Applier, type JobQueue } from '../src/actions/applier.js'
@@ -44,14 +45,14 @@ class StubRunner implements JobQueue {
   lines (): string[] { return this.jobs.flatMap(j => j.events.map(e => `${j.action} ${e.ip}@${j.origin}`)) }
 }
 
-function parts (opts: { quorum?: Record<string, { peers: number, windowS: number }>, runOwnEvents?: boolean } = {}) {
+function parts (opts: { quorum?: Record<string, { peers: number, windowS: number }>, removals?: { peers: number, windowS: number }, runOwnEvents?: boolean } = {}) {
   let now = T0
   const clock = { now: () => now, advance: (ms: number) => { now += ms } }
   const dir = mkdtempSync(join(tmpdir(), 'fst-parts-'))
   const ledger = Ledger.open(join(dir, 'ledger'))
   const runner = new StubRunner()
   const metrics = createNodeMetrics(new Registry())
-  const tracker = new QuorumTracker(opts.quorum ?? {}, clock.now)
+  const tracker = new QuorumTracker(opts.quorum ?? {}, clock.now, opts.removals)
   const held = HeldReports.open(join(dir, 'held'))
   const gate = tracker.active
     ? new QuorumGate({ tracker, held, self: SELF, maxHeldPerOrigin: 1000, onHeld: () => {}, onRefused: () => {}, now: clock.now })
@@ -59,14 +60,15 @@ function parts (opts: { quorum?: Record<string, { peers: number, windowS: number
   const applier = new Applier(runner)
   const apply = (changes: Parameters<Applier['run']>[0]) => applier.run(changes)
   const sent: FstEvent[] = []
+  const send = async (e: FstEvent) => { sent.push(e); return signer.self!.provenance.signBatch([{ ...e, origin: SELF }]).proofs[0]! }
   const receiver = new Receiver({ ledger, quorum: gate, onRefused: () => {}, apply, metrics, throttle, now: clock.now })
   const publisher = new Publisher({
     self: SELF, ledger, guard: () => addressGuard({ protect: ['10.0.0.0/8'], minPrefixV4: 16, minPrefixV6: 32 }),
-    send: async e => { sent.push(e); return signer.self!.provenance.signBatch([{ ...e, origin: SELF }]).proofs[0]! },
+    send,
     quorum: gate, mayLift: () => true, apply, runOwnEvents: opts.runOwnEvents ?? false, metrics, throttle, now: clock.now
   })
   const expiry = new ExpirySweeper({
-    ledger, self: SELF, announce: e => sent.push(e), apply, runOwnEvents: false, announceWithinMs: 30_000, retentionMs: 86_400_000, now: clock.now
+    ledger, self: SELF, announce: e => { const proof = send(e); void gate?.own(e, proof).written }, apply, runOwnEvents: false, announceWithinMs: 30_000, retentionMs: 86_400_000, now: clock.now
   })
   /** A message from a named peer, as the validator hands it on: its events and their proofs. */
   const receive = (from: 'peerA' | 'peerB', events: FstEvent[]) => {
@@ -74,7 +76,7 @@ function parts (opts: { quorum?: Record<string, { peers: number, windowS: number
     return receiver.receive(P(from), events, proofs)
   }
   const cleanup = async () => { await ledger.close(); await held.close(); rmSync(dir, { recursive: true, force: true }) }
-  return { clock, ledger, runner, metrics, receiver, receive, publisher, expiry, sent, cleanup }
+  return { clock, ledger, held, runner, metrics, receiver, receive, publisher, expiry, sent, cleanup }
 }
 
 const ev = (action: string, ip: string, time: number, extra: Partial<FstEvent> = {}): FstEvent =>
@@ -166,6 +168,47 @@ describe('quorum through the receiver', () => {
     p.clock.advance(61_000)
     p.receive('peerB', [ev('ban', '203.0.113.5', T0 + 61_000)])
     expect(p.runner.lines()).toEqual([`ban 203.0.113.1@${P('peerB')}`])
+  })
+
+  it('holds the own report that completes a quorum, and every later one, as the peers hold them', async () => {
+    p.receive('peerA', [ev('ban', '203.0.113.1', T0)])
+    expect(await p.publisher.publish(hook('ban', '203.0.113.1'))).toMatchObject({ ok: true, published: true })
+    expect(p.ledger.get(`ban|sshd|203.0.113.1`)?.origin).toBe(SELF)
+    expect(p.held.size).toBe(2)
+    p.receive('peerB', [ev('ban', '203.0.113.1', T0 + 1, { name: 'apache' })])
+    expect(p.held.size).toBe(3)
+    expect(p.runner.lines()).toEqual([`ban 203.0.113.1@${P('peerB')}`])
+  })
+
+  it('suppresses a repeat of an own report only until the quorum is reached; an own ban\'s expiry withdraws it', async () => {
+    expect(await p.publisher.publish(hook('ban', '203.0.113.2', 10))).toMatchObject({ published: true })
+    expect(await p.publisher.publish(hook('ban', '203.0.113.2', 10))).toEqual({ ok: true, published: false })
+    p.receive('peerA', [ev('ban', '203.0.113.2', T0, { name: 'nginx' })])
+    expect(p.held.size).toBe(2)
+    // the quorum is reached: another jail's report of the address is a ban of its own
+    expect(await p.publisher.publish(hook('ban', '203.0.113.2', 10))).toMatchObject({ published: true })
+    expect(p.ledger.get(`ban|sshd|203.0.113.2`)?.origin).toBe(SELF)
+    p.clock.advance(11_000)
+    p.expiry.sweep()
+    // the announced tombstone withdraws this node's report, as it does on the peers it reaches
+    await pWaitFor(() => p.held.size === 1, { interval: 1, timeout: 1000 })
+    expect(p.held.has(`ban|203.0.113.2|${P('peerA')}`)).toBe(true)
+  })
+})
+
+describe('quorum of removals (unbanAuthority: quorum)', () => {
+  let p: ReturnType<typeof parts>
+  beforeEach(() => { p = parts({ removals: { peers: 2, windowS: 60 } }) })
+  afterEach(async () => { await p.cleanup() })
+
+  it('holds the own unban that completes the removal quorum, as the peers hold it', async () => {
+    p.receive('peerA', [ev('ban', '203.0.113.3', T0)])
+    p.receive('peerB', [ev('unban', '203.0.113.3', T0 + 1)])
+    expect(p.held.size).toBe(1)
+    expect(await p.publisher.publish(hook('unban', '203.0.113.3'))).toMatchObject({ ok: true, published: true })
+    expect(p.ledger.get('ban|sshd|203.0.113.3')?.origin).toBe(SELF)
+    expect(p.held.size).toBe(2)
+    expect(p.runner.lines()).toEqual([`ban 203.0.113.3@${P('peerA')}`])
   })
 })
 

@@ -53,6 +53,10 @@ export class HeldReports {
     return this.reports.has(key)
   }
 
+  get (key: string): SignedEntry | undefined {
+    return this.reports.get(key)
+  }
+
   /** Keeps a report if it is newer than the one its origin has held for the address; null when it is not. */
   put (e: SignedEntry): Promise<unknown> | null {
     const key = heldKey(e)

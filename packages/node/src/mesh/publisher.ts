@@ -89,9 +89,10 @@ export class Publisher {
     const change = init.ledger.apply(event, init.self, this.now(), proof)
     if (change === null) return { ok: true, published: false }
     init.onChanges?.(1)
-    // peers get the event while the store commits; the hook's answer waits for the commit (after signing)
+    // peers get the event while the store commits; the hook's answer waits for the commit (after signing),
+    // and for the held copy of a report that completed a quorum
     proofOf(init.send(event))
-    await change.written
+    await Promise.all([change.written, gate?.written])
     init.metrics.published.inc({ action: event.action })
     init.throttle.info('published', { action: event.action, name: event.name, ip: event.ip, duration: event.duration }, 'published a local report')
     if (init.runOwnEvents) init.apply([change])

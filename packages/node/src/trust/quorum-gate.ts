@@ -1,7 +1,7 @@
 import { actionFamily, type EntryProof, type FstEvent, type SignedEntry } from '@fst/protocol'
 import { heldKey, type HeldReports } from '../ledger/held.js'
 import type { LedgerRefusal } from '../ledger/store.js'
-import type { QuorumTracker } from './quorum.js'
+import type { QuorumTracker, QuorumVerdict } from './quorum.js'
 
 export interface QuorumGateInit {
   tracker: QuorumTracker
@@ -57,23 +57,39 @@ export class QuorumGate {
     return false
   }
 
-  /** Whether this node already holds its own report of the event's action and address. */
+  /**
+   * Whether this node holds its own report of the event's action and address, inside the window, while the
+   * quorum is not reached: a repeat then adds nothing. Once it is reached, a new report is a new ban (the
+   * first one expired, say) and goes out like any other.
+   */
   holdsOwn (event: FstEvent): boolean {
-    return this.init.tracker.ruleOf(event.action) !== undefined && this.init.held.has(heldKey({ ...event, origin: this.init.self }))
+    const { held, tracker, self } = this.init
+    const rule = tracker.ruleOf(event.action)
+    if (rule === undefined) return false
+    const own = held.get(heldKey({ ...event, origin: self }))
+    return own !== undefined && own.time >= this.now() - rule.windowS * 1000 && !tracker.reached(event)
   }
 
   /**
-   * This node's own report (the hook). 'pass': it goes to the ledger. 'held': stored once its proof arrives;
-   * `written` resolves when that is durable.
+   * This node's own report (the hook, or the announcement of an own ban's expiry). 'pass': it goes to the
+   * ledger; 'held': it waits for the quorum. Either way it is kept as peers keep it when it reaches them
+   * (`admit`): a removal withdraws this node's earlier report, and a report of an action with a rule is held
+   * for the window, also the one that completes the quorum, or this node alone would lack it and its root
+   * would differ until a pull. Done once its proof exists, that is once it was sent: a report the publisher
+   * drops changes no held report. `written` resolves when that is durable.
    */
-  own (event: FstEvent, proof: Promise<EntryProof>): { verdict: 'pass' } | { verdict: 'held', written: Promise<unknown> } {
+  own (event: FstEvent, proof: Promise<EntryProof>): { verdict: QuorumVerdict, written: Promise<unknown> } {
     const { held, tracker, self } = this.init
     const entry = { ...event, origin: self }
-    if (actionFamily(event.action).removes) held.withdraw(entry)
     const rule = tracker.ruleOf(event.action)
-    if (tracker.admit(event, self) === 'pass') return { verdict: 'pass' }
-    this.init.onHeld(event.action)
-    const within = rule === undefined || event.time >= this.now() - rule.windowS * 1000
-    return { verdict: 'held', written: within ? proof.then(p => held.put({ ...entry, proof: p })) : Promise.resolve() }
+    const verdict = tracker.admit(event, self)
+    if (verdict === 'held') this.init.onHeld(event.action)
+    const removes = actionFamily(event.action).removes
+    const within = rule !== undefined && event.time >= this.now() - rule.windowS * 1000
+    const written = proof.then(p => {
+      if (removes) held.withdraw(entry)
+      return within ? held.put({ ...entry, proof: p }) : undefined
+    })
+    return { verdict, written }
   }
 }

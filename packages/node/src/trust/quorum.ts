@@ -67,6 +67,16 @@ export class QuorumTracker {
     return reporters.size >= rule.peers ? 'pass' : 'held'
   }
 
+  /** Whether the event's action and address have their quorum now, without recording a report. */
+  reached (event: Pick<FstEvent, 'action' | 'ip'>): boolean {
+    const rule = this.ruleOf(event.action)
+    if (rule === undefined) return true
+    const since = this.now() - rule.windowS * 1000
+    let count = 0
+    for (const at of this.reports.get(`${event.action}|${event.ip}`)?.values() ?? []) if (at >= since) count++
+    return count >= rule.peers
+  }
+
   /** Addresses with reports waiting for a quorum (status, tests). */
   get pending (): number {
     return this.reports.size
