@@ -4,6 +4,7 @@ import type { GeoInfo } from './geo.js'
 import { type DelayStats, Insights, type OriginStats, type Refusal, type RefusedStats } from './insights.js'
 import { TopCounter } from './labels.js'
 import { networkOf } from './network.js'
+import { SeenEvents } from './seen-events.js'
 
 /** One event as the dashboard's feed shows it. */
 export interface FeedItem {
@@ -64,7 +65,7 @@ export interface AggregatorInit {
   feedSize?: number
   /** Distinct keys kept per top list before the smallest are dropped. @default 5000 */
   topCap?: number
-  /** Keys (bans and unban tombstones) tracked; beyond this the oldest are forgotten. @default 200000 */
+  /** Keys (bans and unban tombstones) tracked, and event identities remembered to drop copies; beyond this the oldest are forgotten. @default 200000 */
   activeCap?: number
   /** An inactive key is forgotten this long after its last event (events older than the validator's freshness window never arrive). @default 86400000 */
   forgetAfterMs?: number
@@ -94,6 +95,7 @@ export class Aggregator {
   private readonly now: () => number
   private readonly opts: Required<Omit<AggregatorInit, 'now' | 'geo'>>
   private readonly insights: Insights
+  private readonly seen: SeenEvents
   private expiringCache: { at: number, list: Expiring[] } | null = null
 
   constructor (init: AggregatorInit = {}) {
@@ -105,13 +107,16 @@ export class Aggregator {
     this.networks = new TopCounter(this.opts.topCap)
     this.active = new ActiveSet(this.opts.activeCap, this.opts.forgetAfterMs, this.now)
     this.insights = new Insights(this.opts.topCap, init.geo ?? null)
+    this.seen = new SeenEvents(this.opts.activeCap, this.opts.forgetAfterMs, this.now)
   }
 
   /**
    * Records one accepted event signed by `origin`, received now (or at `received` when the history store
-   * replays it after a restart); returns the feed item, which the store keeps.
+   * replays it after a restart); returns the feed item, which the store keeps, or null for a copy of an
+   * event already recorded (gossip re-delivers recent messages to a restarted service: SeenEvents).
    */
-  record (event: FstEvent, origin: string, received = this.now(), known?: GeoInfo): FeedItem {
+  record (event: FstEvent, origin: string, received = this.now(), known?: GeoInfo): FeedItem | null {
+    if (!this.seen.add(event, origin)) return null
     const { removes } = actionFamily(event.action)
     this.totals.events++
     this.actions.add(event.action)

@@ -103,12 +103,17 @@ export class MeshObserver {
     const now = Date.now()
     this.lastHeard.set(verdict.origin, now)
     for (const event of verdict.events) {
+      const item = this.aggregator.record(event, verdict.origin)
+      // a copy of an event recorded before (a restart emptied gossipsub's seen cache, not the history)
+      if (item === null) {
+        metrics.duplicates.inc()
+        continue
+      }
       this.countEvent(event, 'accept')
       const name = this.nameLabels.value(event.name)
       if (actionFamily(event.action).removes) metrics.unbans.inc({ name })
       else metrics.bans.inc({ name })
       metrics.delay.observe(Math.max(0, now - event.time) / 1000)
-      const item = this.aggregator.record(event, verdict.origin)
       this.history?.addEvent(item)
     }
     this.changed()

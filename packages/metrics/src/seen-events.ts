@@ -1,0 +1,36 @@
+import { entryTuple, type FstEvent } from '@fst/protocol'
+
+/**
+ * Events already recorded, by identity (every field and the origin), so that a copy arriving again is
+ * recognised. After a restart the new process's gossipsub seen cache is empty while the peers' message
+ * caches still hold the last few heartbeats: their IHAVE gossip makes it fetch messages the history store
+ * already replayed. Bounded by count (oldest recorded forgotten first) and by issue time: an event older
+ * than `forgetAfterMs` is refused as stale by the validator before it gets here.
+ */
+export class SeenEvents {
+  // insertion order is recording order, which is close to issue order: the oldest sit at the front
+  private readonly times = new Map<string, number>()
+
+  constructor (private readonly cap: number, private readonly forgetAfterMs: number, private readonly now: () => number) {}
+
+  /** Marks the event seen; false when it had been seen already. */
+  add (event: FstEvent, origin: string): boolean {
+    const id = JSON.stringify(entryTuple({ ...event, origin }))
+    if (this.times.has(id)) return false
+    this.times.set(id, event.time)
+    this.forget()
+    return true
+  }
+
+  get size (): number {
+    return this.times.size
+  }
+
+  private forget (): void {
+    const cutoff = this.now() - this.forgetAfterMs
+    for (const [id, time] of this.times) {
+      if (this.times.size <= this.cap && time >= cutoff) break
+      this.times.delete(id)
+    }
+  }
+}
