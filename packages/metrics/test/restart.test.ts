@@ -6,7 +6,6 @@ import type { FstEvent } from '@fst/protocol'
 import { afterAll, describe, expect, it } from 'vitest'
 import { Aggregator } from '../src/aggregator.js'
 import { HistoryStore } from '../src/history.js'
-import { SeenEvents } from '../src/seen-events.js'
 import { MeshObserver } from '../src/service.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'fst-restart-'))
@@ -17,12 +16,14 @@ const config = loadConfig(null)
 const now = Date.now()
 const events: FstEvent[] = ['8.8.8.8', '1.1.1.1', '2606:4700::1111'].map((ip, i) => ({ action: 'ban', name: 'sshd', protocol: 'tcp', port: '22', ip, time: now - 3000 + i, duration: 600 }))
 const verdict = { result: 'accept' as const, origin: '12D3KooWPeerA', events, proofs: [] }
+const refused = { result: 'reject' as const, reason: 'protected_address', error: 'protected' }
 
 /** One run of the metrics service as MetricsService.start wires it: stored history replayed, then the mesh. */
 async function run (path: string) {
   const history = await HistoryStore.open(path)
   const observer = new MeshObserver(config, log, new Aggregator())
   for (const item of history.storedEvents()) observer.aggregator.replay(item)
+  for (const refusal of history.storedRefusals()) observer.aggregator.refused(refusal)
   observer.useHistory(history)
   return { history, observer }
 }
@@ -37,13 +38,13 @@ describe('metrics service restart', () => {
   it('records a message gossip re-delivers after a restart once: feed, totals, counters and store', async () => {
     const path = join(dir, 'history')
     const first = await run(path)
-    first.observer.observe(verdict, new Uint8Array())
+    first.observer.observe(verdict, new Uint8Array(), '12D3KooWPeerA/1')
     await first.history.close()
 
     const second = await run(path)
     expect(second.observer.aggregator.summary().feed).toHaveLength(3)
     // the peer's message cache sends the same signed message again
-    second.observer.observe(verdict, new Uint8Array())
+    second.observer.observe(verdict, new Uint8Array(), '12D3KooWPeerA/1')
     const summary = second.observer.aggregator.summary()
     expect(summary.feed.map(e => e.ip)).toEqual(['2606:4700::1111', '1.1.1.1', '8.8.8.8'])
     expect(summary.totals).toEqual({ events: 3, bans: 3, unbans: 0 })
@@ -51,12 +52,32 @@ describe('metrics service restart', () => {
     expect(summary.origins).toMatchObject([{ origin: verdict.origin, bans: 3 }])
     const metrics = await second.observer.registry.getSingleMetricAsString('fst_mesh_bans_total')
     expect(metrics).not.toMatch(/fst_mesh_bans_total\{name="sshd"\} [1-9]/)
-    expect(await second.observer.registry.getSingleMetricAsString('fst_mesh_duplicate_events_total')).toMatch(/fst_mesh_duplicate_events_total 3/)
+    const duplicates = await second.observer.registry.getSingleMetricAsString('fst_mesh_duplicates_total')
+    expect(duplicates).toMatch(/fst_mesh_duplicates_total\{kind="event"\} 3/)
     await second.history.close()
 
     const third = await run(path)
     expect([...third.history.storedEvents()]).toHaveLength(3)
     expect(third.observer.aggregator.summary().feed).toHaveLength(3)
+    await third.history.close()
+  })
+
+  it('counts a refused message gossip re-delivers after a restart once', async () => {
+    const path = join(dir, 'refused')
+    const first = await run(path)
+    first.observer.observe(refused, new Uint8Array(), '12D3KooWPeerA/2')
+    await first.history.close()
+
+    const second = await run(path)
+    second.observer.observe(refused, new Uint8Array(), '12D3KooWPeerA/2')
+    expect(second.observer.aggregator.summary().refused.total).toBe(1)
+    expect(await second.observer.registry.getSingleMetricAsString('fst_mesh_messages_total')).not.toMatch(/outcome="reject"\} [1-9]/)
+    await second.history.close()
+    const third = await run(path)
+    expect([...third.history.storedRefusals()]).toHaveLength(1)
+    // another message (sequence number) with the same reason is counted
+    third.observer.observe(refused, new Uint8Array(), '12D3KooWPeerA/3')
+    expect(third.observer.aggregator.summary().refused.total).toBe(2)
     await third.history.close()
   })
 
@@ -68,22 +89,5 @@ describe('metrics service restart', () => {
     first.observer.observe(again, new Uint8Array())
     expect(first.observer.aggregator.summary().feed).toHaveLength(4)
     await first.history.close()
-  })
-})
-
-describe('SeenEvents', () => {
-  it('forgets the oldest identities beyond its cap and those older than forgetAfterMs', () => {
-    let clock = 1_000_000
-    const seen = new SeenEvents(2, 60_000, () => clock)
-    const at = (time: number): FstEvent => ({ ...events[0]!, time })
-    expect(seen.add(at(clock), 'A')).toBe(true)
-    expect(seen.add(at(clock), 'A')).toBe(false)
-    // same event from another origin is another entry
-    expect(seen.add(at(clock), 'B')).toBe(true)
-    expect(seen.add(at(clock + 1), 'A')).toBe(true)
-    expect(seen.size).toBe(2)
-    clock += 61_000
-    expect(seen.add(at(clock), 'A')).toBe(true)
-    expect(seen.size).toBe(1)
   })
 })
