@@ -21,6 +21,7 @@ export function eventFromArgs (args: readonly string[]): EventInput {
   }
   const checked = validateInput({ action, name, protocol, port, ip, duration })
   if (!checked.valid) throw new UsageError(checked.error)
-  const { duration: _checked, ...event } = checked.value
-  return duration === undefined ? event : { ...event, duration }
+  // canonical as checked (a removal's duration is 0); without a duration the node's default applies
+  const { duration: canonical, ...event } = checked.value
+  return duration === undefined ? event : { ...event, duration: canonical }
 }

@@ -4,6 +4,7 @@ import type { GeoInfo } from './geo.js'
 import { type DelayStats, Insights, type OriginStats, type Refusal, type RefusedStats } from './insights.js'
 import { TopCounter } from './labels.js'
 import { networkOf } from './network.js'
+import { eventId, SeenIds } from './seen-ids.js'
 
 /** One event as the dashboard's feed shows it. */
 export interface FeedItem {
@@ -64,10 +65,12 @@ export interface AggregatorInit {
   feedSize?: number
   /** Distinct keys kept per top list before the smallest are dropped. @default 5000 */
   topCap?: number
-  /** Keys (bans and unban tombstones) tracked; beyond this the oldest are forgotten. @default 200000 */
+  /** Keys (bans and unban tombstones) tracked, and event identities remembered to drop copies; beyond this the oldest are forgotten. @default 200000 */
   activeCap?: number
   /** An inactive key is forgotten this long after its last event (events older than the validator's freshness window never arrive). @default 86400000 */
   forgetAfterMs?: number
+  /** Refused messages remembered (by signer and sequence number) to drop copies. @default 10000 */
+  refusalCap?: number
   /** Entries returned per top list. @default 10 */
   topK?: number
   /** Country and AS of an address (GeoLookup); none: the geo panels stay empty. */
@@ -94,10 +97,12 @@ export class Aggregator {
   private readonly now: () => number
   private readonly opts: Required<Omit<AggregatorInit, 'now' | 'geo'>>
   private readonly insights: Insights
+  private readonly seenEvents: SeenIds
+  private readonly seenRefusals: SeenIds
   private expiringCache: { at: number, list: Expiring[] } | null = null
 
   constructor (init: AggregatorInit = {}) {
-    this.opts = { minutes: 60, feedSize: 200, topCap: 5000, activeCap: 200_000, topK: 10, forgetAfterMs: 24 * 3600_000, ...init }
+    this.opts = { minutes: 60, feedSize: 200, topCap: 5000, activeCap: 200_000, refusalCap: 10_000, topK: 10, forgetAfterMs: 24 * 3600_000, ...init }
     this.now = init.now ?? Date.now
     this.names = new TopCounter(this.opts.topCap)
     this.actions = new TopCounter(this.opts.topCap)
@@ -105,13 +110,17 @@ export class Aggregator {
     this.networks = new TopCounter(this.opts.topCap)
     this.active = new ActiveSet(this.opts.activeCap, this.opts.forgetAfterMs, this.now)
     this.insights = new Insights(this.opts.topCap, init.geo ?? null)
+    this.seenEvents = new SeenIds(this.opts.activeCap, this.opts.forgetAfterMs, this.now)
+    this.seenRefusals = new SeenIds(this.opts.refusalCap, this.opts.forgetAfterMs, this.now)
   }
 
   /**
    * Records one accepted event signed by `origin`, received now (or at `received` when the history store
-   * replays it after a restart); returns the feed item, which the store keeps.
+   * replays it after a restart); returns the feed item, which the store keeps, or null for a copy of an
+   * event already recorded (gossip re-delivers recent messages to a restarted service: SeenIds).
    */
-  record (event: FstEvent, origin: string, received = this.now(), known?: GeoInfo): FeedItem {
+  record (event: FstEvent, origin: string, received = this.now(), known?: GeoInfo): FeedItem | null {
+    if (!this.seenEvents.add(eventId(event, origin), event.time)) return null
     const { removes } = actionFamily(event.action)
     this.totals.events++
     this.actions.add(event.action)
@@ -149,9 +158,11 @@ export class Aggregator {
     this.record(event, origin, received, removes ? undefined : { country: country ?? null, asn: asn ?? null, org: org ?? null })
   }
 
-  /** A message the validator refused (reason from its bounded set). */
-  refused (r: Refusal): void {
+  /** A message the validator refused (reason from its bounded set); false for a copy of one counted already. */
+  refused (r: Refusal): boolean {
+    if (r.message !== undefined && !this.seenRefusals.add(r.message, r.received)) return false
     this.insights.refused(r)
+    return true
   }
 
   /** The active bans expiring first; computed at most once a second (a pass over the active set). */

@@ -25,6 +25,8 @@ export interface Refusal {
   received: number
   reason: string
   result: 'reject' | 'ignore'
+  /** The refused gossipsub message as `signer/seqno` (a copy of it is not counted again); none if unsigned. */
+  message?: string
 }
 
 export interface RefusedStats {

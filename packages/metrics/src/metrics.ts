@@ -15,6 +15,7 @@ export function createMetrics (registry: Registry, live: { activeBans: () => num
     rejected: new Counter({ name: 'fst_mesh_messages_rejected_total', help: 'Mesh messages rejected or ignored, by reason', labelNames: ['reason'], registers }),
     events: new Counter({ name: 'fst_mesh_events_total', help: 'Events carried by mesh messages, by action, name (jail) and the outcome of their message', labelNames: ['action', 'name', 'outcome'], registers }),
     bans: new Counter({ name: 'fst_mesh_bans_total', help: 'Accepted events that add a ban (any action not starting with "un"), by name', labelNames: ['name'], registers }),
+    duplicates: new Counter({ name: 'fst_mesh_duplicates_total', help: 'Copies of events or refused messages recorded already (gossip re-delivers recent messages to a restarted service), dropped, by kind (event, refusal)', labelNames: ['kind'], registers }),
     unbans: new Counter({ name: 'fst_mesh_unbans_total', help: 'Accepted events that remove a ban (unban, unX), by name', labelNames: ['name'], registers }),
     delay: new Histogram({
       name: 'fst_mesh_propagation_delay_seconds',

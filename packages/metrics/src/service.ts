@@ -51,7 +51,7 @@ export class MeshObserver {
     await this.mesh.start()
     // the same validator as a node: what a node would refuse is counted as refused here
     this.mesh.joinTopic((verdict, msg) => {
-      this.observe(verdict, msg.data)
+      this.observe(verdict, msg.data, msg.type === 'signed' ? `${msg.from.toString()}/${msg.sequenceNumber}` : undefined)
       if (verdict.result !== 'accept') this.throttle.warn(verdict.reason, { error: verdict.error }, `message ${verdict.result === 'reject' ? 'rejected' : 'ignored'}`)
     })
     this.mesh.dialAll()
@@ -85,14 +85,20 @@ export class MeshObserver {
     for (const listener of this.listeners) listener()
   }
 
-  /** Counts one validated message; accepted events also feed the aggregator. */
-  observe (verdict: MessageVerdict, data: Uint8Array): void {
+  /**
+   * Counts one validated message; accepted events also feed the aggregator. `message` (signer/seqno)
+   * identifies a refused message, so a copy gossip re-delivers after a restart is not counted twice.
+   */
+  observe (verdict: MessageVerdict, data: Uint8Array, message?: string): void {
     const { metrics } = this
-    metrics.messages.inc({ outcome: verdict.result })
     if (verdict.result !== 'accept') {
+      const refusal = { received: Date.now(), reason: verdict.reason, result: verdict.result, message }
+      if (!this.aggregator.refused(refusal)) {
+        metrics.duplicates.inc({ kind: 'refusal' })
+        return
+      }
+      metrics.messages.inc({ outcome: verdict.result })
       metrics.rejected.inc({ reason: verdict.reason })
-      const refusal = { received: Date.now(), reason: verdict.reason, result: verdict.result }
-      this.aggregator.refused(refusal)
       this.history?.addRefusal(refusal)
       this.changed()
       // a refused message may still decode: count its events by action so attacks on one jail show
@@ -100,15 +106,21 @@ export class MeshObserver {
       if (decoded.valid) for (const event of decoded.value.events) this.countEvent(event, verdict.result)
       return
     }
+    metrics.messages.inc({ outcome: verdict.result })
     const now = Date.now()
     this.lastHeard.set(verdict.origin, now)
     for (const event of verdict.events) {
+      const item = this.aggregator.record(event, verdict.origin)
+      // a copy of an event recorded before (a restart emptied gossipsub's seen cache, not the history)
+      if (item === null) {
+        metrics.duplicates.inc({ kind: 'event' })
+        continue
+      }
       this.countEvent(event, 'accept')
       const name = this.nameLabels.value(event.name)
       if (actionFamily(event.action).removes) metrics.unbans.inc({ name })
       else metrics.bans.inc({ name })
       metrics.delay.observe(Math.max(0, now - event.time) / 1000)
-      const item = this.aggregator.record(event, verdict.origin)
       this.history?.addEvent(item)
     }
     this.changed()

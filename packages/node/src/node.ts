@@ -189,7 +189,7 @@ export class FstNode {
       self: this.peerId,
       guard: () => this.mesh.guard,
       provenance: this.mesh.provenance,
-      apply: entries => this.receiver.applyEntries(entries).length,
+      apply: entries => this.receiver.applyCaughtUp(entries).length,
       metrics,
       onLimited: peer => this.refusedEntry('pull_limit', peer),
       log: log.child({ component: 'catchup' })
@@ -272,6 +272,7 @@ export class FstNode {
       ledger: { entries: this.ledger.size, active: this.ledger.active().length, held: this.held.size, root: catchupState(this.ledger, this.held).root() },
       queue: this.runner.pending,
       messages: { published: this.published, accepted: this.receiver.accepted, suppressed: this.publisher.suppressed },
+      catchup: { applied: this.receiver.caughtUp },
       metrics: this.metrics
     })
   }

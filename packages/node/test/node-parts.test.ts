@@ -106,6 +106,13 @@ describe('node parts in-process (fake clock, stub runner)', () => {
     expect(p.runner.lines()).toEqual([`ban 203.0.113.1@${P('peerA')}`, `unban 203.0.113.1@${P('peerB')}`])
   })
 
+  it('publisher: a removal goes out with duration 0 and a port in one canonical form, whatever the hook gave (issue 24)', async () => {
+    expect(await p.publisher.publish({ ...hook('ban', '203.0.113.1', 600), port: '022' })).toMatchObject({ ok: true, published: true })
+    expect(await p.publisher.publish(hook('unban', '203.0.113.1', 60))).toMatchObject({ ok: true, published: true })
+    expect(p.sent.map(e => [e.action, e.port, e.duration])).toEqual([['ban', '22', 600], ['unban', '22', 0]])
+    expect(p.ledger.get('ban|sshd|203.0.113.1')).toMatchObject({ action: 'unban', duration: 0 })
+  })
+
   it('receiver: after stop nothing enters the ledger', () => {
     p.receiver.stop()
     expect(p.receive('peerA', [ev('ban', '203.0.113.1', T0)])).toEqual([])

@@ -183,6 +183,20 @@ describe.each(LAUNCHERS)('ActionRunner (%s)', (_name, launcher) => {
     expect(t.lines()).toEqual(['batch 0 3 none', 'each sshd tcp 22 203.0.113.1', 'each nginx tcp 80,443 2001:db8::2', 'each sshd tcp 22 198.51.100.0/24'])
   })
 
+  it('hands scripts the canonical form of what a 0.1.0 node may send: a removal has duration 0, a port no leading zeros (issue 24)', async () => {
+    const t = setup(launcher)
+    const dump = join(t.dir, 'dump.json')
+    t.script('unban', '50-dump', `#!${process.execPath}\nrequire('fs').writeFileSync(${JSON.stringify(dump)}, JSON.stringify({ argv: process.argv.slice(2), env: process.env }))\n`)
+    const stdin = join(t.dir, 'stdin.txt')
+    t.script('unban', '60-all.batch', `#!/bin/sh\ncat > '${stdin}'\n`)
+    t.runner.enqueue({ action: 'unban', events: [event('203.0.113.1', { action: 'unban', port: '022', duration: 60 })], origin: 'peerA' })
+    await t.runner.idle()
+    const seen = JSON.parse(readFileSync(dump, 'utf8'))
+    expect(seen.argv).toEqual(['sshd', 'tcp', '22', '203.0.113.1'])
+    expect(seen.env).toMatchObject({ FST_PORT: '22', FST_DURATION: '0' })
+    expect(readFileSync(stdin, 'utf8')).toBe('sshd tcp 22 203.0.113.1 0\n')
+  })
+
   it('stop() drops queued jobs, kills the running script and refuses new ones', async () => {
     const t = setup(launcher, 60_000)
     t.script('ban', '10-hang', '#!/bin/sh\nsleep 30\n')

@@ -53,6 +53,8 @@ export interface NodeStatus {
   memory?: { rssMb: number, heapUsedMb: number, heapTotalMb: number, externalMb: number }
   /** Mesh messages this node signed and sent, valid ones accepted from others, and hook calls that changed nothing. */
   messages: { published: number, accepted: number, suppressed: number }
+  /** Entries catch-up brought that changed the ledger since the node started (gossip's are in `messages.accepted`). */
+  catchup?: { applied: number }
   /** Rejected mesh messages and refused hook calls by reason, and events held for a quorum by action. */
   defences: {
     rejected: Record<string, number>

@@ -59,6 +59,14 @@ export function validatePort (port: unknown): Result<string> {
   return ok(port.toLowerCase())
 }
 
+/**
+ * The one form of a valid port field: lowercase, numbers without leading zeros (`022` → `22`, `0080:0090` →
+ * `80:90`), so that no script reads `022` as octal 18. For a field `validatePort` accepted.
+ */
+export function canonicalPort (port: string): string {
+  return port.toLowerCase().replace(/\d+/g, n => String(Number(n)))
+}
+
 /** A value for an error message: untrusted input, so no String() (an object could throw) and at most 80 chars. */
 function shown (value: unknown): string {
   return typeof value === 'string' ? JSON.stringify(value.slice(0, 80)) : typeof value
@@ -86,7 +94,9 @@ export function validateInput (input: Record<string, unknown>): Result<EventInpu
   if (typeof duration !== 'number' || !Number.isSafeInteger(duration) || duration < 0 || duration > MAX_DURATION_S) {
     return fail(RejectReason.badDuration, `duration must be whole seconds from 0 to ${MAX_DURATION_S}`)
   }
-  return ok({ action: action.value, name: name.value, protocol: input.protocol.toLowerCase(), port: port.value, ip: ip.value.text, duration })
+  // a removal has no length: whatever duration the report gave, it carries 0 (docs/protocol.md §2)
+  const removes = actionFamily(action.value).removes
+  return ok({ action: action.value, name: name.value, protocol: input.protocol.toLowerCase(), port: canonicalPort(port.value), ip: ip.value.text, duration: removes ? 0 : duration })
 }
 
 /** Validates a full event (as received from the mesh or a ledger). */
@@ -96,12 +106,26 @@ export function validateEvent (input: Record<string, unknown>): Result<FstEvent>
   if (base.value.ip !== input.ip) return fail(RejectReason.badAddress, 'address is not in canonical form')
   // nodes send protocol and port lowercased; another form was not made by validateInput
   if (base.value.protocol !== input.protocol) return fail(RejectReason.badProtocol, 'protocol is not in canonical (lowercase) form')
-  if (base.value.port !== input.port) return fail(RejectReason.badPort, 'port is not in canonical (lowercase) form')
+  // lowercase as every release sends it; leading zeros and a removal's duration are what 0.1.0 nodes may
+  // send (their hook passed both on), so they are accepted as signed and made canonical for scripts (scriptView)
+  const port = input.port as string
+  if (port !== port.toLowerCase()) return fail(RejectReason.badPort, 'port is not in canonical (lowercase) form')
   const time = input.time
   if (typeof time !== 'number' || !Number.isSafeInteger(time) || time <= 0) {
     return fail(RejectReason.badTime, 'time must be a positive integer (ms since epoch)')
   }
-  return ok({ ...base.value, time })
+  return ok({ ...base.value, port, duration: (input.duration ?? 0) as number, time })
+}
+
+/**
+ * What scripts are given for an event: its canonical form (a removal's duration 0, the port without leading
+ * zeros). The ledger keeps the event as its origin signed it, so digests and proofs stay those of the origin.
+ */
+export function scriptView<E extends FstEvent> (event: E): E {
+  const removes = actionFamily(event.action).removes
+  const port = canonicalPort(event.port)
+  if (port === event.port && (!removes || event.duration === 0)) return event
+  return { ...event, port, duration: removes ? 0 : event.duration }
 }
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { actionFamily, MAX_DURATION_S, RejectReason, validateEvent, validateInput, validatePort } from '../src/index.js'
+import { actionFamily, canonicalPort, MAX_DURATION_S, RejectReason, scriptView, validateEvent, validateInput, validatePort } from '../src/index.js'
 
 const good = { action: 'ban', name: 'sshd', protocol: 'tcp', port: '22', ip: '203.0.113.7' }
 
@@ -99,5 +99,30 @@ describe('actionFamily', () => {
     expect(actionFamily('unnullroute')).toEqual({ family: 'nullroute', removes: true })
     // too short to be an undo: `un` alone is an ordinary action
     expect(actionFamily('un')).toEqual({ family: 'un', removes: false })
+  })
+})
+
+describe('one canonical form of removals and ports (issue 24)', () => {
+  it('a removal carries duration 0 whatever duration the report gave', () => {
+    expect(validateInput({ ...good, action: 'unban', duration: 60 })).toMatchObject({ valid: true, value: { action: 'unban', duration: 0 } })
+    expect(validateInput({ ...good, action: 'unnullroute', duration: 600 })).toMatchObject({ valid: true, value: { duration: 0 } })
+    // the duration is still checked: a report with a broken one is refused, not repaired
+    expect(validateInput({ ...good, action: 'unban', duration: -5 })).toMatchObject({ valid: false, reason: RejectReason.badDuration })
+    expect(validateInput({ ...good, duration: 60 })).toMatchObject({ valid: true, value: { duration: 60 } })
+  })
+  it.each([['022', '22'], ['0', '0'], ['000', '0'], ['022:0443', '22:443'], ['0080-00090', '80-90'], ['http,0080', 'http,80'], ['SSH,022', 'ssh,22']])('reports port %j as %j', (port, value) => {
+    expect(validateInput({ ...good, port })).toMatchObject({ valid: true, value: { port: value } })
+    expect(canonicalPort(port)).toBe(value)
+  })
+  it('accepts from the wire what a 0.1.0 node sends (rolling upgrade): a removal with a duration, a port with leading zeros, as signed', () => {
+    const event = { ...good, time: 1_700_000_000_000, duration: 0 }
+    expect(validateEvent({ ...event, action: 'unban', duration: 60 })).toEqual({ valid: true, value: { ...event, action: 'unban', duration: 60 } })
+    expect(validateEvent({ ...event, port: '022' })).toEqual({ valid: true, value: { ...event, port: '022' } })
+  })
+  it('scriptView gives scripts the canonical form of any valid event', () => {
+    const event = { ...good, time: 1_700_000_000_000, duration: 60 }
+    expect(scriptView({ ...event, action: 'unban', port: '022' })).toEqual({ ...event, action: 'unban', port: '22', duration: 0 })
+    const canonical = { ...event, port: 'http,https' }
+    expect(scriptView(canonical)).toBe(canonical)
   })
 })

@@ -36,7 +36,8 @@ export function addQueryCommands (program: Command, emit: (text: string) => void
         `ledger:   ${ledger.active} active of ${ledger.entries} entries`,
         `queue:    ${String(s.queue)} events waiting for scripts`,
         ...(s.memory === undefined ? [] : [`memory:   ${s.memory.rssMb} MB resident, JavaScript heap ${s.memory.heapUsedMb} MB used of ${s.memory.heapTotalMb} MB`]),
-        `messages: ${messages.published} published, ${messages.accepted} accepted; ${messages.suppressed} hook calls changed nothing (echoes)`
+        `messages: ${messages.published} published, ${messages.accepted} accepted; ${messages.suppressed} hook calls changed nothing (echoes)`,
+        ...(s.catchup === undefined ? [] : [`catch-up: ${s.catchup.applied} entries applied (what gossip did not bring)`])
       ].join('\n'))
       alone()
     })

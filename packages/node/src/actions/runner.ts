@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import { NAME_PATTERN, type FstEvent } from '@fst/protocol'
+import { NAME_PATTERN, type FstEvent, scriptView } from '@fst/protocol'
 import type { Logger } from 'pino'
 import { FairQueue } from './fair-queue.js'
 import { createLauncher, type Launcher } from './launch/index.js'
@@ -155,7 +155,9 @@ export class ActionRunner {
     }
   }
 
-  private async runScript (script: Script, job: Job, events: FstEvent[]): Promise<void> {
+  private async runScript (script: Script, job: Job, received: FstEvent[]): Promise<void> {
+    // canonical forms only: a 0.1.0 origin may have signed a removal with a duration or a port like `022`
+    const events = received.map(scriptView)
     const first = events[0]!
     const args = script.batch ? [] : [first.name, first.protocol, first.port, first.ip]
     const env = scriptEnv(job, events, script.batch, this.init.extraEnv)

@@ -56,6 +56,7 @@ export interface StatusInit {
   ledger: NodeStatus['ledger']
   queue: number
   messages: NodeStatus['messages']
+  catchup: NonNullable<NodeStatus['catchup']>
   metrics: Pick<NodeMetrics, 'rejected' | 'refused' | 'held' | 'entriesRefused' | 'catchupEntries'>
 }
 
@@ -80,6 +81,7 @@ export async function nodeStatus (init: StatusInit): Promise<NodeStatus> {
     queue: init.queue,
     memory: memoryMb(),
     messages: init.messages,
+    catchup: init.catchup,
     defences: { rejected: await countsByLabel(metrics.rejected), refused: await countsByLabel(metrics.refused), held: await countsByLabel(metrics.held), entries: await entryRefusals(metrics) }
   }
 }

@@ -34,6 +34,8 @@ export class Receiver {
   readonly lastHeard = new Map<string, number>()
   /** Valid mesh messages accepted from others. */
   accepted = 0
+  /** Entries from catch-up that changed the ledger (after a restart these are what the node missed). */
+  caughtUp = 0
   private validated = 0
   private stopped = false
   private readonly now: () => number
@@ -80,6 +82,13 @@ export class Receiver {
     this.init.onChanges?.(changes.length)
     for (const c of changes) this.init.metrics.received.inc({ action: c.entry.action })
     this.init.apply(changes)
+    return changes
+  }
+
+  /** Applies entries a catch-up pull validated, counting those that changed the ledger (`fst status`). */
+  applyCaughtUp (entries: readonly SignedEntry[]): Change[] {
+    const changes = this.applyEntries(entries)
+    this.caughtUp += changes.length
     return changes
   }
 
