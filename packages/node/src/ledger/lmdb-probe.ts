@@ -28,7 +28,8 @@ export const DAMAGE_CODES = new Map<number, string>([
 const BASE_TIMEOUT_MS = 30_000
 const BYTES_PER_MS = 4096
 
-// read-only, values as bytes (copied out like the node's own read, without decoding them), one line of JSON
+// read-only; every key by the cursor, every value's bytes by a lookup of its key (copied out like the node's
+// own read, into one reused buffer and without decoding: half the time of a getRange of values); one JSON line
 const PROBE_SOURCE = `
 const [url, path] = process.argv.slice(1)
 const { open } = await import(url)
@@ -36,7 +37,7 @@ const db = open({ path, readOnly: true, encoding: 'binary', compression: false }
 try {
   const expected = db.getStats().entryCount
   let count = 0
-  for (const { value } of db.getRange()) if (value.length >= 0) count++
+  for (const key of db.getKeys()) if (db.getBinaryFast(key) !== undefined) count++
   process.stdout.write(JSON.stringify({ count, expected }))
 } catch (err) {
   process.stdout.write(JSON.stringify({ error: String(err?.message).split('\\n')[0], code: err?.code ?? null }))
