@@ -7,7 +7,7 @@ import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { checkStore } from '../src/ledger/integrity.js'
 import { checkLmdbHeader } from '../src/ledger/lmdb-header.js'
-import { openStore, type OpenStoreInit } from '../src/ledger/open-store.js'
+import { openStore, type OpenStoreInit, prepareStore, type StoreName } from '../src/ledger/open-store.js'
 import { Ledger } from '../src/ledger/store.js'
 
 const ENTRIES = 3000
@@ -22,6 +22,12 @@ function noise (length: number, seed: number): Buffer {
     out[i] = x >>> 24
   }
   return out
+}
+
+/** What the node does at start: prepare (check, refuse or move aside), then open. */
+async function startStore (store: StoreName, dir: string, init: OpenStoreInit): Promise<Ledger> {
+  prepareStore(store, dir, init)
+  return openStore(store, dir, d => Ledger.load(d), init)
 }
 
 /** An init for openStore that records what it counted and logged. */
@@ -103,7 +109,7 @@ describe('the ledger file check', () => {
   it('refuse: throws LedgerDamagedError naming the file, leaves it in place, counts it', async () => {
     const dir = copy(f => truncateSync(f, 4096))
     const { init, counted } = recorder('refuse')
-    const error = await openStore('ledger', dir, d => Ledger.load(d), init).catch((err: unknown) => err as Error)
+    const error = await startStore('ledger', dir, init).catch((err: unknown) => err as Error)
     expect(error).toMatchObject({ name: 'LedgerDamagedError' })
     expect((error as Error).message).toContain(join(dir, 'data.mdb'))
     expect(statSync(join(dir, 'data.mdb')).size).toBe(4096)
@@ -113,7 +119,7 @@ describe('the ledger file check', () => {
   it('rebuild: moves the file aside, removes its lock file, starts empty, and warns naming the file', async () => {
     const dir = copy(f => writeFileSync(f, noise(statSync(f).size, 6)))
     const { init, lines, counted } = recorder('rebuild')
-    const ledger = await openStore('ledger', dir, d => Ledger.load(d), init)
+    const ledger = await startStore('ledger', dir, init)
     expect(ledger.size).toBe(0)
     await ledger.close()
     const stamp = new Date(T).toISOString().replace(/[:.]/g, '-')
@@ -130,7 +136,7 @@ describe('the ledger file check', () => {
     await raw.close()
     expect(checkStore(dir)).toMatchObject({ state: 'sound', entries: 1 })
     const { init, counted } = recorder('rebuild')
-    const ledger = await openStore('ledger', dir, d => Ledger.load(d), init)
+    const ledger = await startStore('ledger', dir, init)
     expect(ledger.size).toBe(0)
     await ledger.close()
     expect(counted).toEqual(['ledger:unreadable'])
@@ -140,7 +146,7 @@ describe('the ledger file check', () => {
   it('an empty file is a warning, and the store opens', async () => {
     const dir = copy(f => writeFileSync(f, ''))
     const { init, lines, counted } = recorder('refuse')
-    const ledger = await openStore('ledger', dir, d => Ledger.load(d), init)
+    const ledger = await startStore('ledger', dir, init)
     expect(ledger.size).toBe(0)
     await ledger.close()
     expect(counted).toEqual(['ledger:empty'])

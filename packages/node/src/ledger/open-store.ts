@@ -23,12 +23,13 @@ export interface OpenStoreInit {
 export type StoreOpener<T> = (dir: string) => Promise<T>
 
 /**
- * Opens a store after checking its file (integrity.ts). A damaged file either stops the start with one line
- * naming it (`refuse`: the file stays where it is, so every restart refuses again until someone looks), or is
- * moved aside as `data.mdb.damaged-<time>` and the store starts empty (`rebuild`: catch-up on connect fills it
- * from the peers, whose entries carry their origins' proofs). An empty file is a warning, never silent.
+ * Checks a store's file before anything else of the start runs (integrity.ts). A damaged file either stops the
+ * start with one line naming it (`refuse`: the file stays where it is, so every restart refuses again until
+ * someone looks), or is moved aside as `data.mdb.damaged-<time>` so the store starts empty (`rebuild`:
+ * catch-up on connect fills it from the peers, whose entries carry their origins' proofs). An empty file is a
+ * warning, never silent. Opens nothing: a start that fails later leaves no new store behind.
  */
-export async function openStore<T> (store: StoreName, dir: string, open: StoreOpener<T>, init: OpenStoreInit): Promise<T> {
+export function prepareStore (store: StoreName, dir: string, init: OpenStoreInit): void {
   const check = checkStore(dir)
   if (check.state === 'empty') {
     init.onDamaged(store, 'empty')
@@ -38,10 +39,13 @@ export async function openStore<T> (store: StoreName, dir: string, open: StoreOp
   } else if (check.state === 'damaged') {
     damaged(store, dir, check.reason, check.detail, init)
   }
+}
+
+/** Opens a prepared store; one whose entries LMDB reads but that do not decode is damage too, handled the same way. */
+export async function openStore<T> (store: StoreName, dir: string, open: StoreOpener<T>, init: OpenStoreInit): Promise<T> {
   try {
     return await open(dir)
   } catch (err) {
-    // the checks passed, yet reading failed: an entry LMDB returns but that does not decode is damage too
     if (!isDamage(err)) throw err
     damaged(store, dir, 'unreadable', (err as Error).message.split('\n')[0] ?? '', init)
     return await open(dir)
