@@ -19,7 +19,7 @@ export interface OpenStoreInit {
   now?: () => Date
 }
 
-/** Something that opens an LMDB environment directory and reads it in full (Ledger.open, HeldReports.open). */
+/** Something that opens an LMDB environment directory and reads it in full (Ledger.load, HeldReports.load). */
 export type StoreOpener<T> = (dir: string) => Promise<T>
 
 /**
