@@ -136,10 +136,10 @@ export function installScript (nodeDir: string, action: string, name: string, so
 
 /** Waits until a just-spawned `fst start` answers on its control socket; fails at once if it exits first. */
 export async function waitStarted (child: ChildProcess, label: string, output: () => string, status: () => Promise<unknown>, timeout: number): Promise<void> {
-  let exited = false
-  child.once('exit', () => { exited = true })
+  let exited: string | null = null
+  child.once('exit', (code, signal) => { exited = signal === null ? `exit code ${code}` : `signal ${signal}` })
   await pWaitFor(async () => {
-    if (exited) throw new Error(`${label} exited during start:\n${output()}`)
+    if (exited !== null) throw new Error(`${label} exited during start (${exited}):\n${output()}`)
     return status().then(() => true, () => false)
   }, { interval: 50, timeout })
 }

@@ -17,7 +17,7 @@ export class UsageError extends Error {
 }
 
 /** Errors of @fst/node that name the file, key or entry at fault: one line, exit 2. */
-const USER_ERRORS = new Set(['ConfigError', 'PeersFileError', 'StateLockError', 'IdentityError', 'PinMismatchError', 'CommanderError'])
+const USER_ERRORS = new Set(['ConfigError', 'PeersFileError', 'StateLockError', 'IdentityError', 'PinMismatchError', 'LedgerDamagedError', 'CommanderError'])
 
 /** The stderr line and exit code for an error that ended a command; a stack trace only for a bug. */
 export function describeError (err: unknown): { line: string, code: number } {

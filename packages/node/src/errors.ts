@@ -21,6 +21,9 @@ export class StateLockError extends named('StateLockError') {}
 /** The node's identity key is missing or unreadable, and the caller asked not to create one. */
 export class IdentityError extends named('IdentityError') {}
 
+/** A ledger (or held-reports) file is damaged and `ledger.onDamage` is `refuse`; the message names the file. */
+export class LedgerDamagedError extends named('LedgerDamagedError') {}
+
 /** Why an errno error happened, in words an administrator reads (`EADDRINUSE` → `address already in use`). */
 export function errnoText (err: unknown): string {
   const code = (err as NodeJS.ErrnoException)?.code

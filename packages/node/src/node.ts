@@ -16,6 +16,7 @@ import { nodeStatus, peerRows } from './control/views.js'
 import { ExpirySweeper } from './ledger/expiry.js'
 import { entriesCovering } from './ledger/query.js'
 import { HeldReports } from './ledger/held.js'
+import { openStore, prepareStore, type StoreName } from './ledger/open-store.js'
 import { Ledger, type LedgerRefusal } from './ledger/store.js'
 import { signOwnEntries } from './ledger/upgrade.js'
 import { Batcher } from './mesh/batcher.js'
@@ -107,9 +108,15 @@ export class FstNode {
     // a socket path that cannot work fails here, before the ledger opens and scripts run (it is bound below,
     // once the node can answer; the socket answering is what tests and tools take for "started")
     await ControlServer.preflight(config.controlSocket)
+    // a damaged store stops the start here (refuse), before the mesh is up, or is moved aside (rebuild)
+    const stores = { onDamage: config.ledger.onDamage, log: log.child({ component: 'ledger' }), onDamaged: (file: StoreName, reason: string) => metrics.ledgerDamaged.inc({ file, reason }) }
+    const ledgerDir = join(config.stateDir, 'ledger')
+    const heldDir = join(config.stateDir, 'held')
+    prepareStore('ledger', ledgerDir, stores)
+    prepareStore('held', heldDir, stores)
     await this.mesh.start(config.metricsListen === null ? null : this.registry)
     const mayLift = liftPolicy(authority)
-    this.ledger = Ledger.open(join(config.stateDir, 'ledger'))
+    this.ledger = await openStore('ledger', ledgerDir, dir => Ledger.load(dir), stores)
     this.ledgerOpen = true
     const { limits } = config
     this.ledger.setRules({
@@ -126,7 +133,7 @@ export class FstNode {
     await this.ledger.prune(config.ledgerRetentionS * 1000)
     const signed = await signOwnEntries(this.ledger, this.peerId, entries => this.mesh.provenance.signBatch(entries).proofs)
     if (signed > 0) log.info({ signed, unproven: this.ledger.unproven.size }, 'signed own entries of a protocol v1 ledger')
-    this.held = HeldReports.open(join(config.stateDir, 'held'))
+    this.held = await openStore('held', heldDir, dir => HeldReports.load(dir), stores)
     const onRefused = (reason: LedgerRefusal, entry: SignedEntry) => this.refusedEntry(reason, entry.origin)
     const gate = tracker.active
       ? new QuorumGate({ tracker, held: this.held, self: this.peerId, maxHeldPerOrigin: config.limits.maxActivePerOrigin, onHeld: action => metrics.held.inc({ action }), onRefused })

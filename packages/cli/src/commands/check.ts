@@ -11,7 +11,8 @@ export function addCheckCommand (program: Command, emit: (text: string) => void)
 Checks: every config key (unknown keys, rules, ignore entries, listen addresses); sync-peers.txt (readable,
 every entry parses); actionsDir and its <action>.d folders (files without an execute bit are reported);
 stateDir writable; identity.key and networkKeyFile readable, parseable and mode 0600; the control socket's
-folder writable. Reads only: creates no key, no folder, no socket.`)
+folder writable; the ledger files (stateDir/ledger, stateDir/held) have sound LMDB meta pages. Reads only:
+creates no key, no folder, no socket.`)
     .action(async (opts: { config?: string }) => {
       const { configPathFrom } = await import('@fst/node/config')
       const { checkSetup } = await import('@fst/node/check')

@@ -1,6 +1,7 @@
 import { accessSync, constants, existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { listScripts } from '../actions/scripts.js'
+import { checkStore, DATA_FILE, type StoreCheck } from '../ledger/integrity.js'
 import { errnoText } from '../errors.js'
 import { parseHostPort } from '../metrics/http.js'
 import { IDENTITY_FILE, loadIdentity } from '../trust/identity.js'
@@ -18,7 +19,7 @@ export interface CheckReport {
 /**
  * Everything `fst start` would trip over, found without starting (like `nginx -t`): the config keys, the peers
  * file, the actions dirs, the identity and network keys (present, readable, mode 0600), the state dir and the
- * control socket's folder (writable). Reads only; creates nothing.
+ * control socket's folder (writable), the ledger files' headers. Reads only; creates nothing.
  */
 export function checkSetup (file: string | null): CheckReport {
   let doc: ReturnType<typeof readConfigDocument>
@@ -32,7 +33,7 @@ export function checkSetup (file: string | null): CheckReport {
   const problems = configProblems(merged, source)
   if (problems.length > 0) return { config: null, problems }
   const config = resolvePaths(merged as never, doc.base, doc.configFile)
-  problems.push(...listenProblems(config), ...peersProblems(config), ...actionsProblems(config), ...stateProblems(config))
+  problems.push(...listenProblems(config), ...peersProblems(config), ...actionsProblems(config), ...stateProblems(config), ...storeProblems(config))
   return { config, problems }
 }
 
@@ -135,6 +136,27 @@ function stateProblems (config: NodeConfig): string[] {
     } else if (!existsSync(folder) && !folder.startsWith(state)) {
       out.push(`controlSocket: ${socket}: folder ${folder} does not exist (the node creates only its state dir)`)
     }
+  }
+  return out
+}
+
+/**
+ * The ledger's files, by their meta pages only: a running node may have them open, and reading every entry
+ * is what `fst start` does (ledger/integrity.ts). An empty file is not a problem here: the node warns about it.
+ */
+function storeProblems (config: NodeConfig): string[] {
+  const out: string[] = []
+  for (const store of ['ledger', 'held']) {
+    let check: StoreCheck
+    try {
+      check = checkStore(join(config.stateDir, store), { deep: false })
+    } catch (err) {
+      out.push(`${join(config.stateDir, store, DATA_FILE)}: cannot read: ${errnoText(err)}`)
+      continue
+    }
+    if (check.state !== 'damaged') continue
+    const then = config.ledger.onDamage === 'refuse' ? 'fst start will refuse to start (ledger.onDamage: refuse)' : 'fst start will move it aside and start empty (ledger.onDamage: rebuild)'
+    out.push(`${check.file}: the ${store} file is damaged (${check.detail}); ${then}`)
   }
   return out
 }

@@ -122,6 +122,15 @@ export const configSchema = z.strictObject({
   reapplyOnStart: z.boolean(),
   /** How long removals and expired bans stay in the ledger (so catch-up cannot bring the ban back). */
   ledgerRetentionS: z.number().int().min(3600),
+  /** The ledger's files (state/ledger, state/held), checked on every start. */
+  ledger: z.strictObject({
+    /**
+     * A damaged file: `rebuild` moves it aside (`data.mdb.damaged-<time>`) and starts empty, catch-up refills it
+     * from peers; `refuse` leaves it in place and exits 2 with one line naming it.
+     * @default 'rebuild'
+     */
+    onDamage: z.enum(['refuse', 'rebuild'])
+  }),
   /** Ledger reconciliation with peers: on every connect, and every `intervalS` (0: on connect only). */
   catchup: z.strictObject({
     intervalS: z.number().int().min(0),
@@ -212,6 +221,7 @@ export const defaultConfig: Config = {
   limits: { maxActivePerOrigin: 250_000, maxRemovalsPerOrigin: 50_000, maxLedgerEntries: 1_000_000, maxEntriesPerPull: 200_000 },
   reapplyOnStart: true,
   ledgerRetentionS: 30 * 24 * 3600,
+  ledger: { onDamage: 'rebuild' },
   catchup: { intervalS: 300, timeoutS: 120 },
   redial: { minMs: 500, maxMs: 30_000 },
   connectivity: { maxPeers: 30, rotateS: 60 },

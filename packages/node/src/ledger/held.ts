@@ -30,6 +30,17 @@ export class HeldReports {
     return new HeldReports(open<SignedEntry, string>({ path, compression: false }))
   }
 
+  /** `open` for the node's start: closed again when its entries cannot be read (ledger/open-store.ts). */
+  static async load (path: string): Promise<HeldReports> {
+    const db = open<SignedEntry, string>({ path, compression: false })
+    try {
+      return new HeldReports(db)
+    } catch (err) {
+      await db.close()
+      throw err
+    }
+  }
+
   private remember (key: string, e: SignedEntry): void {
     if (!this.reports.has(key)) this.perOrigin.set(e.origin, this.countOf(e.origin) + 1)
     this.reports.set(key, e)

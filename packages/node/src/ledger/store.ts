@@ -94,6 +94,17 @@ export class Ledger {
     return new Ledger(open<StoredEntry, string>({ path, compression: false }))
   }
 
+  /** `open` for the node's start: a store whose entries cannot be read is closed before the error goes on (ledger/open-store.ts). */
+  static async load (path: string): Promise<Ledger> {
+    const db = open<StoredEntry, string>({ path, compression: false })
+    try {
+      return new Ledger(db)
+    } catch (err) {
+      await db.close()
+      throw err
+    }
+  }
+
   setRules (rules: LedgerRules): void {
     this.rules = rules
     for (const origin of this.removals.origins()) this.evictRemovals(origin)

@@ -19,6 +19,7 @@ export function createNodeMetrics (registry: Registry) {
     catchupEntries: new Counter({ name: 'fst_node_catchup_entries_total', help: 'Entries received by catch-up, by outcome (applied, unchanged, or a refusal reason)', labelNames: ['outcome'], registers }),
     entriesRefused: new Counter({ name: 'fst_node_entries_refused_total', help: 'Received entries refused by a bound or the unban authority (origin_limit, removal_limit, ledger_full, pull_limit, unban_not_authorized)', labelNames: ['reason'], registers }),
     removalsEvicted: new Counter({ name: 'fst_node_ledger_removals_evicted_total', help: 'Oldest removals of an origin dropped to keep it within limits.maxRemovalsPerOrigin', registers }),
+    ledgerDamaged: new Counter({ name: 'fst_node_ledger_damaged_total', help: 'Ledger files found damaged (or empty) at start, by file (ledger, held) and reason', labelNames: ['file', 'reason'], registers }),
     activeEntries: new Gauge({ name: 'fst_node_ledger_active_entries', help: 'Active entries in the ledger', registers })
   }
 }
