@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { ROOT, run } from './mesh.js'
 
@@ -89,4 +89,27 @@ export async function buildRelease (version: string): Promise<BuiltRelease> {
     throw err
   }
   return { ...release, buildS: (performance.now() - started) / 1000 }
+}
+
+/**
+ * The .deb of a built release (`packaging/build.ts` of that release's tree, gzip), made once and kept in the
+ * release's cache folder. `buildS`: seconds this call took to make it, 0 when it was cached.
+ */
+export async function packageRelease (release: BuiltRelease): Promise<{ deb: string, buildS: number }> {
+  const out = join(release.dir, 'dist-release')
+  const deb = join(out, `fst_${release.version}_amd64.deb`)
+  if (existsSync(deb)) return { deb, buildS: 0 }
+  const started = performance.now()
+  const staging = `${out}.tmp`
+  rmSync(staging, { recursive: true, force: true })
+  try {
+    await step(process.execPath, ['--import', 'tsx', 'packaging/build.ts', '--out', staging, '--compression', 'gzip', '--only', 'deb'], release.dir, 600_000)
+    // the .deb appears only when complete: an interrupted build leaves no file a later run would trust
+    rmSync(out, { recursive: true, force: true })
+    renameSync(staging, out)
+  } finally {
+    rmSync(staging, { recursive: true, force: true })
+  }
+  if (!existsSync(deb)) throw new ReleaseError(`packaging/build.ts of release ${release.version} made no ${deb}`)
+  return { deb, buildS: (performance.now() - started) / 1000 }
 }
