@@ -101,10 +101,28 @@ describe(`a mesh of release ${PREVIOUS} and the current build (${CURRENT})`, () 
     await converged()
   })
 
+  // docs/protocol.md §7: a release may refuse only what N-1 never sends. A 0.1.0 hook given these publishes
+  // them as they are (an unban keeps the duration it was called with; a port keeps its leading zero)
+  it(`what a ${PREVIOUS} hook publishes for unusual input (an unban with a duration, a port 080) is applied by current nodes`, async () => {
+    const before = NEW.map(i => mesh.runs(i).length)
+    expect((await mesh.hook(OLD, ['unban', 'sshd', 'tcp', '22', '203.0.113.21', '600'])).code).toBe(0)
+    expect((await mesh.hook(OLD, ['ban', 'web', 'tcp', '080', '203.0.113.26'])).code).toBe(0)
+    // what 0.1.0 signed and sent (its own ledger, the form a current node receives)
+    const sent = (await mesh.list(OLD, true)).filter(e => ['203.0.113.21', '203.0.113.26'].includes(e.ip))
+    expect(sent.map(e => `${e.action} ${e.port} ${e.duration}`)).toEqual(['unban 22 600', 'ban 080 600'])
+    for (const [k, i] of NEW.entries()) {
+      const runs = (await mesh.waitForRuns(i, before[k]! + 2)).slice(before[k])
+      // scripts may be given the canonical port (80) of what was received
+      expect(runs[0]).toBe('unban sshd tcp 22 203.0.113.21')
+      expect(runs[1]).toMatch(/^ban web tcp 0?80 203\.0\.113\.26$/)
+    }
+    await converged()
+  })
+
   it('no node of either release rejected a message or refused an entry (fst status --json of its own build)', async () => {
     const all: ListedEntry[][] = await Promise.all([0, 1, 2].map(i => mesh.list(i, true)))
     expect(all[0]!.map(e => `${e.action} ${e.ip}`)).toEqual([
-      'ban 203.0.113.21', 'unban 203.0.113.22', 'ban 203.0.113.23', 'ban 203.0.113.24', 'ban 203.0.113.25'
+      'unban 203.0.113.21', 'unban 203.0.113.22', 'ban 203.0.113.23', 'ban 203.0.113.24', 'ban 203.0.113.25', 'ban 203.0.113.26'
     ])
     expect(all[1]).toEqual(all[0])
     expect(all[2]).toEqual(all[0])
