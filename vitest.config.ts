@@ -1,5 +1,8 @@
 import { configDefaults, defineConfig } from 'vitest/config'
 
+/** The tests that install the fst package into this machine. */
+const RELEASE_FILES = ['test/release/deb.test.ts', 'test/release/deb-upgrade.test.ts']
+
 export default defineConfig({
   test: {
     testTimeout: 60_000,
@@ -12,10 +15,11 @@ export default defineConfig({
       // in-process, no root, no network namespaces: `pnpm test:unit`
       { extends: true, test: { name: 'unit', include: ['packages/*/test/**/*.test.ts'] } },
       // real processes, namespaces, fail2ban, nftables, a browser (as root): `pnpm test:system`
-      { extends: true, test: { name: 'system', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, 'test/release/deb.test.ts'] } },
+      { extends: true, test: { name: 'system', include: ['test/**/*.test.ts'], exclude: [...configDefaults.exclude, ...RELEASE_FILES] } },
       // installs the .deb into this machine (/etc/fst, /usr/bin/fst): run on its own, after the others, so no
-      // other test sees an installed /etc/fst/config.yml: `pnpm test:release`
-      { extends: true, test: { name: 'release', include: ['test/release/deb.test.ts'] } }
+      // other test sees an installed /etc/fst/config.yml: `pnpm test:release`. Its files install into the same
+      // places, so one at a time; the current checkout's .deb is built once for them (packages.setup.ts)
+      { extends: true, test: { name: 'release', include: RELEASE_FILES, fileParallelism: false, globalSetup: ['test/release/packages.setup.ts'] } }
     ]
   }
 })

@@ -1,23 +1,20 @@
 import type { ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import pWaitFor from 'p-wait-for'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { ask } from '@fst/cli'
+import { dpkg, packageStatus, refuseInstalled, SERVICE_ENV as ENV } from '../utils/deb.js'
 import { type ListedEntry, type NodeStatus, ROOT, run, waitMeshed, waitStarted } from '../utils/mesh.js'
 import { FST_PORT, NetnsMesh, requireRoot } from '../utils/netns.js'
 
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'packages/cli/package.json'), 'utf8')) as { version: string }).version
-const OUT = mkdtempSync(join(tmpdir(), 'fst-release-'))
-const DEB = join(OUT, `fst_${VERSION}_amd64.deb`)
-const TARBALL = join(OUT, `fst-${VERSION}-linux-x64.tar.gz`)
+/** Built once for the project by packages.setup.ts. */
+const { out: OUT, deb: DEB, tarball: TARBALL } = inject('packages')
 const CONFIG = '/etc/fst/config.yml'
 const SOCKET = '/run/fst/fst.sock'
 const KEY = '/var/lib/fst/identity.key'
-/** What systemd gives a service: no $FST_CONFIG, no node in a developer's PATH. */
-const ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' }
 const BAN = ['ban', 'sshd', 'tcp', '22', '203.0.113.7', '600']
 
 let mesh: NetnsMesh | null = null
@@ -27,21 +24,6 @@ let installedByUs = false
 let packageFiles: string[] = []
 let conffiles: string[] = []
 const nodes: Record<1 | 2, ChildProcess | null> = { 1: null, 2: null }
-
-async function dpkg (args: string[]) {
-  // stdin closed: a conffile question would fail the call instead of hanging it
-  const out = await run('dpkg', args, { input: '', timeout: 180_000, env: { ...ENV, DEBIAN_FRONTEND: 'noninteractive' } })
-  if (out.code !== 0) throw new Error(`dpkg ${args.join(' ')} exited ${out.code}:\n${out.stdout}\n${out.stderr}`)
-  return out
-}
-
-/** dpkg's status of the package, e.g. `install ok installed`; null when dpkg does not know it. */
-async function packageStatus (): Promise<string | null> {
-  // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's format syntax
-  const out = await run('dpkg-query', ['-W', '-f=${Status}', 'fst'])
-  // a purged package may linger in dpkg's database as `purge ok not-installed`
-  return out.code === 0 && !out.stdout.trim().endsWith(' not-installed') ? out.stdout.trim() : null
-}
 
 function sha256 (file: string): string {
   return createHash('sha256').update(readFileSync(file)).digest('hex')
@@ -95,7 +77,7 @@ async function list (index: 1 | 2): Promise<ListedEntry[]> {
 
 /**
  * Issue 17, the release: `packaging/build.ts` (what `pnpm package` runs after the build) makes the .deb and
- * the tarball once; the .deb is installed into this machine with dpkg and everything after uses only the
+ * the tarball once (packages.setup.ts); the .deb is installed into this machine with dpkg and everything after uses only the
  * installed files: /usr/bin/fst and /usr/bin/fst-action in two network namespaces (10.77.x), an upgrade
  * with an edited conffile, removal while a node runs, purge. afterAll purges the package, also on failure.
  * Refuses to run where an fst package or /etc/fst is already present (a real installation).
@@ -103,15 +85,8 @@ async function list (index: 1 | 2): Promise<ListedEntry[]> {
 describe('the Debian package and the tarball', () => {
   beforeAll(async () => {
     requireRoot()
-    const present = [await packageStatus(), ...['/etc/fst', '/var/lib/fst', '/usr/lib/fst'].filter(p => existsSync(p))].filter(x => x !== null)
-    if (present.length > 0) {
-      throw new Error(`this test installs and purges the fst package, but this machine has: ${present.join(', ')} (dpkg --purge fst first)`)
-    }
-    // gzip: xz (the release default) takes minutes on a loaded 2-core machine
-    const built = await run(process.execPath, ['--import', 'tsx', 'packaging/build.ts', '--out', OUT, '--compression', 'gzip'], { cwd: ROOT, timeout: 600_000 })
-    if (built.code !== 0) throw new Error(`packaging/build.ts failed:\n${built.stdout}\n${built.stderr}`)
-    console.log(`release: built ${DEB} (${(statSync(DEB).size / 1e6).toFixed(1)} MB) and ${TARBALL} (${(statSync(TARBALL).size / 1e6).toFixed(1)} MB)`)
-  }, 600_000)
+    await refuseInstalled()
+  })
 
   afterAll(async () => {
     await mesh?.destroy()
@@ -119,7 +94,6 @@ describe('the Debian package and the tarball', () => {
     if (installedByUs) rmSync('/etc/fst', { recursive: true, force: true })
     if (installedByUs) rmSync('/var/lib/fst', { recursive: true, force: true })
     if (createdRunDir) rmSync('/run/fst', { recursive: true, force: true })
-    rmSync(OUT, { recursive: true, force: true })
   }, 240_000)
 
   it('the tarball unpacks and runs on its own Node runtime', async () => {

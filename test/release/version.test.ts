@@ -1,8 +1,9 @@
 import { execFileSync } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { FST, FST_ACTION, ROOT, runBin } from '../utils/mesh.js'
+import { releaseCommit } from '../utils/releases.js'
 
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'packages/cli/package.json'), 'utf8')) as { version: string }).version
 
@@ -28,5 +29,21 @@ describe('fst --version and fst-action --version', () => {
     const out = await runBin(FST_ACTION, ['ban', 'sshd', 'tcp', '22', '--version'])
     expect(out.code).not.toBe(0)
     expect(out.stdout).toBe('')
+  })
+})
+
+/** Issue 24: one version for every package, and CHANGELOG.md names it; released versions name their commit. */
+describe('the version and CHANGELOG.md', () => {
+  it('every package carries the CLI\'s version, and CHANGELOG.md has a section for it', () => {
+    const versions = readdirSync(join(ROOT, 'packages')).map(p => (JSON.parse(readFileSync(join(ROOT, 'packages', p, 'package.json'), 'utf8')) as { version: string }).version)
+    expect(new Set(versions)).toEqual(new Set([VERSION]))
+    const changelog = readFileSync(join(ROOT, 'CHANGELOG.md'), 'utf8')
+    expect(changelog).toMatch(new RegExp(`^## (Unreleased \\(${VERSION.replaceAll('.', '\\.')}\\)|${VERSION.replaceAll('.', '\\.')} \\()`, 'm'))
+  })
+
+  it('release 0.1.0 names its commit, and the commit is in this clone', async () => {
+    const commit = releaseCommit('0.1.0')
+    expect(commit).toMatch(/^0568691/)
+    expect(execFileSync('git', ['cat-file', '-t', commit], { cwd: ROOT, encoding: 'utf8' }).trim()).toBe('commit')
   })
 })

@@ -47,7 +47,15 @@ export interface MeshOptions {
   netns?: string | ((index: number) => string)
   /** Address each node listens on and is listed under in sync-peers.txt (default 127.0.0.1). */
   host?: (index: number) => string
+  /**
+   * The `fst` and `fst-action` entry points of a node (default this checkout's FST and FST_ACTION): another
+   * release's build (test/utils/releases.ts) runs that node, and `fst()`/`hook()` call that release's bins.
+   */
+  bins?: (index: number) => NodeBins | undefined
 }
+
+/** The two entry points of one FST build. */
+export interface NodeBins { fst: string, fstAction: string }
 
 /** One ledger entry as `fst list --json` prints it. */
 export interface ListedEntry { action: string, name: string, protocol: string, port: string, ip: string, time: number, duration: number, origin: string }
@@ -208,7 +216,7 @@ export class Mesh {
     const node = this.nodes[index]!
     let output = ''
     // the bin itself, as systemd and the container run it, so the Node flags of its shebang apply
-    const argv = [FST, 'start', '--config', node.configFile]
+    const argv = [this.bins(index).fst, 'start', '--config', node.configFile]
     // `ip netns exec` execs the command in place, so signals to the child reach the node itself
     const netns = typeof this.options.netns === 'function' ? this.options.netns(index) : this.options.netns
     const [command, ...args] = netns === undefined ? argv : ['ip', 'netns', 'exec', netns, ...argv]
@@ -229,6 +237,11 @@ export class Mesh {
     child.kill(signal)
     await exited
     this.nodes[index]!.process = null
+  }
+
+  /** The entry points node `index` runs. */
+  bins (index: number): NodeBins {
+    return this.options.bins?.(index) ?? { fst: FST, fstAction: FST_ACTION }
   }
 
   /** The control socket of a node. */
@@ -254,11 +267,11 @@ export class Mesh {
   }
 
   fst (index: number, args: string[], input?: string): Promise<RunResult> {
-    return runBin(FST, [...args, '--config', this.nodes[index]!.configFile], input)
+    return runBin(this.bins(index).fst, [...args, '--config', this.nodes[index]!.configFile], input)
   }
 
   hook (index: number, args: string[]): Promise<RunResult> {
-    return runBin(FST_ACTION, ['--config', this.nodes[index]!.configFile, ...args])
+    return runBin(this.bins(index).fstAction, ['--config', this.nodes[index]!.configFile, ...args])
   }
 
   /** Ledger entries of one node (`fst list --json`, with `--all` tombstones too), sorted for comparison. */
