@@ -18,6 +18,9 @@ export function createNodeMetrics (registry: Registry) {
     catchupPulls: new Counter({ name: 'fst_node_catchup_pulls_total', help: 'Catch-up pulls from peers, by outcome (same, synced, failed)', labelNames: ['outcome'], registers }),
     catchupEntries: new Counter({ name: 'fst_node_catchup_entries_total', help: 'Entries received by catch-up, by outcome (applied, unchanged, or a refusal reason)', labelNames: ['outcome'], registers }),
     entriesRefused: new Counter({ name: 'fst_node_entries_refused_total', help: 'Received entries refused by a bound or the unban authority (origin_limit, pull_limit, unban_not_authorized)', labelNames: ['reason'], registers }),
+    spoolDrained: new Counter({ name: 'fst_node_spool_drained_total', help: 'Spooled reports (made while the node was down) taken from the spool, by outcome (published, unchanged, expired, refused, damaged)', labelNames: ['outcome'], registers }),
+    spoolDepth: new Gauge({ name: 'fst_node_spool_depth', help: 'Reports waiting in the spool', registers }),
+    spoolFull: new Counter({ name: 'fst_node_spool_full_total', help: 'Hook calls refused (and lost) because the spool was full, as the hooks marked them', registers }),
     activeEntries: new Gauge({ name: 'fst_node_ledger_active_entries', help: 'Active entries in the ledger', registers })
   }
 }
