@@ -1,6 +1,7 @@
 import { appendFileSync, closeSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, unlinkSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { encodeSpoolRecord, MAX_SPOOL_FILE, parseSpoolFileName, SPOOL_FULL_MARKER, spoolFileName } from '@fst/protocol'
+import { errnoText } from '@fst/node/errors'
 import { EXIT, type NodeUnavailableError, UsageError } from './errors.js'
 
 /** The line a queued report prints (fail2ban logs it; the exit code is 0). */
@@ -21,7 +22,7 @@ export async function queueReport (opts: { config?: string }, request: Record<st
     writeRecord({ ...settings, dir }, request, time)
   } catch (err) {
     if (err instanceof UsageError) throw err
-    throw new UsageError(`${cause.message}; the report could not be queued in ${dir}: ${(err as Error).message}`, EXIT.unavailable)
+    throw new UsageError(`${cause.message}; the report could not be queued in ${dir}: ${errnoText(err)}`, EXIT.unavailable)
   }
   return QUEUED
 }
