@@ -5,7 +5,7 @@ import { NodeUnavailableError } from './errors.js'
  * `fst ban`/`unban`/`publish`: a connection to the node, or, when no node runs there, the report queued in
  * the spool (the QUEUED line emitted) and null.
  */
-export async function connectOrQueue (path: string, opts: { config?: string }, request: Record<string, unknown>, emit: (text: string) => void): Promise<ControlClient | null> {
+export async function connectOrQueue (path: string, opts: { config?: string, socket?: string }, request: Record<string, unknown>, emit: (text: string) => void): Promise<ControlClient | null> {
   const time = Date.now()
   try {
     return await ControlClient.connect(path)

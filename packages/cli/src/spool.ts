@@ -14,10 +14,18 @@ export const QUEUED = 'queued: node not running, will be published when it start
  * A full spool is exit 1 (the report is lost, and counted); a spool this process cannot write is the
  * original exit 3 with the reason added.
  */
-export async function queueReport (opts: { config?: string }, request: Record<string, unknown>, time: number, cause: NodeUnavailableError): Promise<string> {
+export async function queueReport (opts: { config?: string, socket?: string }, request: Record<string, unknown>, time: number, cause: NodeUnavailableError): Promise<string> {
   const { configPathFrom, spoolOf } = await import('@fst/node/config-file')
-  const settings = spoolOf(configPathFrom(opts.config))
-  const dir = process.env.FST_SPOOL !== undefined && process.env.FST_SPOOL !== '' ? process.env.FST_SPOOL : settings.dir
+  const file = configPathFrom(opts.config)
+  const override = process.env.FST_SPOOL !== undefined && process.env.FST_SPOOL !== '' ? process.env.FST_SPOOL : null
+  // a socket given by hand and no config file anywhere: a spool relative to the caller's cwd (fail2ban's is /)
+  // would be a folder no node ever reads
+  const socketGiven = opts.socket !== undefined || (process.env.FST_SOCKET ?? '') !== ''
+  if (file === null && override === null && socketGiven) {
+    throw new UsageError(`${cause.message}; the report could not be queued: no config file names a spool (give --config, $FST_CONFIG or $FST_SPOOL)`, EXIT.unavailable)
+  }
+  const settings = spoolOf(file)
+  const dir = override ?? settings.dir
   try {
     writeRecord({ ...settings, dir }, request, time)
   } catch (err) {

@@ -68,6 +68,8 @@ describe('SpoolDrainer', () => {
     writeFileSync(join(dir, spoolFileName(2000, 'trunc', whole.length)), whole.subarray(0, 30))
     const junk = Buffer.from('{"v":1,"time":"yesterday","request":{}}\n')
     writeFileSync(join(dir, spoolFileName(3000, 'junk', junk.length)), junk)
+    // a whole record that asks for something other than a publish: never run
+    spoolRecord(dir, 3500, { op: 'repin', peer: '127.0.0.1:4242' }, 'repin')
     const big = Buffer.alloc(MAX_SPOOL_FILE + 1, 'x')
     writeFileSync(join(dir, spoolFileName(4000, 'big', big.length)), big)
     // a link to a record elsewhere: followed, it would let anyone who can make links choose what root reads
@@ -81,12 +83,12 @@ describe('SpoolDrainer', () => {
     await drainer.drain()
     await drainer.stop()
     expect(given.map(g => g.input.ip)).toEqual(['192.0.2.9'])
-    expect(await outcomes()).toEqual({ published: 1, damaged: 6 })
+    expect(await outcomes()).toEqual({ published: 1, damaged: 7 })
     expect(readdirSync(dir).filter(n => n.endsWith('.json'))).toEqual([])
-    expect(readdirSync(dir).filter(n => n.endsWith('.damaged'))).toHaveLength(6)
+    expect(readdirSync(dir).filter(n => n.endsWith('.damaged'))).toHaveLength(7)
     expect(existsSync(outside)).toBe(true)
     const warnings = lines.map(l => JSON.parse(l) as { level: number, reason?: string, msg: string }).filter(l => l.level === 40 && l.msg.includes('not a report'))
-    expect(warnings.map(w => w.reason).sort()).toEqual(['bad_record', 'not_regular', 'not_regular', 'not_regular', 'size_mismatch', 'too_large'])
+    expect(warnings.map(w => w.reason).sort()).toEqual(['bad_record', 'bad_record', 'not_regular', 'not_regular', 'not_regular', 'size_mismatch', 'too_large'])
   })
 
   it('counts the hook calls a full spool refused from the marker, once', async () => {

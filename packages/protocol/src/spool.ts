@@ -63,5 +63,7 @@ export function decodeSpoolRecord (bytes: Uint8Array, expectedSize: number): { v
   if (typeof r !== 'object' || r === null || r.v !== SPOOL_VERSION) return { valid: false, reason: 'bad_record', error: `not a version ${SPOOL_VERSION} spool record` }
   if (typeof r.time !== 'number' || !Number.isSafeInteger(r.time) || r.time <= 0) return { valid: false, reason: 'bad_record', error: 'time must be a positive integer' }
   if (typeof r.request !== 'object' || r.request === null || Array.isArray(r.request)) return { valid: false, reason: 'bad_record', error: 'request must be an object' }
+  // only reports: a spooled file can never ask the node for anything else (a repin, say)
+  if ((r.request as { op?: unknown }).op !== 'publish') return { valid: false, reason: 'bad_record', error: 'request must be a publish' }
   return { valid: true, record: { v: SPOOL_VERSION, time: r.time, request: r.request } }
 }
