@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync, statSync, truncateSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { join } from 'node:path'
 import pWaitFor from 'p-wait-for'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -117,14 +118,24 @@ describe('the spool: reports made while the node is down', () => {
     expect(metrics).toMatch(/^fst_node_spool_depth 0$/m)
   })
 
-  it('with the node running, a hook call takes the usual path, and a report spooled meanwhile is drained at once', async () => {
+  it('with the node running, a hook call takes the usual path, and a report spooled meanwhile (no socket, or a node closing the connection) is drained at once', async () => {
     expect(await hook(['ban', 'sshd', 'tcp', '22', '198.19.1.1', '600'])).toMatchObject({ code: 0, stdout: '' })
     // a hook that found no node (here: pointed at another socket) while this one runs: the watcher takes it
     const late = await run(process.execPath, [FST_ACTION, '--config', mesh.nodes[0]!.configFile, '--socket', join(mesh.root, 'none.sock'), 'ban', 'sshd', 'tcp', '22', '198.19.1.2', '600'])
     expect(late).toMatchObject({ code: 0, stdout: `${QUEUED}\n` })
+    // a node that is stopping accepts and closes before it answers: queued too
+    const closing = createServer(socket => socket.destroy())
+    const closingPath = join(mesh.root, 'closing.sock')
+    await new Promise<void>(resolve => closing.listen(closingPath, resolve))
+    try {
+      const cut = await run(process.execPath, [FST_ACTION, '--config', mesh.nodes[0]!.configFile, '--socket', closingPath, 'ban', 'sshd', 'tcp', '22', '198.19.1.3', '600'])
+      expect(cut).toMatchObject({ code: 0, stdout: `${QUEUED}\n` })
+    } finally {
+      await new Promise(resolve => closing.close(resolve))
+    }
     for (const peer of [1, 2]) {
-      const runs = await mesh.waitForRuns(peer, REPORTS + 2)
-      expect(runs.filter(r => r.includes('198.19.1.'))).toHaveLength(2)
+      const runs = await mesh.waitForRuns(peer, REPORTS + 3)
+      expect(runs.filter(r => r.includes('198.19.1.'))).toHaveLength(3)
     }
     await pWaitFor(() => spooled().length === 0, { interval: 20, timeout: 10_000 })
   })
