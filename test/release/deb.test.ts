@@ -93,6 +93,7 @@ describe('the Debian package and the tarball', () => {
     if (installedByUs && await packageStatus() !== null) await run('dpkg', ['--purge', 'fst'], { input: '', timeout: 180_000 })
     if (installedByUs) rmSync('/etc/fst', { recursive: true, force: true })
     if (installedByUs) rmSync('/var/lib/fst', { recursive: true, force: true })
+    if (installedByUs) rmSync('/var/spool/fst', { recursive: true, force: true })
     if (createdRunDir) rmSync('/run/fst', { recursive: true, force: true })
   }, 240_000)
 
@@ -134,6 +135,8 @@ describe('the Debian package and the tarball', () => {
     // postinst creates nothing secret: the key is written by the node on its first start
     expect(statSync('/var/lib/fst').mode & 0o7777).toBe(0o750)
     expect(readdirSync('/var/lib/fst')).toEqual([])
+    // the spool of reports made while the node is down (spool.dir): root only
+    expect(statSync('/var/spool/fst').mode & 0o7777).toBe(0o700)
     expect(existsSync('/usr/lib/fst/node')).toBe(true)
 
     const server = readFileSync('/lib/systemd/system/fst-server.service', 'utf8')
@@ -225,6 +228,7 @@ describe('the Debian package and the tarball', () => {
     expect(await packageStatus()).toBeNull()
     expect(existsSync('/etc/fst')).toBe(false)
     expect(existsSync('/var/lib/fst')).toBe(false)
+    expect(existsSync('/var/spool/fst')).toBe(false)
     expect(existsSync('/etc/logrotate.d/fst')).toBe(false)
   }, 240_000)
 })

@@ -29,13 +29,16 @@ known_peers, ledger/, fst.lock) and the control socket the other commands talk t
 Environment:
   FST_CONFIG   config file when --config is not given
   FST_SOCKET   control socket of fst-action and fst publish (then no config file is read)
+  FST_SPOOL    spool folder of fst-action, ban, unban and publish instead of spool.dir
 
 Exit codes:
-  0   done
-  1   the node refused the request, or nothing to do: an unban nothing matched, a status with no peer
+  0   done; or no node runs and the report (fst-action, ban, unban --name, publish) was queued in the spool
+  1   the node refused the request, or nothing to do: an unban nothing matched, a status with no peer;
+      or the spool is full (spool.maxEvents, spool.maxBytes) and the report is lost
   2   usage or configuration mistake: bad argument, bad config key, missing file, busy port,
       a second node on the same state dir (one line on stderr naming the file, key or entry)
-  3   no node answers on the control socket (not running, or another socket)
+  3   no node answers on the control socket (not running, or another socket), and for a report
+      the spool could not be written either
   70  internal error (a bug: the stack trace is printed; please report it)
 
 Shell completion: eval "$(fst completion bash)" or fst completion zsh > "\${fpath[1]}/_fst".

@@ -1,6 +1,6 @@
 import { createConnection, type Socket } from 'node:net'
 import type { ControlRequest, ControlResponse } from '@fst/protocol'
-import { EXIT, UsageError } from './errors.js'
+import { EXIT, NodeUnavailableError, UsageError } from './errors.js'
 
 /**
  * A connection to the local node's control socket. Requests may be pipelined: answers come back in order.
@@ -24,7 +24,7 @@ export class ControlClient {
       }
     })
     socket.on('close', () => {
-      this.closedError ??= new UsageError('the node closed the control connection', EXIT.unavailable)
+      this.closedError ??= new NodeUnavailableError('the node closed the control connection (stopping?)', 'closed')
       for (const w of this.waiting.splice(0)) w({ ok: false, code: 'closed', error: this.closedError.message })
     })
   }
@@ -62,6 +62,11 @@ export class ControlClient {
   close (): void {
     this.socket.end()
   }
+
+  /** Drops the connection at once (a node that does not answer). */
+  destroy (): void {
+    this.socket.destroy()
+  }
 }
 
 /** Tries to connect when the node's socket is busy (EAGAIN), 50 ms more apart each time: ~5 s in all. */
@@ -76,18 +81,40 @@ function open (path: string): Promise<Socket> {
 }
 
 function unreachable (path: string, err: NodeJS.ErrnoException): UsageError {
-  const why = err.code === 'ENOENT' || err.code === 'ECONNREFUSED'
-    ? 'no FST node is running'
-    : err.code === 'EACCES' ? 'permission denied (root or the control group only)' : err.message
+  // no socket, or a socket file no node listens on: the node is down (or starting)
+  if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') return new NodeUnavailableError(`cannot reach the node at ${path}: no FST node is running`, 'not_running')
+  const why = err.code === 'EACCES' ? 'permission denied (root or the control group only)' : err.message
   return new UsageError(`cannot reach the node at ${path}: ${why}`, EXIT.unavailable)
 }
 
-/** One request on a fresh connection. */
-export async function ask (path: string, req: ControlRequest): Promise<ControlResponse> {
-  const client = await ControlClient.connect(path)
+/**
+ * One request on a fresh connection. With `timeoutMs`, a node that has not answered by then counts as
+ * unavailable (NodeUnavailableError 'timeout'); a connection the node closes before answering, as 'closed'.
+ */
+export async function ask (path: string, req: ControlRequest, timeoutMs?: number): Promise<ControlResponse> {
+  let timer: NodeJS.Timeout | undefined
+  let client: ControlClient | undefined
+  const exchange = (async () => {
+    client = await ControlClient.connect(path)
+    try {
+      const answer = await client.request(req)
+      if (!answer.ok && answer.code === 'closed') throw new NodeUnavailableError(answer.error, 'closed')
+      return answer
+    } finally {
+      client.close()
+    }
+  })()
+  if (timeoutMs === undefined) return exchange
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => {
+      client?.destroy()
+      reject(new NodeUnavailableError(`the node at ${path} did not answer within ${timeoutMs} ms`, 'timeout'))
+    }, timeoutMs)
+  })
+  exchange.catch(() => {})
   try {
-    return await client.request(req)
+    return await Promise.race([exchange, late])
   } finally {
-    client.close()
+    clearTimeout(timer)
   }
 }

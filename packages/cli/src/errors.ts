@@ -16,6 +16,18 @@ export class UsageError extends Error {
   }
 }
 
+/**
+ * The node cannot take a request now: no node runs on the socket, it closed the connection (stopping), or it
+ * did not answer in time. Exit 3; the hook and `fst ban`/`publish` then queue the report in the spool.
+ */
+export class NodeUnavailableError extends UsageError {
+  static override name = 'NodeUnavailableError'
+  override name = 'NodeUnavailableError'
+  constructor (message: string, readonly reason: 'not_running' | 'closed' | 'timeout') {
+    super(message, EXIT.unavailable)
+  }
+}
+
 /** Errors of @fst/node that name the file, key or entry at fault: one line, exit 2. */
 const USER_ERRORS = new Set(['ConfigError', 'PeersFileError', 'StateLockError', 'IdentityError', 'PinMismatchError', 'LedgerDamagedError', 'CommanderError'])
 

@@ -1,13 +1,16 @@
 import { ask } from './control-client.js'
 import { EVENT_USAGE, eventFromArgs } from './event-args.js'
-import { UsageError } from './errors.js'
+import { NodeUnavailableError, UsageError } from './errors.js'
 import { socketPath } from './socket-path.js'
 import { versionText } from './version.js'
 
 const USAGE = `usage: fst-action [--socket PATH | --config PATH] ${EVENT_USAGE}
-Hands one event to the local FST node and exits 0 once the node has recorded it.
-protocol and port are accepted in any case and passed on lowercased; without a duration the node
-applies its defaultDurationS (600 s). Exit 1: refused by the node; 2: a bad field; 3: no node.
+Hands one event to the local FST node and exits 0 once the node has recorded it. When no node
+answers (not running, stopping, or no answer within 10 s) the event is queued in the spool
+(spool.dir, or $FST_SPOOL), "queued: ..." is printed and the exit code is 0: the node publishes it,
+with its report time, when it starts. protocol and port are accepted in any case and passed on
+lowercased; without a duration the node applies its defaultDurationS (600 s).
+Exit 1: refused by the node, or the spool is full; 2: a bad field; 3: no node and no spool.
 Node: --socket, else $FST_SOCKET, else the controlSocket of --config, else of $FST_CONFIG,
 else of /etc/fst/config.yml if it exists, else of the defaults relative to the current directory.
 fst-action --version prints the version.`
@@ -41,7 +44,20 @@ export async function hook (argv: readonly string[]): Promise<string> {
     }
   }
   const event = eventFromArgs(fields)
-  const answer = await ask(await socketPath(opts), { op: 'publish', ...event })
+  // the report's time is now, not when a spooled copy reaches the node
+  const time = Date.now()
+  const request = { op: 'publish' as const, ...event }
+  let answer: Awaited<ReturnType<typeof ask>>
+  try {
+    answer = await ask(await socketPath(opts), request, HOOK_TIMEOUT_MS)
+  } catch (err) {
+    if (!(err instanceof NodeUnavailableError)) throw err
+    const { queueReport } = await import('./spool.js')
+    return queueReport(opts, request, time, err)
+  }
   if (!answer.ok) throw new UsageError(`refused by the node: ${answer.error}`, 1)
   return ''
 }
+
+/** A node that has not answered by then is taken as unavailable and the report is spooled (fail2ban kills an action after 60 s). */
+const HOOK_TIMEOUT_MS = 10_000

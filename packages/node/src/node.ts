@@ -34,6 +34,7 @@ import { QuorumTracker } from './trust/quorum.js'
 import { QuorumGate } from './trust/quorum-gate.js'
 import { MemoryReducer } from './upstream/memory-reducer.js'
 import { StateLock } from './state-lock.js'
+import { SpoolDrainer } from './spool/drainer.js'
 
 export { TOPIC }
 /** How long SIGTERM waits for queued scripts. */
@@ -73,6 +74,7 @@ export class FstNode {
   private metricsEndpoint: HttpEndpoint | null = null
   private heldPurger: NodeJS.Timeout | null = null
   private throttle!: LogThrottle
+  private spool: SpoolDrainer | null = null
   /** Mesh messages this node signed and sent. */
   private published = 0
   private readonly lock: StateLock
@@ -186,6 +188,16 @@ export class FstNode {
     // before anything can arrive from peers: an entry caught up after this runs its scripts once, not twice.
     // Own entries only with runOwnEvents: otherwise fail2ban restores those itself.
     if (config.reapplyOnStart) applier.reapply(this.ledger.active().filter(e => e.origin !== this.peerId || config.runOwnEvents))
+    // reports made while the node was down, in report order and with their report times, before any new
+    // hook call can reach the control socket (a hook that finds it closed meanwhile spools, and is watched)
+    this.spool = new SpoolDrainer({
+      dir: config.spool.dir,
+      publish: (input, reportedAt) => this.publisher.publish(input, reportedAt),
+      metrics,
+      log: log.child({ component: 'spool' })
+    })
+    this.spool.start()
+    await this.spool.drain()
     this.mesh.joinTopic(this.receiver.onVerdict)
     this.catchup = nodeCatchup({
       config,
@@ -278,6 +290,7 @@ export class FstNode {
       host: this.host,
       ledger: { entries: this.ledger.size, active: this.ledger.active().length, held: this.held.size, root: catchupState(this.ledger, this.held).root() },
       queue: this.runner.pending,
+      spool: { depth: this.spool?.depth ?? 0 },
       messages: { published: this.published, accepted: this.receiver.accepted, suppressed: this.publisher.suppressed },
       catchup: { applied: this.receiver.caughtUp },
       metrics: this.metrics
@@ -306,6 +319,7 @@ export class FstNode {
     this.memory.stop()
     await this.crowdsec?.stop()
     await this.control?.stop()
+    await this.spool?.stop()
     await this.metricsEndpoint?.stop()
     this.mesh.stopDialing()
     await this.catchup?.stop()

@@ -132,6 +132,7 @@ describe('the shipped config.yml.dist', () => {
     expect(configFile).toBe(join(REPO, 'config.yml.dist'))
     const expected: Record<string, unknown> = { ...defaultConfig }
     for (const key of ['peersFile', 'actionsDir', 'stateDir', 'controlSocket'] as const) expected[key] = join(REPO, defaultConfig[key])
+    expected.spool = { ...defaultConfig.spool, dir: join(REPO, defaultConfig.spool.dir) }
     expect(values).toEqual(expected)
   })
 

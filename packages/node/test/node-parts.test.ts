@@ -138,6 +138,23 @@ describe('node parts in-process (fake clock, stub runner)', () => {
     expect(unban).toMatchObject({ ok: true, published: true, time: T0 + 1 })
   })
 
+  it('publisher: a spooled report keeps its report time; expired, it is not published; older than the ledger, it changes nothing', async () => {
+    p.clock.advance(120_000)
+    // reported two minutes ago for an hour: published with that time, so it ends an hour after the report
+    expect(await p.publisher.publish(hook('ban', '203.0.113.20', 3600), T0)).toMatchObject({ ok: true, published: true, time: T0 })
+    // reported two minutes ago for a minute: over before the node saw it
+    expect(await p.publisher.publish(hook('ban', '203.0.113.21', 60), T0)).toEqual({ ok: true, published: false, expired: true })
+    expect(p.ledger.get('ban|sshd|203.0.113.21')).toBeUndefined()
+    // the unban reported after its ban wins; a ban reported before a peer's later unban loses to it
+    expect(await p.publisher.publish(hook('unban', '203.0.113.20'), T0 + 1)).toMatchObject({ ok: true, published: true, time: T0 + 1 })
+    p.receive('peerA', [ev('ban', '203.0.113.22', T0 + 10, { duration: 3600 }), ev('unban', '203.0.113.22', T0 + 20)])
+    expect(await p.publisher.publish(hook('ban', '203.0.113.22', 3600), T0 + 15)).toEqual({ ok: true, published: false })
+    expect(p.ledger.get('ban|sshd|203.0.113.22')).toMatchObject({ action: 'unban', time: T0 + 20 })
+    // a report time in the future (a clock stepped back since) is taken as now
+    expect(await p.publisher.publish(hook('ban', '203.0.113.23', 60), T0 + 999_999)).toMatchObject({ time: T0 + 120_000 })
+    expect(p.sent.map(e => `${e.action} ${e.ip} ${e.time - T0}`)).toEqual(['ban 203.0.113.20 0', 'unban 203.0.113.20 1', 'ban 203.0.113.23 120000'])
+  })
+
   it('publisher: refuses protected and invalid input with a reason, and counts it', async () => {
     expect(await p.publisher.publish(hook('ban', '10.1.2.3'))).toMatchObject({ ok: false, code: 'protected_address' })
     expect(await p.publisher.publish(hook('ban', 'not-an-ip'))).toMatchObject({ ok: false, code: 'bad_address' })

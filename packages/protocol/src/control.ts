@@ -49,6 +49,8 @@ export interface NodeStatus {
   ledger: { entries: number, active: number, held?: number, root?: string }
   /** Events waiting for the runner. */
   queue: number
+  /** Reports made while the node was down, waiting in the spool to be published. */
+  spool?: { depth: number }
   /** The node process's memory in MB: resident set; the JavaScript heap in use and allocated; memory outside the heap held by JavaScript objects (Buffers). */
   memory?: { rssMb: number, heapUsedMb: number, heapTotalMb: number, externalMb: number }
   /** Mesh messages this node signed and sent, valid ones accepted from others, and hook calls that changed nothing. */

@@ -4,8 +4,9 @@ import { unknownActionWarning } from '../action-check.js'
 import { CONFIG_FLAG } from '../cli.js'
 import { ControlClient } from '../control-client.js'
 import { formatDuration, parseDuration } from '../duration.js'
-import { EXIT, UsageError } from '../errors.js'
+import { EXIT, NodeUnavailableError, UsageError } from '../errors.js'
 import { socketPath } from '../socket-path.js'
+import { connectOrQueue } from '../spool-fallback.js'
 
 /** What `fst ban` puts in the fields fail2ban would fill. */
 export const MANUAL = { name: 'manual', protocol: 'all', port: '0:65535' } as const
@@ -32,7 +33,8 @@ The receivers run actions/<action>.d/ with argv "<name> <protocol> <port> <ip>",
       const request = { op: 'publish' as const, action: opts.action, name: opts.name, protocol: opts.protocol, port: opts.port, ip: canonical(ip), manual: true, ...(duration === undefined ? {} : { duration }) }
       const checked = validateInput(request)
       if (!checked.valid) throw new UsageError(checked.error)
-      const client = await ControlClient.connect(await socketPath(opts))
+      const client = await connectOrQueue(await socketPath(opts), opts, request, emit)
+      if (client === null) return
       const warning = await unknownActionWarning(opts.action, opts.config)
       if (warning !== null) process.stderr.write(`fst: ${warning}\n`)
       try {
@@ -52,10 +54,24 @@ The receivers run actions/<action>.d/ with argv "<name> <protocol> <port> <ip>",
     .option('--action <action>', 'the action whose entries to lift (its "un" form is published)', 'ban')
     .option(...CONFIG_FLAG)
     .option('--socket <path>', 'the node\'s control socket (default: controlSocket of the config)')
-    .addHelpText('after', '\nExit 1 with "nothing to unban" when no active entry matches (a wrong name, an address never banned).')
+    .addHelpText('after', `
+Exit 1 with "nothing to unban" when no active entry matches (a wrong name, an address never banned).
+With the node down, an unban with --name is queued in the spool (the node publishes it when it starts);
+without --name it is not (exit 3): which names hold the address only the running node knows.`)
     .action(async (ip: string, opts: { name?: string, action: string, config?: string, socket?: string }) => {
       const address = canonical(ip)
-      const client = await ControlClient.connect(await socketPath(opts))
+      const path = await socketPath(opts)
+      let client: ControlClient
+      if (opts.name === undefined) {
+        client = await ControlClient.connect(path).catch((err: unknown) => {
+          throw err instanceof NodeUnavailableError ? new NodeUnavailableError(`${err.message} (with --name the unban would be queued)`, err.reason) : err
+        })
+      } else {
+        const request = { op: 'publish' as const, action: `un${opts.action}`, name: opts.name, protocol: MANUAL.protocol, port: MANUAL.port, ip: address }
+        const connected = await connectOrQueue(path, opts, request, emit)
+        if (connected === null) return
+        client = connected
+      }
       try {
         const found = await client.request({ op: 'list', ip: address, action: opts.action, ...(opts.name === undefined ? {} : { name: opts.name }) })
         if (!found.ok) throw new UsageError(found.error, EXIT.refused)

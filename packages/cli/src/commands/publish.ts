@@ -9,6 +9,7 @@ import { ControlClient } from '../control-client.js'
 import { EVENT_USAGE, eventFromArgs } from '../event-args.js'
 import { EXIT, UsageError } from '../errors.js'
 import { socketPath } from '../socket-path.js'
+import { connectOrQueue } from '../spool-fallback.js'
 
 /**
  * `fst publish <fields>`: the hook's twin. `fst publish --stdin` / `--file F`: one event per line
@@ -26,7 +27,7 @@ export function addPublishCommand (program: Command, emit: (text: string) => voi
     .action(async (fields: string[], opts: { config?: string, socket?: string, stdin?: boolean, file?: string }) => {
       const bulk = opts.stdin === true || opts.file !== undefined
       if (bulk && fields.length > 0) throw new UsageError('give event fields or --stdin/--file, not both')
-      if (!bulk) return publishOne(fields, opts)
+      if (!bulk) return publishOne(fields, opts, emit)
       const path = await socketPath(opts)
       if (opts.file === undefined) return emit(await publishLines(process.stdin, path))
       // opened before anything is sent: a missing file is one line and exit 2, not a stream's 'error' event
@@ -42,12 +43,14 @@ export function addPublishCommand (program: Command, emit: (text: string) => voi
 }
 
 /**
- * One event, like the hook, but told as a person is told: a warning when no `<action>.d` exists here, and
+ * One event, like the hook (queued in the spool when no node runs), but told as a person is told: a warning when no `<action>.d` exists here, and
  * an unban that matches no active ban is not published ("nothing to unban", exit 1).
  */
-async function publishOne (fields: string[], opts: { config?: string, socket?: string }): Promise<void> {
+async function publishOne (fields: string[], opts: { config?: string, socket?: string }, emit: (text: string) => void): Promise<void> {
   const event = eventFromArgs(fields)
-  const client = await ControlClient.connect(await socketPath(opts))
+  // with the node down, queued as the hook queues it (no "nothing to unban" check: only the node could tell)
+  const client = await connectOrQueue(await socketPath(opts), opts, { op: 'publish', ...event }, emit)
+  if (client === null) return
   const warning = await unknownActionWarning(event.action, opts.config)
   if (warning !== null) process.stderr.write(`fst: ${warning}\n`)
   try {

@@ -35,6 +35,7 @@ export function addQueryCommands (program: Command, emit: (text: string) => void
         `peers:    ${peers.length} connected${peers.length > 0 ? `\n          ${peers.join('\n          ')}` : ''}`,
         `ledger:   ${ledger.active} active of ${ledger.entries} entries`,
         `queue:    ${String(s.queue)} events waiting for scripts`,
+        ...(s.spool === undefined ? [] : [`spool:    ${s.spool.depth} reports waiting to be published`]),
         ...(s.memory === undefined ? [] : [`memory:   ${s.memory.rssMb} MB resident, JavaScript heap ${s.memory.heapUsedMb} MB used of ${s.memory.heapTotalMb} MB`]),
         `messages: ${messages.published} published, ${messages.accepted} accepted; ${messages.suppressed} hook calls changed nothing (echoes)`,
         ...(s.catchup === undefined ? [] : [`catch-up: ${s.catchup.applied} entries applied (what gossip did not bring)`])

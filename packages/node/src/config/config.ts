@@ -1,6 +1,6 @@
 import { MAX_DURATION_S, NAME_PATTERN, parseAddress } from '@fst/protocol'
 import { z } from 'zod'
-import { configPathFrom, DEFAULT_CONTROL_SOCKET, merge, readConfigDocument, resolveConfigPath } from './file.js'
+import { configPathFrom, DEFAULT_CONTROL_SOCKET, DEFAULT_SPOOL, merge, readConfigDocument, resolveConfigPath } from './file.js'
 import { ConfigError } from '../errors.js'
 import { crowdsecSchema, defaultCrowdsecConfig } from '../crowdsec/config.js'
 
@@ -182,6 +182,18 @@ export const configSchema = z.strictObject({
   defaultDurationS: z.number().int().min(0).max(MAX_DURATION_S),
   /** CrowdSec: decisions endpoint for bouncers, and a local CrowdSec LAPI as a source (crowdsec/config.ts). */
   crowdsec: crowdsecSchema,
+  /**
+   * Reports the hook (and `fst ban`/`unban`/`publish`) could not hand to the node are written here and
+   * published when the node starts (spool/). Root only (mode 0700).
+   */
+  spool: z.strictObject({
+    /** The spool folder; `spool` beside the default state dir. Production: /var/spool/fst. */
+    dir: z.string().min(1),
+    /** Most reports it holds; past it the hook exits 1 and the report is lost (counted). */
+    maxEvents: z.number().int().min(1),
+    /** Most bytes its reports take together (each is a few hundred bytes). */
+    maxBytes: z.number().int().min(4096)
+  }),
   /** Log level. */
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   /** `auto`: readable lines (pino-pretty) when stdout is a terminal, JSON lines otherwise; `json`; `pretty`. */
@@ -230,6 +242,7 @@ export const defaultConfig: Config = {
   metrics: { listen: '127.0.0.1:9464', dashboard: true, token: null },
   crowdsec: defaultCrowdsecConfig,
   defaultDurationS: 600,
+  spool: { ...DEFAULT_SPOOL },
   logLevel: 'info',
   logFormat: 'auto'
 }
@@ -281,6 +294,7 @@ export function resolvePaths (config: Config, base: string, configFile: string |
     if (typeof value === 'string') out[key] = resolveConfigPath(value, base)
   }
   const keyFile = config.crowdsec.source.apiKeyFile
+  out.spool = { ...config.spool, dir: resolveConfigPath(config.spool.dir, base) }
   if (keyFile !== null) out.crowdsec = { ...config.crowdsec, source: { ...config.crowdsec.source, apiKeyFile: resolveConfigPath(keyFile, base) } }
   return { ...(out as Config), configFile }
 }

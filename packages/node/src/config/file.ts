@@ -11,6 +11,12 @@ import { ConfigError } from '../errors.js'
 /** Defaults the hook needs; the full set lives in config.ts and must agree. */
 export const DEFAULT_CONTROL_SOCKET = 'state/fst.sock'
 
+/** The spool of reports made while the node was down (config `spool`): beside the default state dir. */
+export const DEFAULT_SPOOL = { dir: 'spool', maxEvents: 100_000, maxBytes: 64 * 1024 * 1024 }
+
+/** The spool settings the hook needs, resolved like `loadConfig` resolves them. */
+export interface SpoolSettings { dir: string, maxEvents: number, maxBytes: number }
+
 export interface ConfigDocument {
   /** Merged `config.yml.dist` (beside the file) and the file; unvalidated. */
   doc: Record<string, unknown>
@@ -54,6 +60,18 @@ export function controlSocketOf (file: string | null): string {
   const value = doc.controlSocket ?? DEFAULT_CONTROL_SOCKET
   if (typeof value !== 'string' || value === '') throw new ConfigError(`${file}: controlSocket must be a path`)
   return resolveConfigPath(value, base)
+}
+
+/**
+ * The spool settings of a config file, the way `loadConfig` would resolve them (unvalidated: the hook reads
+ * them only when the node is unreachable, and a bad value falls back to the default, which `fst check` reports).
+ */
+export function spoolOf (file: string | null): SpoolSettings {
+  const { doc, base } = readConfigDocument(file)
+  const spool = isPlainObject(doc.spool) ? doc.spool : {}
+  const dir = typeof spool.dir === 'string' && spool.dir !== '' ? spool.dir : DEFAULT_SPOOL.dir
+  const whole = (v: unknown, fallback: number) => (typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : fallback)
+  return { dir: resolveConfigPath(dir, base), maxEvents: whole(spool.maxEvents, DEFAULT_SPOOL.maxEvents), maxBytes: whole(spool.maxBytes, DEFAULT_SPOOL.maxBytes) }
 }
 
 function readYaml (file: string): Record<string, unknown> {

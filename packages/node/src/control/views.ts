@@ -55,6 +55,8 @@ export interface StatusInit {
   host: Pick<Host, 'getConnections' | 'getMultiaddrs'> & { services: { pubsub: { getSubscribers(topic: string): Array<{ toString(): string }>, getPeers(): unknown[] } } }
   ledger: NodeStatus['ledger']
   queue: number
+  /** Reports waiting in the spool (spool/drainer.ts). */
+  spool?: NodeStatus['spool']
   messages: NodeStatus['messages']
   catchup: NonNullable<NodeStatus['catchup']>
   metrics: Pick<NodeMetrics, 'rejected' | 'refused' | 'held' | 'entriesRefused' | 'catchupEntries'>
@@ -79,6 +81,7 @@ export async function nodeStatus (init: StatusInit): Promise<NodeStatus> {
     listen: host.getMultiaddrs().map(String),
     ledger: init.ledger,
     queue: init.queue,
+    ...(init.spool === undefined ? {} : { spool: init.spool }),
     memory: memoryMb(),
     messages: init.messages,
     catchup: init.catchup,

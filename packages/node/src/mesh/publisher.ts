@@ -40,7 +40,12 @@ export class Publisher {
     this.now = init.now ?? Date.now
   }
 
-  async publish (input: Record<string, unknown>): Promise<ControlResponse> {
+  /**
+   * `reportedAt`: a report made earlier (the spool), which keeps its time: it loses to anything newer the
+   * ledger holds, and a ban whose duration has run out by now is recorded as expired (`expired: true`),
+   * not published.
+   */
+  async publish (input: Record<string, unknown>, reportedAt?: number): Promise<ControlResponse> {
     const { init } = this
     const checked = validateInput(input)
     if (!checked.valid) return this.refuse(checked.reason, checked.error)
@@ -52,11 +57,15 @@ export class Publisher {
       if (!allowed.valid) return this.refuse(allowed.reason, allowed.error)
     }
     const existing = init.ledger.get(ledgerKey(checked.value))
-    // later than what the ledger holds, so a quick unban-then-ban (or a peer's clock ahead) is not lost
-    const event: FstEvent = { ...checked.value, time: Math.max(this.now(), (existing?.time ?? 0) + 1) }
+    const now = this.now()
+    // later than what the ledger holds, so a quick unban-then-ban (or a peer's clock ahead) is not lost;
+    // a spooled report keeps its own time (never ahead of now), so the ledger orders it among the others
+    const time = reportedAt === undefined ? Math.max(now, (existing?.time ?? 0) + 1) : Math.min(reportedAt, now)
+    const event: FstEvent = { ...checked.value, time }
+    if (reportedAt !== undefined && !removes && !isActive({ ...event, origin: init.self }, now)) return { ok: true, published: false, expired: true }
     // echo suppression: a ban we applied for the mesh comes back through fail2ban's hook; it changes nothing.
     // A report we already hold for a quorum is still one report.
-    if ((existing !== undefined && isActive(existing, this.now()) === !removes) || init.quorum?.holdsOwn(event) === true) {
+    if ((existing !== undefined && isActive(existing, now) === !removes) || init.quorum?.holdsOwn(event) === true) {
       init.metrics.suppressed.inc({ action: event.action })
       this.suppressed++
       return { ok: true, published: false }
@@ -86,7 +95,7 @@ export class Publisher {
       init.throttle.info('published', { action: event.action, name: event.name, ip: event.ip, duration: event.duration, held: true }, 'published a local report')
       return { ok: true, published: true, ip: event.ip, time: event.time, duration: event.duration }
     }
-    const change = init.ledger.apply(event, init.self, this.now(), proof)
+    const change = init.ledger.apply(event, init.self, now, proof)
     if (change === null) return { ok: true, published: false }
     init.onChanges?.(1)
     // peers get the event while the store commits; the hook's answer waits for the commit (after signing),

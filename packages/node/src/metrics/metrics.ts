@@ -20,6 +20,9 @@ export function createNodeMetrics (registry: Registry) {
     entriesRefused: new Counter({ name: 'fst_node_entries_refused_total', help: 'Received entries refused by a bound or the unban authority (origin_limit, removal_limit, ledger_full, pull_limit, unban_not_authorized)', labelNames: ['reason'], registers }),
     removalsEvicted: new Counter({ name: 'fst_node_ledger_removals_evicted_total', help: 'Oldest removals of an origin dropped to keep it within limits.maxRemovalsPerOrigin', registers }),
     ledgerDamaged: new Counter({ name: 'fst_node_ledger_damaged_total', help: 'Ledger files found damaged (or empty) at start, by file (ledger, held) and reason', labelNames: ['file', 'reason'], registers }),
+    spoolDrained: new Counter({ name: 'fst_node_spool_drained_total', help: 'Spooled reports (made while the node was down) taken from the spool, by outcome (published, unchanged, expired, refused, damaged)', labelNames: ['outcome'], registers }),
+    spoolDepth: new Gauge({ name: 'fst_node_spool_depth', help: 'Reports waiting in the spool', registers }),
+    spoolFull: new Counter({ name: 'fst_node_spool_full_total', help: 'Hook calls refused (and lost) because the spool was full, as the hooks marked them', registers }),
     activeEntries: new Gauge({ name: 'fst_node_ledger_active_entries', help: 'Active entries in the ledger', registers })
   }
 }
