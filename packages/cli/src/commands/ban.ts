@@ -67,7 +67,7 @@ without --name it is not (exit 3): which names hold the address only the running
           throw err instanceof NodeUnavailableError ? new NodeUnavailableError(`${err.message} (with --name the unban would be queued)`, err.reason) : err
         })
       } else {
-        const request = { op: 'publish' as const, action: `un${opts.action}`, name: opts.name, protocol: MANUAL.protocol, port: MANUAL.port, ip: address }
+        const request = { op: 'publish' as const, action: `un${opts.action}`, name: opts.name, protocol: MANUAL.protocol, port: MANUAL.port, ip: address, manual: true }
         const connected = await connectOrQueue(path, opts, request, emit)
         if (connected === null) return
         client = connected
