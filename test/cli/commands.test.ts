@@ -20,7 +20,7 @@ describe('fst ban, unban, import, export and the seed\'s example', () => {
   const byIp = (entries: ListedEntry[], ip: string) => entries.filter(e => e.ip === ip)
 
   beforeAll(async () => {
-    mesh = await Mesh.create({ nodes: 3, actions: ['ban', 'unban'], config: i => (i === 0 ? { defaultDurationS: 1200 } : {}) })
+    mesh = await Mesh.create({ nodes: 3, actions: ['ban', 'unban'], config: i => ({ unbanAuthority: { mode: 'any' }, ...(i === 0 ? { defaultDurationS: 1200 } : {}) }) })
     for (const i of [1, 2]) {
       mesh.addScript(i, 'nullroute', '50-record', RECORD_ENV)
       mesh.addScript(i, 'unnullroute', '50-record', RECORD_ENV)

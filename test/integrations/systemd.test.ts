@@ -50,7 +50,7 @@ describe('systemd units and logrotate', () => {
       expect(text).toMatch(/^ExecReload=\/bin\/kill -HUP \$MAINPID$/m)
     }
     expect(server).toMatch(/^ExecStart=\/usr\/local\/bin\/fst start --config \/etc\/fst\/config.yml$/m)
-    expect(server).toMatch(/^ReadWritePaths=\/var\/lib\/fst \/run\/fst \/var\/log\/fst$/m)
+    expect(server).toMatch(/^ReadWritePaths=\/var\/lib\/fst \/run\/fst \/var\/log\/fst -\/var\/spool\/fst$/m)
     expect(server).toMatch(/^RuntimeDirectory=fst$/m)
     expect(metrics).toMatch(/^LoadCredential=metrics.yml:\/etc\/fst\/metrics.yml$/m)
     expect(metrics).toMatch(/^ExecStart=\/usr\/local\/bin\/fst metrics --config \$\{CREDENTIALS_DIRECTORY\}\/metrics.yml$/m)

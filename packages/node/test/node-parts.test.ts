@@ -229,7 +229,7 @@ describe('quorum of removals (unbanAuthority: quorum)', () => {
     p.receive('peerA', [ev('ban', '203.0.113.3', T0)])
     p.receive('peerB', [ev('unban', '203.0.113.3', T0 + 1)])
     expect(p.held.size).toBe(1)
-    expect(await p.publisher.publish(hook('unban', '203.0.113.3'))).toMatchObject({ ok: true, published: true })
+    expect(await p.publisher.publish({ ...hook('unban', '203.0.113.3'), manual: true })).toMatchObject({ ok: true, published: true })
     expect(p.ledger.get('ban|sshd|203.0.113.3')?.origin).toBe(SELF)
     expect(p.held.size).toBe(2)
     expect(p.runner.lines()).toEqual([`ban 203.0.113.3@${P('peerA')}`])
