@@ -214,6 +214,13 @@ export class NetnsMesh {
     return answer as unknown as NodeStatus & { messages: { published: number, accepted: number, suppressed: number } }
   }
 
+  /** Ledger entries of a node (with `all`, tombstones too), asked over its control socket (what `fst list` reads). */
+  async list (index: number, all = false): Promise<Array<{ action: string, name: string, ip: string, time: number, duration: number, origin: string }>> {
+    const answer = await ask(this.host(index).socket, { op: 'list', all })
+    if (!answer.ok) throw new Error(`list of host ${index} failed: ${answer.error}`)
+    return answer.entries as Array<{ action: string, name: string, ip: string, time: number, duration: number, origin: string }>
+  }
+
   /** Waits until every running node has every other running node as a gossipsub topic peer. */
   async waitConnected (timeout = 20_000): Promise<void> {
     const running = this.hosts.filter(h => h.process !== null)
