@@ -18,6 +18,7 @@ export function createNodeMetrics (registry: Registry) {
     catchupPulls: new Counter({ name: 'fst_node_catchup_pulls_total', help: 'Catch-up pulls from peers, by outcome (same, synced, failed)', labelNames: ['outcome'], registers }),
     catchupEntries: new Counter({ name: 'fst_node_catchup_entries_total', help: 'Entries received by catch-up, by outcome (applied, unchanged, or a refusal reason)', labelNames: ['outcome'], registers }),
     entriesRefused: new Counter({ name: 'fst_node_entries_refused_total', help: 'Received entries refused by a bound or the unban authority (origin_limit, pull_limit, unban_not_authorized)', labelNames: ['reason'], registers }),
+    connectionsRefused: new Counter({ name: 'fst_node_connections_refused_total', help: 'Inbound connections the gater refused once the key was known (unlisted_peer, unpinned_peer, not_admitted)', labelNames: ['reason'], registers }),
     activeEntries: new Gauge({ name: 'fst_node_ledger_active_entries', help: 'Active entries in the ledger', registers })
   }
 }

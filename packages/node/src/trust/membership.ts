@@ -1,6 +1,7 @@
 import { networkInterfaces } from 'node:os'
 import type { ConnectionGater, MultiaddrConnection, PeerId } from '@libp2p/interface'
 import type { Logger } from 'pino'
+import type { LogThrottle } from '../metrics/log-throttle.js'
 import { type PeerEntry, resolveEntry } from './peers-file.js'
 import type { PinStore } from './pins.js'
 
@@ -26,6 +27,19 @@ export interface Admission {
   outbound (member: Member | undefined, peerId: string): boolean
 }
 
+/** Why the gater refused an inbound connection once the remote key was known (a bounded label set). */
+export type InboundRefusal = 'unlisted_peer' | 'unpinned_peer' | 'not_admitted'
+
+/**
+ * Where the gater reports refusals: a handshake flood from one address runs the gater many times a second,
+ * so each refusal is counted and its line goes through the warning throttle (per reason), never straight
+ * to the log.
+ */
+export interface RefusalReporting {
+  throttle: Pick<LogThrottle, 'warn' | 'info'>
+  onRefused: (reason: InboundRefusal) => void
+}
+
 /**
  * Who may speak on the mesh: the servers in sync-peers.txt, each held to one peer ID.
  * Also the connection gater: inbound and outbound connections from any other ID are refused.
@@ -36,7 +50,8 @@ export class Membership {
   constructor (
     private readonly ownId: string,
     private readonly pins: PinStore,
-    private readonly log: Logger
+    private readonly log: Logger,
+    private readonly refusals: RefusalReporting
   ) {}
 
   /** Replaces the member list (start and SIGHUP); `listenPorts` are the ports this node listens on. */
@@ -128,13 +143,21 @@ export class Membership {
     return {
       denyDialPeer: (peerId: PeerId) => !this.isMember(peerId.toString()),
       denyInboundEncryptedConnection: (peerId: PeerId, conn: MultiaddrConnection) => {
-        if (this.isMember(peerId.toString())) return admission !== undefined && !admission.inbound(peerId.toString())
+        const { throttle, onRefused } = this.refusals
+        if (this.isMember(peerId.toString())) {
+          const refused = admission !== undefined && !admission.inbound(peerId.toString())
+          if (refused) onRefused('not_admitted')
+          return refused
+        }
         const who = { peerId: peerId.toString(), remote: conn.remoteAddr.toString() }
-        const unpinned = this.unpinned().map(m => m.entry.text)
+        const unpinned = this.unpinned()
         if (unpinned.length === 0) {
-          this.log.warn(who, 'refused inbound connection from unlisted peer')
+          onRefused('unlisted_peer')
+          throttle.warn('unlisted_peer', who, 'refused inbound connection from unlisted peer')
         } else {
-          this.log.info({ ...who, unpinned }, 'refused inbound connection from a peer not pinned yet; dialing the entries without a pin')
+          onRefused('unpinned_peer')
+          // the first few entries are enough to tell which fleet start this is; 10k of them are not a log line
+          throttle.info('unpinned_peer', { ...who, unpinned: unpinned.slice(0, 5).map(m => m.entry.text), unpinnedCount: unpinned.length }, 'refused inbound connection from a peer not pinned yet; dialing the entries without a pin')
           onUnpinnedInbound()
         }
         return true
