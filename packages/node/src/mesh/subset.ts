@@ -74,6 +74,8 @@ export class PeerSubset implements Admission {
   private rotateTimer: NodeJS.Timeout | null = null
   private fillTimer: NodeJS.Timeout | null = null
   private probeTimer: NodeJS.Timeout | null = null
+  /** When each entry was last probed (members are replaced on SIGHUP: weak keys). */
+  private readonly lastProbe = new WeakMap<Member, number>()
   /** performance.now() before which no probe starts. */
   private nextProbeAt = 0
   private running = false
@@ -167,9 +169,16 @@ export class PeerSubset implements Admission {
       this.probeTimer = setTimeout(() => { this.probeTimer = null; this.probeUnpinned() }, wait)
       return
     }
-    const member = this.shuffled(this.init.membership.unpinned()).find(m => !this.purposes.has(m) && !this.backingOff(m))
+    // the entry probed longest ago (never, first): at this pace a random pick would keep retrying the
+    // entries with short backoffs and reach the last reachable one only by chance
+    let member: Member | undefined
+    for (const m of this.shuffled(this.init.membership.unpinned())) {
+      if (this.purposes.has(m) || this.backingOff(m)) continue
+      if (member === undefined || (this.lastProbe.get(m) ?? -1) < (this.lastProbe.get(member) ?? -1)) member = m
+    }
     if (member === undefined) return
     this.nextProbeAt = performance.now() + PROBE_INTERVAL_MS
+    this.lastProbe.set(member, this.nextProbeAt)
     void this.dial(member, 'probe')
     this.probeUnpinned()
   }
