@@ -133,7 +133,7 @@ export class MeshPeer {
       throw new PeersFileError(`peersFile: ${file}: cannot read: ${errnoText(err)}`)
     }
     try {
-      return parsePeersFile(text, this.config.defaultPort)
+      return parsePeersFile(text, this.config.defaultPort, this.config.peersFileMaxEntries)
     } catch (err) {
       throw new PeersFileError(`${file}: ${(err as Error).message}`)
     }

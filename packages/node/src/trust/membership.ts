@@ -46,6 +46,7 @@ export interface RefusalReporting {
  */
 export class Membership {
   private members: Member[] = []
+  private memberIds = new Set<string>()
 
   constructor (
     private readonly ownId: string,
@@ -57,9 +58,10 @@ export class Membership {
   /** Replaces the member list (start and SIGHUP); `listenPorts` are the ports this node listens on. */
   async load (entries: PeerEntry[], listenPorts: number[]): Promise<Member[]> {
     const local = localAddresses()
+    const unresolved: Array<{ entry: string, err: string }> = []
     this.members = await Promise.all(entries.map(async entry => {
       const addresses = await resolveEntry(entry).catch(err => {
-        this.log.warn({ entry: entry.text, err: (err as Error).message }, 'cannot resolve peer; will retry')
+        unresolved.push({ entry: entry.text, err: (err as Error).message })
         return [] as string[]
       })
       const peerId = entry.peerId ?? this.pins.get(entry.text)
@@ -67,6 +69,9 @@ export class Membership {
         (entry.peerId === undefined && listenPorts.includes(entry.port) && addresses.some(a => local.has(a)))
       return { entry, addresses, self, ...(peerId === undefined ? {} : { peerId }) }
     }))
+    // one line for all of them: a file of 10,000 names the resolver does not know was 10,000 lines per load
+    if (unresolved.length > 0) this.log.warn({ count: unresolved.length, first: unresolved.slice(0, 5) }, 'cannot resolve peers; will retry')
+    this.reindex()
     return this.members
   }
 
@@ -84,9 +89,14 @@ export class Membership {
     return this.others().filter(m => m.peerId === undefined)
   }
 
-  /** True when a peer ID belongs to a listed server (pinned or first-use pinned). */
+  /** True when a peer ID belongs to a listed server (pinned or first-use pinned); asked for every message. */
   isMember (peerId: string): boolean {
-    return this.members.some(m => !m.self && m.peerId === peerId)
+    return this.memberIds.has(peerId)
+  }
+
+  /** Rebuilds the set isMember reads, after the list changed or a pin was forgotten. */
+  private reindex (): void {
+    this.memberIds = new Set(this.members.flatMap(m => !m.self && m.peerId !== undefined ? [m.peerId] : []))
   }
 
   /** Every resolved address of every member, this server's too: none of them may ever be banned. */
@@ -103,6 +113,7 @@ export class Membership {
     if (member === undefined) return this.isMember(peerId)
     if (member.peerId === undefined) {
       member.peerId = peerId
+      this.memberIds.add(peerId)
       this.pins.pin(member.entry.text, peerId)
       this.log.info({ entry: member.entry.text, peerId }, 'pinned peer ID on first use')
       return true
@@ -128,6 +139,7 @@ export class Membership {
     const member = this.members.find(m => m.entry.text === text)
     if (member === undefined || member.entry.peerId !== undefined) return false
     delete member.peerId
+    this.reindex()
     return this.pins.unpin(text)
   }
 
