@@ -76,3 +76,32 @@ describe('unban authority: only a ban\'s origin may lift it', () => {
     }
   })
 })
+
+/**
+ * Issue 26, finding 3: with the shipped defaults (no unbanAuthority in config.yml), a compromised member's
+ * unbans of another server's bans lift nothing. On 0.1.0 the default was `any` and they lifted them everywhere.
+ */
+describe('unban authority with the shipped defaults', () => {
+  let mesh: Mesh
+  let rogue: Rogue
+
+  beforeAll(async () => {
+    ({ mesh, rogue } = await meshWithRogueMember({ nodes: 2 }, 1))
+  })
+  afterAll(async () => {
+    await rogue?.stop()
+    await mesh?.stop()
+  })
+
+  it('refuses a listed peer\'s unbans of another origin\'s bans', async () => {
+    const targets = ips.slice(0, 5)
+    for (const r of await Promise.all(targets.map(ip => mesh.hook(0, ['ban', 'sshd', 'tcp', '22', ip])))) expect(r.code).toBe(0)
+    await mesh.waitForRuns(1, 5, 20_000)
+    expect(await rogue.publish(wireMessage(targets.map(ip => ['unban', 'sshd', 'tcp', '22', ip, Date.now(), 0])))).toBeGreaterThan(0)
+    expect(await rogue.publish(wireMessage([['ban', 'barrier', 'tcp', '22', '203.0.113.202']]))).toBeGreaterThan(0)
+    await mesh.waitForRuns(1, 6, 20_000)
+    expect(mesh.runs(1).filter(l => l.startsWith('unban'))).toEqual([])
+    expect((await defences(mesh, 1)).entries?.unban_not_authorized).toBe(5)
+    expect((await mesh.status(1)).ledger.active).toBe(6)
+  })
+})

@@ -176,4 +176,28 @@ describe('origin, control socket and scripts', () => {
     expect(JSON.parse(line).stdout).toMatch(/bytes dropped\]$/)
     expect(mesh.nodes[1]!.log().length - before).toBeLessThan(20 * 1024)
   })
+
+  it('refuses IPv6 forms that embed a protected IPv4 address at the hook; a mapped ordinary address is banned as IPv4', async () => {
+    const start = await defences(mesh, 0)
+    const cases: Array<[string, RegExp]> = [
+      ['::ffff:127.0.0.1', /127\.0\.0\.1 overlaps protected 127\.0\.0\.0\/8/],
+      ['::7f00:1', /embeds 127\.0\.0\.1 \(IPv4-compatible ::\/96\), which overlaps protected 127\.0\.0\.0\/8/],
+      ['::ffff:0:7f00:1', /embeds 127\.0\.0\.1 \(IPv4-translated/],
+      ['64:ff9b::7f00:1', /embeds 127\.0\.0\.1 \(NAT64 64:ff9b::\/96\)/],
+      ['2002:7f00:1::/48', /embeds 127\.0\.0\.1 \(6to4 2002::\/16\)/],
+      // the configured ignore list too: 192.0.2.77 behind a NAT64 translator
+      ['64:ff9b::c000:24d', /embeds 192\.0\.2\.77 .*overlaps protected 192\.0\.2\.0\/24/]
+    ]
+    for (const [ip, message] of cases) {
+      const out = await mesh.hook(0, ['ban', 'sshd', 'tcp', '22', ip])
+      expect(out.code, ip).toBe(1)
+      expect(out.stderr, ip).toMatch(message)
+      expect(out.stderr.trim().split('\n')).toHaveLength(1)
+    }
+    const end = await defences(mesh, 0)
+    expect((end.refused.protected_address ?? 0) - (start.refused.protected_address ?? 0)).toBe(cases.length)
+    // canonical on the wire: the peer's script sees the IPv4 address, as the IPv4 firewall set needs it
+    expect((await mesh.hook(0, ['ban', 'sshd', 'tcp', '22', '::ffff:203.0.113.95'])).code).toBe(0)
+    await pWaitFor(() => mesh.runs(1).includes('ban sshd tcp 22 203.0.113.95'), { interval: 20, timeout: 10_000 })
+  })
 })

@@ -89,7 +89,8 @@ describe('never-ban list', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
   it('protects every configured peer address, not only loopback', async () => {
-    const membership = new Membership('self', new PinStore(dir), pino({ level: 'silent' }))
+    const log = pino({ level: 'silent' })
+    const membership = new Membership('self', new PinStore(dir), log, { throttle: new LogThrottle(log), onRefused: () => {} })
     await membership.load(parsePeersFile('192.0.2.10:4242 [2001:db8::10]:4242 /ip4/198.51.100.20/tcp/4242', 4242), [4242])
     const guard = addressGuard({ protect: membership.protectedAddresses() })
     for (const ip of ['192.0.2.10', '192.0.2.0/24', '2001:db8::10', '2001:db8::/32', '198.51.100.20', '::ffff:198.51.100.20']) {

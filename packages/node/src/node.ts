@@ -83,7 +83,7 @@ export class FstNode {
   crowdsec: CrowdsecIntegration | null = null
 
   constructor (readonly config: NodeConfig, private readonly log: Logger) {
-    this.mesh = new MeshPeer(config, log)
+    this.mesh = new MeshPeer(config, log, reason => this.metrics.connectionsRefused.inc({ reason }))
     this.lock = new StateLock(config.stateDir)
   }
 

@@ -91,6 +91,25 @@ describe('parsePeersFile', () => {
   })
 })
 
+describe('a bound on the peers file', () => {
+  const lines = (n: number) => Array.from({ length: n }, (_, i) => `10.77.${i >> 8}.${i & 255}`).join('\n')
+
+  it('parses up to peersFileMaxEntries entries', () => {
+    expect(parsePeersFile(lines(10), 4242, 10)).toHaveLength(10)
+  })
+
+  it('refuses one more with an error naming the line, the count and the key', () => {
+    let error: unknown
+    try {
+      parsePeersFile(`# a comment\n${lines(11)}`, 4242, 10)
+    } catch (err) {
+      error = err
+    }
+    expect(error).toBeInstanceOf(PeersFileError)
+    expect((error as Error).message).toBe('line 12: more than 10 entries (peersFileMaxEntries)')
+  })
+})
+
 describe('the shipped sync-peers.txt.dist', () => {
   it('parses: its documentation is all comments, its example entries are valid', () => {
     const text = readFileSync(join(import.meta.dirname, '../../../sync-peers.txt.dist'), 'utf8')

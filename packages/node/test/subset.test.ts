@@ -1,6 +1,6 @@
 import type { Connection } from '@libp2p/interface'
 import pino from 'pino'
-import { describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { PeerSubset } from '../src/mesh/subset.js'
 import type { Member, Membership } from '../src/trust/membership.js'
 
@@ -82,5 +82,49 @@ describe('PeerSubset', () => {
     await new Promise(resolve => setImmediate(resolve))
     expect(open.size).toBe(6)
     subset.stop()
+  })
+})
+
+/** `n` other members, none pinned; a probe of a reachable one pins it, any other fails at once (no route, no DNS). */
+function unpinnedFleet (n: number, reachable: (i: number) => boolean) {
+  const members: Member[] = Array.from({ length: n }, (_, i) => ({ entry: { text: `m${i}`, host: `peer${i}.invalid`, port: 4242 }, addresses: [], self: false }))
+  const membership = { others: () => members, unpinned: () => members.filter(m => m.peerId === undefined), isMember: () => false } as unknown as Membership
+  const host = { getConnections: () => [], addEventListener: () => {} }
+  let probes = 0
+  const subset = new PeerSubset({
+    host, membership, maxPeers: 30, rotateMs: 0, minMs: 500, maxMs: 30_000, log: pino({ level: 'silent' }),
+    connect: async m => {
+      probes++
+      const i = members.indexOf(m)
+      if (reachable(i)) m.peerId = `p${i}`
+      return false
+    }
+  })
+  return { subset, members, probes: () => probes }
+}
+
+describe('PeerSubset with a large peers file', () => {
+  afterEach(() => { vi.useRealTimers() })
+
+  it('paces its dials: 10,000 entries that fail at once cost some 13 dials a second, not a busy loop', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'performance', 'Date'] })
+    const { subset, probes } = unpinnedFleet(10_000, () => false)
+    subset.start()
+    await vi.advanceTimersByTimeAsync(10_000)
+    subset.stop()
+    // probes at ten a second, and the subset's own dials (four a tick, four per backed-off refill): 40,000 before
+    expect(probes()).toBeGreaterThanOrEqual(100)
+    expect(probes()).toBeLessThanOrEqual(160)
+  })
+
+  it('still pins reachable entries among unreachable ones, at that pace', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'performance', 'Date'] })
+    const { subset, members } = unpinnedFleet(1000, i => i % 25 === 0)
+    subset.start()
+    // 40 reachable of 1000: the entry probed longest ago goes first, so at ten a second every entry has
+    // been tried once within some 100 s
+    await vi.advanceTimersByTimeAsync(120_000)
+    subset.stop()
+    expect(members.filter(m => m.peerId !== undefined)).toHaveLength(40)
   })
 })

@@ -5,6 +5,7 @@
  */
 export * from './address.js'
 export * from './control.js'
+export * from './embedded.js'
 export * from './errors.js'
 export * from './event.js'
 export * from './ledger.js'

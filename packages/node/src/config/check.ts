@@ -65,7 +65,7 @@ function peersProblems (config: NodeConfig): string[] {
     return [`peersFile: ${config.peersFile}: cannot read: ${errnoText(err)}`]
   }
   try {
-    const entries = parsePeersFile(text, config.defaultPort)
+    const entries = parsePeersFile(text, config.defaultPort, config.peersFileMaxEntries)
     return entries.length === 0 ? [`peersFile: ${config.peersFile}: lists no server`] : []
   } catch (err) {
     return [`${config.peersFile}: ${(err as Error).message}`]

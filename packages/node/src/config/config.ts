@@ -39,6 +39,8 @@ export const configSchema = z.strictObject({
   listen: z.array(listenItem).min(1),
   /** The peers file, identical on every server. */
   peersFile: z.string().min(1),
+  /** Most entries the peers file may list; past it the start (or SIGHUP) fails naming the line. */
+  peersFileMaxEntries: z.number().int().min(1).max(100_000),
   /** Folder holding `<action>.d/` folders of scripts. */
   actionsDir: z.string().min(1),
   /** Folder for the identity key, pinned peer IDs and the ledger. */
@@ -211,6 +213,7 @@ export interface NodeConfig extends Config {
 export const defaultConfig: Config = {
   listen: ['0.0.0.0:4242'],
   peersFile: 'sync-peers.txt',
+  peersFileMaxEntries: 10_000,
   actionsDir: 'actions',
   stateDir: 'state',
   controlSocket: DEFAULT_CONTROL_SOCKET,

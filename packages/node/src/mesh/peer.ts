@@ -16,7 +16,8 @@ import { loadOrCreateIdentity } from '../trust/identity.js'
 import { Provenance } from '../trust/provenance.js'
 import { LivenessMonitor } from './liveness.js'
 import { logPeerChanges } from './peer-log.js'
-import { Membership } from '../trust/membership.js'
+import { type InboundRefusal, Membership } from '../trust/membership.js'
+import { LogThrottle } from '../metrics/log-throttle.js'
 import { listenAddr, type PeerEntry, parsePeersFile } from '../trust/peers-file.js'
 import { PinStore } from '../trust/pins.js'
 import { RateLimiter } from './rate-limit.js'
@@ -53,7 +54,12 @@ export class MeshPeer {
   private liveness: LivenessMonitor | null = null
   private stopPeerLog: () => void = () => {}
 
-  constructor (private readonly config: NodeConfig, private readonly log: Logger) {}
+  /** `onConnectionRefused` counts the gater's refusals (a node's metric); its lines are throttled here either way. */
+  constructor (
+    private readonly config: NodeConfig,
+    private readonly log: Logger,
+    private readonly onConnectionRefused: (reason: InboundRefusal) => void = () => {}
+  ) {}
 
   /** Loads (or creates) the identity, starts the host behind the membership's gater and reads the peers file. */
   async start (metricsRegistry: Registry | null = null): Promise<void> {
@@ -80,7 +86,11 @@ export class MeshPeer {
     const privateKey = await loadOrCreateIdentity(config.stateDir)
     this.peerId = peerIdFromPrivateKey(privateKey).toString()
     this.provenance = new Provenance(privateKey, this.peerId)
-    this.membership = new Membership(this.peerId, new PinStore(config.stateDir), log.child({ component: 'membership' }))
+    const membershipLog = log.child({ component: 'membership' })
+    this.membership = new Membership(this.peerId, new PinStore(config.stateDir), membershipLog, {
+      throttle: new LogThrottle(membershipLog),
+      onRefused: this.onConnectionRefused
+    })
     // gossipsub takes its parameters once, at start: by the fleet's size then (a SIGHUP does not change them)
     const fleetSize = entries.length
     const gossip = gossipTuning(fleetSize, config.gossip)
@@ -123,7 +133,7 @@ export class MeshPeer {
       throw new PeersFileError(`peersFile: ${file}: cannot read: ${errnoText(err)}`)
     }
     try {
-      return parsePeersFile(text, this.config.defaultPort)
+      return parsePeersFile(text, this.config.defaultPort, this.config.peersFileMaxEntries)
     } catch (err) {
       throw new PeersFileError(`${file}: ${(err as Error).message}`)
     }

@@ -5,6 +5,13 @@ import type { Admission, Member, Membership } from '../trust/membership.js'
 /** Pin-only dials in flight at once (a fleet's first start, entries without `ID@`). */
 const PROBES = 4
 /**
+ * One pin-only probe starts at most this often. A probe of an entry that fails at once (no route, a name
+ * that does not resolve) used to start the next one from its own failure: with 10,000 such entries that was
+ * a loop of microtasks that kept the node at 100 % CPU, starved its control socket for minutes and grew it
+ * to 900 MB. Ten a second learns 10,000 keys in under 20 minutes; `ID@host` lines need no probe at all.
+ */
+const PROBE_INTERVAL_MS = 100
+/**
  * Subset dials in flight at once. A fleet starting together, or refilling after a mass failure, would
  * otherwise open target-many handshakes per node at once; most land on members that are full, starting or
  * rate-limiting inbound connections (libp2p takes 5 a second per source address), fail, and are retried: a
@@ -66,6 +73,11 @@ export class PeerSubset implements Admission {
   private tickTimer: NodeJS.Timeout | null = null
   private rotateTimer: NodeJS.Timeout | null = null
   private fillTimer: NodeJS.Timeout | null = null
+  private probeTimer: NodeJS.Timeout | null = null
+  /** When each entry was last probed (members are replaced on SIGHUP: weak keys). */
+  private readonly lastProbe = new WeakMap<Member, number>()
+  /** performance.now() before which no probe starts. */
+  private nextProbeAt = 0
   private running = false
   /** Wait before the next fill after a failed dial: doubles on each failure up to maxMs, back to minMs on a success. */
   private fillDelay: number
@@ -102,8 +114,8 @@ export class PeerSubset implements Admission {
 
   stop (): void {
     this.running = false
-    for (const timer of [this.tickTimer, this.rotateTimer, this.fillTimer]) if (timer !== null) clearTimeout(timer)
-    this.tickTimer = this.rotateTimer = this.fillTimer = null
+    for (const timer of [this.tickTimer, this.rotateTimer, this.fillTimer, this.probeTimer]) if (timer !== null) clearTimeout(timer)
+    this.tickTimer = this.rotateTimer = this.fillTimer = this.probeTimer = null
   }
 
   /** A connection closed: refill soon (coalesced). */
@@ -144,16 +156,31 @@ export class PeerSubset implements Admission {
     return out
   }
 
-  /** Dials pin-only probes to entries without a known ID, PROBES at a time, until every entry is pinned. */
+  /**
+   * Dials pin-only probes to entries without a known ID, PROBES at a time and one per PROBE_INTERVAL_MS,
+   * until every entry is pinned. Called again by each probe that ends and by the tick; a call before the
+   * next probe may start leaves one timer for it.
+   */
   probeUnpinned (): void {
-    if (!this.running || !this.partial()) return
-    let slots = PROBES - [...this.purposes.values()].filter(p => p === 'probe').length
-    for (const member of this.shuffled(this.init.membership.unpinned())) {
-      if (slots <= 0) break
-      if (this.purposes.has(member) || this.backingOff(member)) continue
-      slots--
-      void this.dial(member, 'probe')
+    if (!this.running || !this.partial() || this.probeTimer !== null) return
+    if ([...this.purposes.values()].filter(p => p === 'probe').length >= PROBES) return
+    const wait = this.nextProbeAt - performance.now()
+    if (wait > 0) {
+      this.probeTimer = setTimeout(() => { this.probeTimer = null; this.probeUnpinned() }, wait)
+      return
     }
+    // the entry probed longest ago (never, first): at this pace a random pick would keep retrying the
+    // entries with short backoffs and reach the last reachable one only by chance
+    let member: Member | undefined
+    for (const m of this.shuffled(this.init.membership.unpinned())) {
+      if (this.purposes.has(m) || this.backingOff(m)) continue
+      if (member === undefined || (this.lastProbe.get(m) ?? -1) < (this.lastProbe.get(member) ?? -1)) member = m
+    }
+    if (member === undefined) return
+    this.nextProbeAt = performance.now() + PROBE_INTERVAL_MS
+    this.lastProbe.set(member, this.nextProbeAt)
+    void this.dial(member, 'probe')
+    this.probeUnpinned()
   }
 
   /** Dials random members not connected until this node holds `target` connections (counting dials in flight). */

@@ -1,6 +1,7 @@
 import { networkInterfaces } from 'node:os'
 import type { ConnectionGater, MultiaddrConnection, PeerId } from '@libp2p/interface'
 import type { Logger } from 'pino'
+import type { LogThrottle } from '../metrics/log-throttle.js'
 import { type PeerEntry, resolveEntry } from './peers-file.js'
 import type { PinStore } from './pins.js'
 
@@ -26,25 +27,41 @@ export interface Admission {
   outbound (member: Member | undefined, peerId: string): boolean
 }
 
+/** Why the gater refused an inbound connection once the remote key was known (a bounded label set). */
+export type InboundRefusal = 'unlisted_peer' | 'unpinned_peer' | 'not_admitted'
+
+/**
+ * Where the gater reports refusals: a handshake flood from one address runs the gater many times a second,
+ * so each refusal is counted and its line goes through the warning throttle (per reason), never straight
+ * to the log.
+ */
+export interface RefusalReporting {
+  throttle: Pick<LogThrottle, 'warn' | 'info'>
+  onRefused: (reason: InboundRefusal) => void
+}
+
 /**
  * Who may speak on the mesh: the servers in sync-peers.txt, each held to one peer ID.
  * Also the connection gater: inbound and outbound connections from any other ID are refused.
  */
 export class Membership {
   private members: Member[] = []
+  private memberIds = new Set<string>()
 
   constructor (
     private readonly ownId: string,
     private readonly pins: PinStore,
-    private readonly log: Logger
+    private readonly log: Logger,
+    private readonly refusals: RefusalReporting
   ) {}
 
   /** Replaces the member list (start and SIGHUP); `listenPorts` are the ports this node listens on. */
   async load (entries: PeerEntry[], listenPorts: number[]): Promise<Member[]> {
     const local = localAddresses()
+    const unresolved: Array<{ entry: string, err: string }> = []
     this.members = await Promise.all(entries.map(async entry => {
       const addresses = await resolveEntry(entry).catch(err => {
-        this.log.warn({ entry: entry.text, err: (err as Error).message }, 'cannot resolve peer; will retry')
+        unresolved.push({ entry: entry.text, err: (err as Error).message })
         return [] as string[]
       })
       const peerId = entry.peerId ?? this.pins.get(entry.text)
@@ -52,6 +69,9 @@ export class Membership {
         (entry.peerId === undefined && listenPorts.includes(entry.port) && addresses.some(a => local.has(a)))
       return { entry, addresses, self, ...(peerId === undefined ? {} : { peerId }) }
     }))
+    // one line for all of them: a file of 10,000 names the resolver does not know was 10,000 lines per load
+    if (unresolved.length > 0) this.log.warn({ count: unresolved.length, first: unresolved.slice(0, 5) }, 'cannot resolve peers; will retry')
+    this.reindex()
     return this.members
   }
 
@@ -69,9 +89,14 @@ export class Membership {
     return this.others().filter(m => m.peerId === undefined)
   }
 
-  /** True when a peer ID belongs to a listed server (pinned or first-use pinned). */
+  /** True when a peer ID belongs to a listed server (pinned or first-use pinned); asked for every message. */
   isMember (peerId: string): boolean {
-    return this.members.some(m => !m.self && m.peerId === peerId)
+    return this.memberIds.has(peerId)
+  }
+
+  /** Rebuilds the set isMember reads, after the list changed or a pin was forgotten. */
+  private reindex (): void {
+    this.memberIds = new Set(this.members.flatMap(m => !m.self && m.peerId !== undefined ? [m.peerId] : []))
   }
 
   /** Every resolved address of every member, this server's too: none of them may ever be banned. */
@@ -88,6 +113,7 @@ export class Membership {
     if (member === undefined) return this.isMember(peerId)
     if (member.peerId === undefined) {
       member.peerId = peerId
+      this.memberIds.add(peerId)
       this.pins.pin(member.entry.text, peerId)
       this.log.info({ entry: member.entry.text, peerId }, 'pinned peer ID on first use')
       return true
@@ -113,6 +139,7 @@ export class Membership {
     const member = this.members.find(m => m.entry.text === text)
     if (member === undefined || member.entry.peerId !== undefined) return false
     delete member.peerId
+    this.reindex()
     return this.pins.unpin(text)
   }
 
@@ -128,13 +155,21 @@ export class Membership {
     return {
       denyDialPeer: (peerId: PeerId) => !this.isMember(peerId.toString()),
       denyInboundEncryptedConnection: (peerId: PeerId, conn: MultiaddrConnection) => {
-        if (this.isMember(peerId.toString())) return admission !== undefined && !admission.inbound(peerId.toString())
+        const { throttle, onRefused } = this.refusals
+        if (this.isMember(peerId.toString())) {
+          const refused = admission !== undefined && !admission.inbound(peerId.toString())
+          if (refused) onRefused('not_admitted')
+          return refused
+        }
         const who = { peerId: peerId.toString(), remote: conn.remoteAddr.toString() }
-        const unpinned = this.unpinned().map(m => m.entry.text)
+        const unpinned = this.unpinned()
         if (unpinned.length === 0) {
-          this.log.warn(who, 'refused inbound connection from unlisted peer')
+          onRefused('unlisted_peer')
+          throttle.warn('unlisted_peer', who, 'refused inbound connection from unlisted peer')
         } else {
-          this.log.info({ ...who, unpinned }, 'refused inbound connection from a peer not pinned yet; dialing the entries without a pin')
+          onRefused('unpinned_peer')
+          // the first few entries are enough to tell which fleet start this is; 10k of them are not a log line
+          throttle.info('unpinned_peer', { ...who, unpinned: unpinned.slice(0, 5).map(m => m.entry.text), unpinnedCount: unpinned.length }, 'refused inbound connection from a peer not pinned yet; dialing the entries without a pin')
           onUnpinnedInbound()
         }
         return true

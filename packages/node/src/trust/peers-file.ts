@@ -20,14 +20,17 @@ const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9
 /**
  * Parses sync-peers.txt. Entries are separated by whitespace; `#` starts a comment. Forms:
  * `host`, `host:port`, `[v6]:port`, a bare IPv6 address, a multiaddr (`/ip4/…/tcp/…[/p2p/ID]`,
- * `/dns/…/tcp/…`), and `ID@host[:port]` to pin the peer's ID.
+ * `/dns/…/tcp/…`), and `ID@host[:port]` to pin the peer's ID. More than `maxEntries` entries is an error
+ * (config `peersFileMaxEntries`): a file of a million lines would otherwise become a million members, each
+ * resolved and probed.
  */
-export function parsePeersFile (text: string, defaultPort: number): PeerEntry[] {
+export function parsePeersFile (text: string, defaultPort: number, maxEntries = Number.POSITIVE_INFINITY): PeerEntry[] {
   const entries: PeerEntry[] = []
   const lines = text.split(/\r?\n/)
   lines.forEach((line, index) => {
     const content = line.replace(/#.*/, '')
     for (const word of content.split(/\s+/).filter(Boolean)) {
+      if (entries.length >= maxEntries) throw new PeersFileError(`line ${index + 1}: more than ${maxEntries} entries (peersFileMaxEntries)`)
       try {
         entries.push(parseEntry(word, defaultPort))
       } catch (err) {
