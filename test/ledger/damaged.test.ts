@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { existsSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import pWaitFor from 'p-wait-for'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { FST, freePort, Mesh, run, writeNodeConfig } from '../utils/mesh.js'
 
@@ -38,6 +39,11 @@ describe('a damaged ledger file (never SIGSEGV, never silent)', () => {
     for (const i of [0, 1]) expect(await mesh.waitForLedger(i, BANS + OWN)).toBe(true)
   })
   afterAll(async () => { await mesh?.stop() })
+  /** Node 1's log line naming `file`: the socket may answer before the parent has read the child's last output. */
+  const lineNaming = async (file: string): Promise<string | undefined> => {
+    await pWaitFor(() => mesh.nodes[1]!.log().includes(file), { interval: 20, timeout: 5000 }).catch(() => {})
+    return mesh.nodes[1]!.log().split('\n').find(line => line.includes(file))
+  }
 
   for (const kind of ['truncated', 'random', 'zeroed'] as const) {
     it(`${kind}: by default the node says which file, moves it aside and gets every entry back by catch-up`, async () => {
@@ -47,9 +53,8 @@ describe('a damaged ledger file (never SIGSEGV, never silent)', () => {
       const asideBefore = movedAside().length
       // on the unfixed code this start died with SIGSEGV (rc 139) and printed nothing
       await mesh.startNode(1)
-      const log = mesh.nodes[1]!.log()
-      const warning = log.split('\n').find(line => line.includes(ledgerFile()))
-      expect(warning, log).toBeDefined()
+      const warning = await lineNaming(ledgerFile())
+      expect(warning, mesh.nodes[1]!.log()).toBeDefined()
       expect(warning).toMatch(/damaged/)
       expect(movedAside().length).toBe(asideBefore + 1)
       await mesh.waitConnected()
@@ -66,9 +71,8 @@ describe('a damaged ledger file (never SIGSEGV, never silent)', () => {
     damage(ledgerFile(), 'empty')
     // on the unfixed code this started with 0 entries and no word about it
     await mesh.startNode(1)
-    const log = mesh.nodes[1]!.log()
-    const warning = log.split('\n').find(line => line.includes(ledgerFile()))
-    expect(warning, log).toBeDefined()
+    const warning = await lineNaming(ledgerFile())
+    expect(warning, mesh.nodes[1]!.log()).toBeDefined()
     expect(warning).toMatch(/empty/)
     expect(JSON.parse(warning!).level).toBe(40)
     await mesh.waitConnected()
@@ -83,8 +87,7 @@ describe('a damaged ledger file (never SIGSEGV, never silent)', () => {
     expect(existsSync(held)).toBe(true)
     writeFileSync(held, randomBytes(Math.max(statSync(held).size, 16_384)))
     await mesh.startNode(1)
-    const log = mesh.nodes[1]!.log()
-    expect(log.split('\n').find(line => line.includes(held)), log).toMatch(/damaged/)
+    expect(await lineNaming(held), mesh.nodes[1]!.log()).toMatch(/damaged/)
     expect(movedAside('held')).toHaveLength(1)
   })
 
