@@ -149,6 +149,23 @@ describe('the Debian package and the tarball', () => {
     console.log(`release: installed ${packageFiles.length} files, ${conffiles.length} conffiles; ${fst.stdout.trim()}; the installed units pass systemd-analyze verify`)
   }, 240_000)
 
+  it('a fresh install passes fst check before the unit ever started (README step 5)', async () => {
+    // README step 2: the peers file; nothing else has run yet, so /run/fst (the unit's RuntimeDirectory) is absent
+    const peers = '/etc/fst/sync-peers.txt'
+    const hadPeers = existsSync(peers)
+    const runtimeDir = existsSync('/run/fst')
+    if (!hadPeers) writeFileSync(peers, '127.0.0.1\n')
+    try {
+      const check = await run('/usr/bin/fst', ['check'], { env: ENV })
+      expect(check.stderr).toBe('')
+      expect(check.code).toBe(0)
+      expect(check.stdout).toMatch(/\/etc\/fst\/config\.yml: OK/)
+      expect(check.stdout.includes('the systemd unit creates it')).toBe(!runtimeDir)
+    } finally {
+      if (!hadPeers) rmSync(peers, { force: true })
+    }
+  })
+
   it('lintian reports no errors on the .deb', async () => {
     const out = await run('lintian', ['--tag-display-limit', '0', DEB], { timeout: 480_000 })
     const tags = out.stdout.split('\n').filter(l => /^[EWIX]: /.test(l))

@@ -80,5 +80,3 @@ export async function cli (argv: string[]): Promise<string | undefined> {
   return undefined
 }
 
-/** The `--config` option every command takes. */
-export const CONFIG_FLAG = ['-c, --config <path>', 'config file (default: $FST_CONFIG, else /etc/fst/config.yml if it exists, else built-in defaults)'] as const

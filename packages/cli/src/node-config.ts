@@ -1,6 +1,6 @@
 import type { NodeConfig } from '@fst/node/config'
 import type { Command } from 'commander'
-import { CONFIG_FLAG } from './cli.js'
+import { CONFIG_FLAG } from './options.js'
 
 /** The node's config: --config, else $FST_CONFIG, else /etc/fst/config.yml, else the built-in defaults. */
 export async function nodeConfig (path: string | undefined): Promise<NodeConfig> {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander'
 import { actionFamily, type LedgerEntry, parseAddress, validateInput } from '@fst/protocol'
 import { unknownActionWarning } from '../action-check.js'
-import { CONFIG_FLAG } from '../cli.js'
+import { CONFIG_FLAG } from '../options.js'
 import { ControlClient } from '../control-client.js'
 import { formatDuration, parseDuration } from '../duration.js'
 import { EXIT, NodeUnavailableError, UsageError } from '../errors.js'

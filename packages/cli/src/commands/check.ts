@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import { CONFIG_FLAG } from '../cli.js'
+import { CONFIG_FLAG } from '../options.js'
 import { UsageError } from '../errors.js'
 
 /** `fst check`: what `fst start` would refuse, found without starting anything (like `nginx -t`). */
@@ -16,12 +16,13 @@ creates no key, no folder, no socket.`)
     .action(async (opts: { config?: string }) => {
       const { configPathFrom } = await import('@fst/node/config')
       const { checkSetup } = await import('@fst/node/check')
-      const { config, problems } = checkSetup(configPathFrom(opts.config))
+      const { config, problems, notes } = checkSetup(configPathFrom(opts.config))
       if (problems.length > 0) {
         // all but the last on stderr here; the last one through main.ts, which sets the exit code
         for (const line of problems.slice(0, -1)) process.stderr.write(`fst: ${line}\n`)
         throw new UsageError(problems.at(-1)!)
       }
+      for (const note of notes) emit(`note: ${note}`)
       emit(`${config?.configFile ?? 'defaults'}: OK (peers ${config?.peersFile}, actions ${config?.actionsDir}, state ${config?.stateDir})`)
     })
 }

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os'
 import type { Command } from 'commander'
-import { CONFIG_FLAG } from '../cli.js'
+import { CONFIG_FLAG } from '../options.js'
 import { addServiceCommand, nodeConfig } from '../node-config.js'
 
 /** `fst start`, `fst id`, `fst keygen`: commands that work on this server's node and its identity. */

@@ -1,6 +1,6 @@
 import type { Command } from 'commander'
 import { actionFamily, expiresAt, type LedgerEntry, type NodeStatus, type PeerRow, parseAddress } from '@fst/protocol'
-import { CONFIG_FLAG } from '../cli.js'
+import { CONFIG_FLAG } from '../options.js'
 import { ask } from '../control-client.js'
 import { EXIT, UsageError } from '../errors.js'
 import { socketPath } from '../socket-path.js'

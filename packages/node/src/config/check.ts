@@ -14,7 +14,12 @@ import { merge, readConfigDocument } from './file.js'
 export interface CheckReport {
   config: NodeConfig | null
   problems: string[]
+  /** What is fine but worth a line: a folder the systemd unit creates when it starts. */
+  notes: string[]
 }
+
+/** The folder the shipped unit creates (RuntimeDirectory=fst, contrib/systemd/fst-server.service). */
+const UNIT_RUNTIME_DIR = '/run/fst'
 
 /**
  * Everything `fst start` would trip over, found without starting (like `nginx -t`): the config keys, the peers
@@ -26,15 +31,19 @@ export function checkSetup (file: string | null): CheckReport {
   try {
     doc = readConfigDocument(file)
   } catch (err) {
-    return { config: null, problems: [(err as Error).message] }
+    return { config: null, problems: [(err as Error).message], notes: [] }
   }
   const source = doc.configFile ?? 'defaults'
   const merged = merge({ ...defaultConfig }, doc.doc)
   const problems = configProblems(merged, source)
-  if (problems.length > 0) return { config: null, problems }
+  if (problems.length > 0) return { config: null, problems, notes: [] }
   const config = resolvePaths(merged as never, doc.base, doc.configFile)
   problems.push(...listenProblems(config), ...peersProblems(config), ...actionsProblems(config), ...stateProblems(config), ...storeProblems(config))
-  return { config, problems }
+  const socketFolder = dirname(config.controlSocket)
+  const notes = socketFolder === UNIT_RUNTIME_DIR && !existsSync(socketFolder)
+    ? [`controlSocket: ${UNIT_RUNTIME_DIR} does not exist yet: the systemd unit creates it when it starts (without systemd: install -d -m 0755 ${UNIT_RUNTIME_DIR})`]
+    : []
+  return { config, problems, notes }
 }
 
 function listenProblems (config: NodeConfig): string[] {
@@ -133,7 +142,7 @@ function stateProblems (config: NodeConfig): string[] {
       out.push(`controlSocket: ${socket}: ${folder} is not a directory`)
     } else if (existsSync(folder) ? !writable(folder) : !writable(nearestExisting(folder))) {
       out.push(`controlSocket: ${socket}: cannot create it: ${folder} is not writable by this user`)
-    } else if (!existsSync(folder) && !folder.startsWith(state)) {
+    } else if (!existsSync(folder) && !folder.startsWith(state) && folder !== UNIT_RUNTIME_DIR) {
       out.push(`controlSocket: ${socket}: folder ${folder} does not exist (the node creates only its state dir)`)
     }
   }
