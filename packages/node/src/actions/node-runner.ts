@@ -1,11 +1,18 @@
 import type { Logger } from 'pino'
-import type { NodeConfig } from '../config/config.js'
 import type { NodeMetrics } from '../metrics/metrics.js'
 import { createLauncher } from './launch/index.js'
 import { ActionRunner } from './runner.js'
 
+/** The settings the runner takes from the node's config (config/config.ts): actions/ depends on no config module. */
+export interface RunnerSettings {
+  scriptLauncher: 'auto' | 'spawn'
+  actionsDir: string
+  scriptTimeoutMs: number
+  scriptEnv: Record<string, string>
+}
+
 /** The runner as a node configures it: its launcher, folder, timeout and environment, every run counted and timed. */
-export function nodeRunner (config: NodeConfig, metrics: Pick<NodeMetrics, 'runs' | 'runSeconds'>, log: Logger): ActionRunner {
+export function nodeRunner (config: RunnerSettings, metrics: Pick<NodeMetrics, 'runs' | 'runSeconds'>, log: Logger): ActionRunner {
   return new ActionRunner({
     launcher: createLauncher(log, config.scriptLauncher),
     actionsDir: config.actionsDir,
