@@ -49,7 +49,7 @@ describe('flood from one listed peer', () => {
     // buffer only gets its stream reset), the second half at once while the honest ban is on its way
     for (let wave = 0; wave < FLOOD / 2; wave += 2500) {
       send(wave, wave + 2500)
-      await pWaitFor(async () => await accounted() >= wave + 2500, { interval: 100, timeout: 30_000 })
+      await pWaitFor(async () => await accounted() >= wave + 2500, { interval: 100, timeout: 90_000 })
     }
     const queued = (await mesh.status(0)).queue
     expect(queued).toBeGreaterThan(200)
