@@ -1,16 +1,11 @@
-import { chmodSync, copyFileSync, mkdirSync } from 'node:fs'
-import { join } from 'node:path'
 import pWaitFor from 'p-wait-for'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Fail2ban } from '../utils/fail2ban.js'
-import { FST_ACTION, ROOT } from '../utils/mesh.js'
-import { leftoverNamespaces, NetnsMesh } from '../utils/netns.js'
+import { type Fail2ban, shippedFail2banMesh } from '../utils/fail2ban.js'
+import { leftoverNamespaces, type NetnsMesh } from '../utils/netns.js'
 
 const JAIL = 'sshd'
 /** Each host's own bantime for the jail, as a real fleet has them: host 2's runs out long before the others'. */
 const BANTIMES = [20, 4, 20]
-const ACTION_CONF = join(ROOT, 'contrib/fail2ban/action.d/fst.conf')
-const ACTIONS = join(ROOT, 'actions')
 
 /**
  * Issue 24, item 5: a received ban goes into the receiving host's same-named jail with that host's bantime.
@@ -21,35 +16,13 @@ const ACTIONS = join(ROOT, 'actions')
  */
 describe('fail2ban with mismatched bantimes across hosts', () => {
   let mesh: NetnsMesh
-  const f2b: Fail2ban[] = []
+  let f2b: Fail2ban[] = []
 
   beforeAll(async () => {
-    mesh = await NetnsMesh.create({
-      hosts: 3,
-      start: false,
-      // the shipped scripts find this host's fail2ban through scriptEnv; the jail is the event's name (sshd)
-      config: (_i, dir) => ({ scriptEnv: { FST_FAIL2BAN_SOCKET: join(Fail2ban.dirOf(dir), 'f2b.sock') } })
-    })
-    for (const host of mesh.hosts) {
-      const jail = await Fail2ban.start(mesh, host.index, ACTION_CONF, [{
-        name: JAIL,
-        bantime: BANTIMES[host.index - 1]!,
-        port: '22',
-        protocol: 'tcp',
-        action: `fst[port="%(port)s", protocol="%(protocol)s", fst_action="${process.execPath} ${FST_ACTION}", fst_config="${host.configFile}", fst_socket="${host.socket}"]`
-      }])
-      f2b.push(jail)
-      mesh.installScript(host.index, 'ban', '50-fail2ban.batch', { file: join(ACTIONS, 'ban.d/50-fail2ban.batch') })
-      mesh.installScript(host.index, 'unban', '50-fail2ban.batch', { file: join(ACTIONS, 'unban.d/50-fail2ban.batch') })
-      mkdirSync(join(host.dir, 'actions/lib'), { recursive: true })
-      const lib = join(host.dir, 'actions/lib/fst-fail2ban')
-      copyFileSync(join(ACTIONS, 'lib/fst-fail2ban'), lib)
-      chmodSync(lib, 0o755)
-    }
-    await mesh.startAll()
+    ({ mesh, f2b } = await shippedFail2banMesh(3, JAIL, i => BANTIMES[i - 1]!))
   })
   afterAll(async () => {
-    await Promise.all(f2b.map(f => f.stop()))
+    await Promise.all((f2b ?? []).map(f => f.stop()))
     await mesh?.destroy()
     expect(await leftoverNamespaces()).toEqual([])
   })

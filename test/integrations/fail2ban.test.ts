@@ -1,17 +1,11 @@
-import { chmodSync, copyFileSync, mkdirSync } from 'node:fs'
-import { join } from 'node:path'
 import pWaitFor from 'p-wait-for'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Fail2ban } from '../utils/fail2ban.js'
-import { FST_ACTION, ROOT } from '../utils/mesh.js'
-import { leftoverNamespaces, NetnsMesh } from '../utils/netns.js'
+import { type Fail2ban, shippedFail2banMesh } from '../utils/fail2ban.js'
+import { leftoverNamespaces, type NetnsMesh } from '../utils/netns.js'
 
 const JAIL = 'sshd'
 // long enough that the ban is still standing everywhere when the counters are read after it
 const BANTIME = 5
-// the shipped files: fail2ban action, and the ban.d/unban.d scripts with their helper in actions/lib
-const ACTION_CONF = join(ROOT, 'contrib/fail2ban/action.d/fst.conf')
-const ACTIONS = join(ROOT, 'actions')
 
 /**
  * Issue 5: three hosts, each with an FST node and its own fail2ban whose sshd jail carries the fst action.
@@ -21,35 +15,13 @@ const ACTIONS = join(ROOT, 'actions')
  */
 describe('fail2ban end to end in namespaces', () => {
   let mesh: NetnsMesh
-  const f2b: Fail2ban[] = []
+  let f2b: Fail2ban[] = []
 
   beforeAll(async () => {
-    mesh = await NetnsMesh.create({
-      hosts: 3,
-      start: false,
-      // the shipped scripts find this host's fail2ban through scriptEnv; the jail is the event's name (sshd)
-      config: (_i, dir) => ({ scriptEnv: { FST_FAIL2BAN_SOCKET: join(Fail2ban.dirOf(dir), 'f2b.sock') } })
-    })
-    for (const host of mesh.hosts) {
-      const jail = await Fail2ban.start(mesh, host.index, ACTION_CONF, [{
-        name: JAIL,
-        bantime: BANTIME,
-        port: '22',
-        protocol: 'tcp',
-        action: `fst[port="%(port)s", protocol="%(protocol)s", fst_action="${process.execPath} ${FST_ACTION}", fst_config="${host.configFile}", fst_socket="${host.socket}"]`
-      }])
-      f2b.push(jail)
-      mesh.installScript(host.index, 'ban', '50-fail2ban.batch', { file: join(ACTIONS, 'ban.d/50-fail2ban.batch') })
-      mesh.installScript(host.index, 'unban', '50-fail2ban.batch', { file: join(ACTIONS, 'unban.d/50-fail2ban.batch') })
-      mkdirSync(join(host.dir, 'actions/lib'), { recursive: true })
-      const lib = join(host.dir, 'actions/lib/fst-fail2ban')
-      copyFileSync(join(ACTIONS, 'lib/fst-fail2ban'), lib)
-      chmodSync(lib, 0o755)
-    }
-    await mesh.startAll()
+    ({ mesh, f2b } = await shippedFail2banMesh(3, JAIL, () => BANTIME))
   })
   afterAll(async () => {
-    await Promise.all(f2b.map(f => f.stop()))
+    await Promise.all((f2b ?? []).map(f => f.stop()))
     await mesh?.destroy()
     expect(await leftoverNamespaces()).toEqual([])
   })

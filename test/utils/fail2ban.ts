@@ -1,9 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdirSync, writeFileSync, copyFileSync } from 'node:fs'
+import { chmodSync, copyFileSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import pWaitFor from 'p-wait-for'
-import { run, type RunResult } from './mesh.js'
-import type { NetnsMesh } from './netns.js'
+import { FST_ACTION, ROOT, run, type RunResult } from './mesh.js'
+import { NetnsMesh } from './netns.js'
 
 /** A jail of the self-contained fail2ban: failed passwords in a log file the test writes. */
 export interface JailSpec {
@@ -148,4 +148,43 @@ export class Fail2ban {
   async stop (): Promise<void> {
     if ((await this.client(['stop'])).code !== 0) this.server?.kill('SIGKILL')
   }
+}
+
+/**
+ * Hosts in namespaces as the docs set them up: each an FST node and its own fail2ban, whose jail `jail` (its
+ * bantime per host) carries the shipped `fst` action, and the shipped ban.d/unban.d scripts that apply
+ * received bans through that fail2ban. Started; the caller stops the fail2bans and destroys the mesh.
+ */
+export async function shippedFail2banMesh (hosts: number, jail: string, bantime: (index: number) => number): Promise<{ mesh: NetnsMesh, f2b: Fail2ban[] }> {
+  const actions = join(ROOT, 'actions')
+  const mesh = await NetnsMesh.create({
+    hosts,
+    start: false,
+    // the shipped scripts find this host's fail2ban through scriptEnv; the jail is the event's name
+    config: (_i, dir) => ({ scriptEnv: { FST_FAIL2BAN_SOCKET: join(Fail2ban.dirOf(dir), 'f2b.sock') } })
+  })
+  const f2b: Fail2ban[] = []
+  try {
+    for (const host of mesh.hosts) {
+      f2b.push(await Fail2ban.start(mesh, host.index, join(ROOT, 'contrib/fail2ban/action.d/fst.conf'), [{
+        name: jail,
+        bantime: bantime(host.index),
+        port: '22',
+        protocol: 'tcp',
+        action: `fst[port="%(port)s", protocol="%(protocol)s", fst_action="${process.execPath} ${FST_ACTION}", fst_config="${host.configFile}", fst_socket="${host.socket}"]`
+      }]))
+      mesh.installScript(host.index, 'ban', '50-fail2ban.batch', { file: join(actions, 'ban.d/50-fail2ban.batch') })
+      mesh.installScript(host.index, 'unban', '50-fail2ban.batch', { file: join(actions, 'unban.d/50-fail2ban.batch') })
+      mkdirSync(join(host.dir, 'actions/lib'), { recursive: true })
+      const lib = join(host.dir, 'actions/lib/fst-fail2ban')
+      copyFileSync(join(actions, 'lib/fst-fail2ban'), lib)
+      chmodSync(lib, 0o755)
+    }
+    await mesh.startAll()
+  } catch (err) {
+    await Promise.all(f2b.map(f => f.stop()))
+    await mesh.destroy()
+    throw err
+  }
+  return { mesh, f2b }
 }
