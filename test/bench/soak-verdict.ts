@@ -166,19 +166,28 @@ export function deliveryVerdict (bans: readonly AckedBan[], lives: readonly Life
 export interface LedgerState { action: string }
 
 export interface LedgerVerdict {
-  /** (ban, node) pairs whose key is not in that node's ledger at all. */
+  /** (ban, node) pairs of bans still active at the check whose key is not in that node's ledger. */
   missing: number
+  /** Pairs of ended bans whose key is gone: its tombstone evicted (`limits.maxRemovalsPerOrigin`) or pruned. */
+  evicted: number
   /** Pairs whose state is wrong by more than `marginMs` from the check: still active after its end, or removed before it. */
   wrong: number
   examples: string[]
 }
 
-/** At the end every node's ledger holds every acknowledged ban: active if it has not ended, a tombstone if it has. */
+/**
+ * At the end every node's ledger holds every acknowledged ban that has not ended, active, and no ended one
+ * as active: its tombstone, or nothing once the tombstone was evicted or pruned (counted apart).
+ */
 export function ledgerVerdict (bans: readonly AckedBan[], ledgers: ReadonlyArray<ReadonlyMap<string, LedgerState>>, checkedMs: number, marginMs: number): LedgerVerdict {
-  const v: LedgerVerdict = { missing: 0, wrong: 0, examples: [] }
+  const v: LedgerVerdict = { missing: 0, evicted: 0, wrong: 0, examples: [] }
   for (const ban of bans) {
     ledgers.forEach((ledger, node) => {
       const entry = ledger.get(ban.ip)
+      if (entry === undefined && ban.endMs <= checkedMs - marginMs) {
+        v.evicted++
+        return
+      }
       if (entry === undefined) {
         v.missing++
         if (v.examples.length < 20) v.examples.push(`${ban.ip} missing on node ${node}`)
