@@ -8,14 +8,16 @@ import { join, resolve } from 'node:path'
 import { ROOT } from '../utils/mesh.js'
 import { fail2banClientRate } from './fail2ban-baseline.js'
 import { nftApplySeconds } from './nft-apply.js'
-import { writePropagationPlot } from './plot.js'
+import { writePropagationPlot, writeSeriesPlot } from './plot.js'
 import { scale } from './scale.js'
 import { catchUp, hookTime, propagation, throughput } from './scenarios.js'
 import { scriptStartMs } from './script-start.js'
+import { soak } from './soak.js'
 import { progress, round } from './stats.js'
 
 const quick = process.argv.includes('--quick')
 const scaleMode = process.argv.includes('--scale')
+const soakMode = process.argv.includes('--soak')
 const plan = quick
   ? { hookRuns: 15, scriptRuns: 20, sizes: [3, 5, 10], propSeconds: 3, slowRate: null, atRest: false, tputRate: 10_000, headroomRate: 12_000, tputSeconds: 2, baseRate: 2000, baseSeconds: 1, catchup: 10_000, f2b: 20 }
   : { hookRuns: 60, scriptRuns: 60, sizes: [3, 5, 10, 20, 30], propSeconds: 15, slowRate: 3, atRest: true, tputRate: 10_000, headroomRate: 12_000, tputSeconds: 30, baseRate: 10_000, baseSeconds: 5, catchup: 100_000, f2b: 100 }
@@ -121,7 +123,7 @@ async function run () {
   process.stdout.write(`${JSON.stringify(result)}\n`)
 }
 
-(scaleMode ? runScale() : run()).catch(err => {
+(soakMode ? runSoak() : scaleMode ? runScale() : run()).catch(err => {
   process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`)
   process.exit(1)
 })
@@ -171,4 +173,37 @@ async function runScale () {
 
 function loadavg (): number[] {
   return osLoadavg().map(l => round(l, 2))
+}
+
+/**
+ * `pnpm bench --soak [minutes] [--out DIR]` (default 30 minutes, test-output/): see soak.ts. Writes
+ * benchmarks-soak.json and benchmarks-soak.svg (RSS per node against time) and prints the summary.
+ */
+async function runSoak () {
+  const at = process.argv.indexOf('--soak')
+  const given = process.argv[at + 1]
+  const minutes = given !== undefined && /^\d+(\.\d+)?$/.test(given) ? Number(given) : 30
+  const outAt = process.argv.indexOf('--out')
+  const outDir = outAt === -1 ? join(ROOT, 'test-output') : resolve(process.argv[outAt + 1]!)
+  mkdirSync(outDir, { recursive: true })
+  const result = await soak({ minutes, rate: 50, seed: 24, debugDir: join(outDir, 'soak-debug') })
+  const file = join(outDir, 'benchmarks-soak.json')
+  writeFileSync(file, `${JSON.stringify(result, null, 1)}\n`)
+  const colors = ['#1c7ed6', '#2b8a3e', '#e67700', '#c92a2a', '#7048e8']
+  const series = result.perNode.map(n => {
+    const points: Array<{ x: number, y: number }> = []
+    let life = -1
+    for (const s of result.samples.filter(x => x.node === n.node)) {
+      // a restart breaks the line
+      if (life !== -1 && s.life !== life) points.push({ x: s.minute, y: Number.NaN })
+      life = s.life
+      points.push({ x: s.minute, y: s.rssMb ?? Number.NaN })
+    }
+    return { label: `node ${n.node}${n.witness ? ' (never killed)' : ''}`, color: colors[n.node % colors.length]!, points }
+  })
+  const plot = join(outDir, 'benchmarks-soak.svg')
+  writeSeriesPlot(plot, series, { title: `FST soak: RSS per node, ${minutes} min, 5 nodes, 50 bans/s, a kill a minute`, x: 'minutes', y: 'RSS (MB)' })
+  progress(`soak: lost ${result.lost}, duplicated ${result.duplicated}, ledger missing ${result.ledger.missing} wrong ${result.ledger.wrong}; witness RSS slope ${result.perNode[0]!.rssSlopeMbPerHour} MB/h; written to ${file} and ${plot}`)
+  const { samples: _samples, lives: _lives, ...summary } = result
+  process.stdout.write(`${JSON.stringify(summary)}\n`)
 }
