@@ -20,6 +20,7 @@ while read -r name proto port ip dur; do sleep 0.005; echo "$name $ip" >> ../../
 
   it('keeps every ban the hook got exit 0 for, and the peers get them after catch-up', async () => {
     const acknowledged: string[] = []
+    const failed: string[] = []
     let next = 0
     let killed = false
     // concurrent hook calls, as fail2ban jails would make them; stop after the node is gone
@@ -29,6 +30,7 @@ while read -r name proto port ip dur; do sleep 0.005; echo "$name $ip" >> ../../
         const ip = `198.19.${Math.floor(n / 250)}.${(n % 250) + 1}`
         const out = await mesh.hook(0, ['ban', 'sshd', 'tcp', '22', ip])
         if (out.code === 0) acknowledged.push(ip)
+        else failed.push(`${ip}: exit ${out.code}: ${out.stderr.trim()}`)
       }
     }
     const writers = Array.from({ length: WRITERS }, writer)
@@ -37,7 +39,7 @@ while read -r name proto port ip dur; do sleep 0.005; echo "$name $ip" >> ../../
     killed = true
     await Promise.all(writers)
     // a call the kill cut off, or one made while the node is down, is queued in the spool: every call got exit 0
-    expect(acknowledged).toHaveLength(next)
+    expect(acknowledged, failed.join('\n')).toHaveLength(next)
 
     // the node drains the spool before it answers on its socket
     await mesh.startNode(0)
