@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Mesh } from '../utils/mesh.js'
+import { rssMb } from '../bench/stats.js'
 
 /**
  * Issue 7's target for an idle node's resident memory, set on Node 20. Node 22 and 24 keep more of their own
@@ -11,11 +11,6 @@ import { Mesh } from '../utils/mesh.js'
  */
 const IDLE_RSS_LIMIT_MB = Number(process.versions.node.split('.')[0]) >= 22 ? 110 : 100
 
-/** Resident set size of a process in MB, from /proc (what `top` and systemd's MemoryCurrent roughly show). */
-function rssMb (pid: number): number {
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1])
-  return kb / 1024
-}
 
 /**
  * Issue 7: an idle node stays under 100 MB RSS. Two `fst start` processes, connected and idle (no bans);
@@ -35,7 +30,7 @@ describe('idle node memory', () => {
   it(`keeps each node of a connected 2-node mesh under ${IDLE_RSS_LIMIT_MB} MB RSS`, async () => {
     for (const node of mesh.nodes) {
       expect((await mesh.status(node.index)).peers).toHaveLength(1)
-      const rss = rssMb(node.process!.pid!)
+      const rss = rssMb(node.process!.pid!)!
       expect(rss, `node ${node.index} RSS ${rss.toFixed(1)} MB`).toBeLessThan(IDLE_RSS_LIMIT_MB)
     }
   })

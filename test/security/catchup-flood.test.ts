@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs'
 import type { LedgerEntry } from '@fst/protocol'
 import pWaitFor from 'p-wait-for'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -6,16 +5,12 @@ import { defences } from '../utils/defences.js'
 import type { Mesh } from '../utils/mesh.js'
 import { meshWithRogueMember, type Rogue } from '../utils/rogue.js'
 import { serveForgedCatchup, signedPages } from '../utils/rogue-catchup.js'
+import { rssMb } from '../bench/stats.js'
 
 const OFFERED = 500_000
 const MAX_PER_ORIGIN = 5000
 const MAX_PER_PULL = 20_000
 
-/** Resident memory of a process in MB (Linux). */
-function rssMb (pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find(l => l.startsWith('VmRSS:'))!
-  return Number(line.split(/\s+/)[1]) / 1024
-}
 
 /**
  * Issue 19 acceptance, bounds: a listed peer gone rogue offers 500,000 validly signed bans of its own by
@@ -57,7 +52,7 @@ describe('catch-up flood: bounds per origin and per pull', () => {
     // each pull was cut at the bound: the rogue got to send at most the bound plus the frames in flight (the
     // client's credit of 2 and the one being written), never its 500,000
     expect(served.mostInOnePull).toBeLessThanOrEqual(MAX_PER_PULL + 3 * 2000)
-    expect(rssMb(mesh.nodes[0]!.process!.pid!)).toBeLessThan(400)
+    expect(rssMb(mesh.nodes[0]!.process!.pid!)!).toBeLessThan(400)
 
     // under the same attack (pulls every 2 s), an honest peer's ban still reaches node 0 within a second
     // (the rogue's bans within the bound are its own, validly signed: they run, in their own runner lane)

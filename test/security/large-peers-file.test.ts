@@ -7,6 +7,7 @@ import pWaitFor from 'p-wait-for'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { FST, freePort, run, waitStarted, writeNodeConfig } from '../utils/mesh.js'
 import { requireRoot } from '../utils/netns.js'
+import { rssMb } from '../bench/stats.js'
 
 /** Entries besides the node itself: half addresses, half names, none of which answers. */
 const OTHERS = 9999
@@ -23,10 +24,6 @@ function cpuSeconds (pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100
 }
 
-function rssMb (pid: number): number {
-  const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]
-  return Number(kb) / 1024
-}
 
 /**
  * Issue 26 finding 6c: a sync-peers.txt of 10,000 entries that do not answer left an idle node at 100 % CPU
@@ -81,7 +78,7 @@ describe('an idle node with 10,000 peers-file entries that do not answer', () =>
     await pWaitFor(() => attempts() - startAttempts >= ATTEMPTS, { interval: 50, timeout: 60_000 })
     const wallS = (performance.now() - startWall) / 1000
     const share = (cpuSeconds(pid) - startCpu) / wallS
-    const rss = rssMb(pid)
+    const rss = rssMb(pid)!
     const asked = performance.now()
     expect((await status()).ok).toBe(true)
     const answerMs = performance.now() - asked

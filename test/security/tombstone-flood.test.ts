@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'node:fs'
+import { statSync } from 'node:fs'
 import { join } from 'node:path'
 import type { LedgerEntry } from '@fst/protocol'
 import pWaitFor from 'p-wait-for'
@@ -7,6 +7,7 @@ import { defences } from '../utils/defences.js'
 import type { Mesh } from '../utils/mesh.js'
 import { meshWithRogueMember, type Rogue, wireMessage } from '../utils/rogue.js'
 import { serveForgedCatchup, signedPages } from '../utils/rogue-catchup.js'
+import { rssMb } from '../bench/stats.js'
 
 const BY_GOSSIP = 300_000
 const PER_MESSAGE = 1000
@@ -20,10 +21,6 @@ const RSS_FLOOD_MB = 800
 const DISK_BOUND_MB = 160
 const HONEST_CATCHUP_S = 30
 
-function rssMb (pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find(l => l.startsWith('VmRSS:'))!
-  return Number(line.split(/\s+/)[1]) / 1024
-}
 
 const address = (i: number) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`
 
@@ -79,7 +76,7 @@ describe('tombstone flood from one listed peer', () => {
     // during the flood: what it costs while it lasts (the heap of 500,000 verified entries, given back once
     // the wave is over, but not on a loaded machine's schedule)
     const pid = node0.process!.pid!
-    const duringMb = rssMb(pid)
+    const duringMb = rssMb(pid)!
     const disk = statSync(join(node0.dir, 'state', 'ledger', 'data.mdb')).size / 2 ** 20
     expect(duringMb).toBeLessThan(RSS_FLOOD_MB)
     expect(disk).toBeLessThan(DISK_BOUND_MB)
@@ -89,7 +86,7 @@ describe('tombstone flood from one listed peer', () => {
     await mesh.startNode(0)
     const answerS = (Date.now() - started) / 1000
     const reloaded = await mesh.status(0)
-    const afterMb = rssMb(mesh.nodes[0]!.process!.pid!)
+    const afterMb = rssMb(mesh.nodes[0]!.process!.pid!)!
     console.log(`tombstone flood: ${reloaded.ledger.entries} entries, ${duringMb.toFixed(0)} MB resident during the flood, ${afterMb.toFixed(0)} MB after a restart (answered in ${answerS.toFixed(1)} s), ${disk.toFixed(0)} MB on disk`)
     expect(reloaded.ledger.entries).toBe(MAX_REMOVALS)
     expect(afterMb).toBeLessThan(RSS_BOUND_MB)
