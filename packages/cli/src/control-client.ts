@@ -80,11 +80,15 @@ function open (path: string): Promise<Socket> {
   })
 }
 
-function unreachable (path: string, err: NodeJS.ErrnoException): UsageError {
+/** Why a connect failed, as the hook and `fst ban`/`publish` need it: only a refusal to us is not spooled. */
+export function unreachable (path: string, err: NodeJS.ErrnoException): UsageError {
   // no socket, or a socket file no node listens on: the node is down (or starting)
   if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') return new NodeUnavailableError(`cannot reach the node at ${path}: no FST node is running`, 'not_running')
-  const why = err.code === 'EACCES' ? 'permission denied (root or the control group only)' : err.message
-  return new UsageError(`cannot reach the node at ${path}: ${why}`, EXIT.unavailable)
+  if (err.code === 'EACCES' || err.code === 'EPERM') return new UsageError(`cannot reach the node at ${path}: permission denied (root or the control group only)`, EXIT.unavailable)
+  // still busy after the retries: the report waits in the spool, which the node watches
+  if (err.code === 'EAGAIN') return new NodeUnavailableError(`cannot reach the node at ${path}: too busy to accept a connection for ${CONNECT_ATTEMPTS} tries`, 'timeout')
+  // ECONNRESET, EPIPE and the like: the node died or stopped while we connected
+  return new NodeUnavailableError(`cannot reach the node at ${path}: ${err.message}`, 'closed')
 }
 
 /**

@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { ControlClient } from '../src/control-client.js'
+import { ControlClient, unreachable } from '../src/control-client.js'
+import { NodeUnavailableError } from '../src/errors.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'fst-control-client-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -41,5 +42,22 @@ describe('ControlClient.connect', () => {
 
   it('still fails with exit code 3 when no node listens', async () => {
     await expect(ControlClient.connect(join(dir, 'nobody.sock'))).rejects.toMatchObject({ exitCode: 3, message: expect.stringContaining('no FST node is running') })
+  })
+})
+
+describe('unreachable', () => {
+  const err = (code: string) => Object.assign(new Error(`connect ${code} /x.sock`), { code })
+  it('takes a node dying or stopping during the connect as unavailable, so the report is spooled', () => {
+    for (const code of ['ECONNRESET', 'EPIPE', 'ECONNABORTED']) {
+      expect(unreachable('/x.sock', err(code))).toMatchObject({ name: 'NodeUnavailableError', reason: 'closed', exitCode: 3 })
+    }
+    expect(unreachable('/x.sock', err('ENOENT'))).toMatchObject({ name: 'NodeUnavailableError', reason: 'not_running' })
+    expect(unreachable('/x.sock', err('EAGAIN'))).toMatchObject({ name: 'NodeUnavailableError', reason: 'timeout' })
+  })
+
+  it('does not spool for a caller the socket refuses (permission denied)', () => {
+    const e = unreachable('/x.sock', err('EACCES'))
+    expect(e).not.toBeInstanceOf(NodeUnavailableError)
+    expect(e).toMatchObject({ exitCode: 3, message: expect.stringContaining('permission denied') })
   })
 })
