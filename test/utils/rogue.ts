@@ -76,11 +76,21 @@ export class Rogue {
     await this.waitSubscriber(undefined, timeout)
   }
 
+  /**
+   * Until a node (or any, without `peerId`) is subscribed and we can send to it: gossipsub learns the
+   * subscription on the node's stream and sends only once our own stream to it is open (a publish before
+   * that reaches no one).
+   */
   async waitSubscriber (peerId?: string, timeout = 10_000): Promise<void> {
     await pWaitFor(() => {
       const subs = this.host.services.pubsub.getSubscribers(TOPIC).map(String)
-      return peerId === undefined ? subs.length > 0 : subs.includes(peerId)
+      return subs.some(sub => (peerId === undefined || sub === peerId) && this.canSendTo(sub))
     }, { interval: 20, timeout })
+  }
+
+  private canSendTo (peerId: string): boolean {
+    return this.host.getConnections().some(c => c.remotePeer.toString() === peerId &&
+      c.streams.some(s => s.direction === 'outbound' && s.protocol?.startsWith('/meshsub/') === true))
   }
 
   /** Publishes through gossipsub as an honest node would: signed by our key, to every connected subscriber. */
