@@ -183,6 +183,17 @@ describe.each(LAUNCHERS)('ActionRunner (%s)', (_name, launcher) => {
     expect(t.lines()).toEqual(['batch 0 3 none', 'each sshd tcp 22 203.0.113.1', 'each nginx tcp 80,443 2001:db8::2', 'each sshd tcp 22 198.51.100.0/24'])
   })
 
+  it('merges a batch past jobs of other actions, but never runs an address\'s later event before its earlier one', async () => {
+    const t = setup(launcher)
+    for (const action of ['ban', 'unban']) t.script(action, '50-all.batch', `#!/bin/sh\necho "${action} $(cut -d' ' -f4 | tr '\\n' ' ')" >> '${t.out}'\n`)
+    const job = (action: string, ip: string) => ({ action, events: [event(`203.0.113.${ip}`, action === 'unban' ? { duration: 0 } : {})], origin: 'peerA' })
+    // the first job starts at once; the rest queue behind it, bans and unbans mixed, as a busy fleet sends them
+    for (const [action, ip] of [['ban', '1'], ['ban', '2'], ['unban', '3'], ['ban', '3'], ['ban', '4'], ['unban', '4'], ['unban', '5']]) t.runner.enqueue(job(action!, ip!))
+    await t.runner.idle()
+    // .3: its ban waits behind its unban; .4: its unban runs after its ban
+    expect(t.lines()).toEqual(['ban 203.0.113.1 ', 'ban 203.0.113.2 203.0.113.4 ', 'unban 203.0.113.3 203.0.113.4 203.0.113.5 ', 'ban 203.0.113.3 '])
+  })
+
   it('hands scripts the canonical form of what a 0.1.0 node may send: a removal has duration 0, a port no leading zeros (issue 24)', async () => {
     const t = setup(launcher)
     const dump = join(t.dir, 'dump.json')

@@ -59,6 +59,29 @@ export class FairQueue<T> {
     return item
   }
 
+  /**
+   * Walks one key's lane from its head and takes the items `pick` answers 'take' for; the others stay, in their
+   * order. The walk ends at 'stop' or the lane's end; the lane keeps its place in the rotation.
+   */
+  takeFrom (key: string, pick: (item: T) => 'take' | 'keep' | 'stop'): T[] {
+    const lane = this.lanes.get(key)
+    if (lane === undefined) return []
+    const taken: T[] = []
+    const kept: T[] = []
+    let walked = 0
+    for (; walked < lane.length; walked++) {
+      const item = lane[walked]!
+      const verdict = pick(item)
+      if (verdict === 'stop') break
+      ;(verdict === 'take' ? taken : kept).push(item)
+    }
+    if (taken.length === 0) return taken
+    lane.splice(0, walked, ...kept)
+    if (lane.length === 0) this.lanes.delete(key)
+    this.count -= taken.length
+    return taken
+  }
+
   clear (): void {
     this.lanes.clear()
     this.count = 0

@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import { NAME_PATTERN, type FstEvent, scriptView } from '@fst/protocol'
+import { NAME_PATTERN, type FstEvent, ledgerKey, scriptView } from '@fst/protocol'
 import type { Logger } from 'pino'
 import { FairQueue } from './fair-queue.js'
 import { createLauncher, type Launcher } from './launch/index.js'
@@ -38,6 +38,8 @@ const MAX_MERGED_EVENTS = 20_000
  * next job, so a flood from one peer delays another peer's ban by at most one turn.
  */
 export const FAIR_TURN_EVENTS = 10
+/** Most queued events one merge looks through for jobs of its action (bounds the work of a turn). */
+const MERGE_WALK_EVENTS = 50_000
 /** Grace between SIGTERM and SIGKILL for a script past its timeout. */
 const KILL_GRACE_MS = 1000
 /** How long a listing of an action folder is reused: changes to actions/ take effect within this. */
@@ -89,21 +91,30 @@ export class ActionRunner {
   }
 
   /**
-   * Takes the next origin's next job (round-robin over origins), merged with the jobs queued right behind it for
-   * the same action and origin: under an attack wave a batch script then runs once for thousands of events
-   * instead of once per message. A turn is capped when per-event scripts run (see FAIR_TURN_EVENTS) and the
-   * rest goes back to the head of its origin's lane.
+   * Takes the next origin's next job (round-robin over origins), merged with the jobs queued behind it for the
+   * same action and origin: under an attack wave a batch script then runs once for thousands of events instead
+   * of once per message. Jobs of other actions in between (bans and unbans mixed) are passed over, and so is
+   * every later job that shares an address with one passed over: a key's events still run in the order they
+   * came. A turn is capped when per-event scripts run (see FAIR_TURN_EVENTS) and the rest goes back to the head
+   * of its origin's lane.
    */
   private next (): Job | undefined {
     const job = this.queue.shift()
     if (job === undefined) return undefined
     const limit = this.turnLimit(job.action)
     const events = [...job.events]
-    for (let following = this.queue.peek(job.origin); following !== undefined && events.length < limit; following = this.queue.peek(job.origin)) {
-      if (following.action !== job.action) break
-      events.push(...following.events)
-      this.queue.shiftFrom(job.origin)
-    }
+    const passed = new Set<string>()
+    let walked = 0
+    this.queue.takeFrom(job.origin, following => {
+      if (events.length >= limit || walked >= MERGE_WALK_EVENTS) return 'stop'
+      walked += following.events.length
+      if (following.action === job.action && !following.events.some(e => passed.has(ledgerKey(e)))) {
+        events.push(...following.events)
+        return 'take'
+      }
+      for (const e of following.events) passed.add(ledgerKey(e))
+      return 'keep'
+    })
     if (events.length > limit) this.queue.unshift(job.origin, { ...job, events: events.splice(limit) })
     return { ...job, events }
   }
