@@ -2,6 +2,7 @@ import { join } from 'node:path'
 import { encodeMessage, type FstEvent, type NodeStatus, type PeerRow, type SignedEntry } from '@fst/protocol'
 import type { Logger } from 'pino'
 import { Registry } from 'prom-client'
+import { AppliedBans } from './actions/applied-bans.js'
 import { Applier } from './actions/applier.js'
 import { nodeRunner } from './actions/node-runner.js'
 import type { ActionRunner } from './actions/runner.js'
@@ -65,6 +66,7 @@ export class FstNode {
   private readonly mesh: MeshPeer
   private readonly memory = new MemoryReducer({ minChanges: WAVE_CHANGES, quietMs: WAVE_QUIET_MS })
   private runner!: ActionRunner
+  private applied?: AppliedBans
   private batcher!: Batcher
   private receiver!: Receiver
   private publisher!: Publisher
@@ -116,6 +118,8 @@ export class FstNode {
     const heldDir = join(config.stateDir, 'held')
     prepareStore('ledger', ledgerDir, stores)
     prepareStore('held', heldDir, stores)
+    const appliedDir = join(config.stateDir, 'applied')
+    prepareStore('applied', appliedDir, stores)
     await this.mesh.start(config.metricsListen === null ? null : this.registry)
     const mayLift = liftPolicy(authority)
     this.ledger = await openStore('ledger', ledgerDir, dir => Ledger.load(dir), stores)
@@ -146,7 +150,9 @@ export class FstNode {
       this.heldPurger = setInterval(() => this.held.purge(windowMs), HELD_PURGE_MS)
     }
 
-    this.runner = nodeRunner(config, metrics, log.child({ component: 'runner' }))
+    const applied = await openStore('applied', appliedDir, dir => AppliedBans.load(dir), stores)
+    this.applied = applied
+    this.runner = nodeRunner(config, metrics, log.child({ component: 'runner' }), job => applied.ran(job))
     const applier = new Applier(this.runner, pending => metrics.queueDepth.set(pending))
     const apply = (changes: Parameters<Applier['run']>[0]) => applier.run(changes)
     const onChanges = (n: number) => this.memory.noteChanges(n)
@@ -187,7 +193,14 @@ export class FstNode {
 
     // before anything can arrive from peers: an entry caught up after this runs its scripts once, not twice.
     // Own entries only with runOwnEvents: otherwise fail2ban restores those itself.
-    if (config.reapplyOnStart) applier.reapply(this.ledger.active().filter(e => e.origin !== this.peerId || config.runOwnEvents))
+    const ledger = this.ledger
+    const resumed = applier.reconcile({
+      active: ledger.active().filter(e => e.origin !== this.peerId || config.runOwnEvents),
+      applied: applied.entries(),
+      entryOf: key => ledger.get(key),
+      reapplyAll: config.reapplyOnStart
+    })
+    if (!config.reapplyOnStart && resumed.bans + resumed.removals > 0) log.info(resumed, 'running the bans and removals whose scripts had not run when the node last stopped')
     // reports made while the node was down, in report order and with their report times, before any new
     // hook call can reach the control socket (a hook that finds it closed meanwhile spools, and is watched)
     this.spool = new SpoolDrainer({
@@ -326,6 +339,7 @@ export class FstNode {
     this.receiver?.stop()
     await this.batcher?.drain()
     await this.runner?.stop(DRAIN_MS)
+    await this.applied?.close()
     await this.mesh.stop()
     await this.catchup?.settled()
     this.ledgerOpen = false

@@ -1,4 +1,4 @@
-import { actionFamily, type LedgerEntry } from '@fst/protocol'
+import { actionFamily, expiryTombstone, type LedgerEntry, ledgerKey } from '@fst/protocol'
 import type { Change } from '../ledger/store.js'
 import type { Job } from './runner.js'
 
@@ -37,8 +37,42 @@ export class Applier {
     this.onQueued(this.runner.pending)
   }
 
-  /** Runs the scripts again for entries active now, as if each had just arrived (start-up: firewalls forget on reboot). */
-  reapply (active: readonly LedgerEntry[]): void {
-    this.run(active.map(entry => ({ entry, wasActive: false, isActive: true, written: Promise.resolve() })))
+  /**
+   * Start-up: the ledger's active bans against what this host's scripts last applied (AppliedBans). A ban not
+   * applied runs (a node killed with it queued, or every active ban with `reapplyAll`: firewalls forget on
+   * reboot); an applied ban whose key the ledger no longer holds as a ban runs its removal. A ban past its time
+   * is left to the expiry sweep, which runs its removal. Returns what it queued.
+   */
+  reconcile (state: ReconcileState): { bans: number, removals: number } {
+    const changes: Change[] = []
+    const applied = new Set<string>()
+    for (const [key, ban] of state.applied) {
+      applied.add(key)
+      const now = state.entryOf(key)
+      if (now !== undefined && !actionFamily(now.action).removes) continue
+      // a removal the ledger holds, or for a key pruned since, the ban's own expiry tombstone
+      changes.push({ entry: now ?? expiryTombstone(ban), wasActive: true, isActive: false, written: Promise.resolve() })
+    }
+    const removals = changes.length
+    for (const entry of state.active) {
+      if (state.reapplyAll || !applied.has(ledgerKey(entry))) changes.push(started(entry))
+    }
+    this.run(changes)
+    return { bans: changes.length - removals, removals }
   }
+}
+
+/** What Applier.reconcile compares. */
+export interface ReconcileState {
+  /** Entries the ledger holds active (own ones only where this node runs its own events). */
+  active: readonly LedgerEntry[]
+  /** What the scripts applied, by key. */
+  applied: Iterable<[string, LedgerEntry]>
+  /** The ledger's entry for a key. */
+  entryOf: (key: string) => LedgerEntry | undefined
+  reapplyAll: boolean
+}
+
+function started (entry: LedgerEntry): Change {
+  return { entry, wasActive: false, isActive: true, written: Promise.resolve() }
 }

@@ -21,6 +21,8 @@ export interface RunnerInit {
   /** Extra variables every script gets (config `scriptEnv`), e.g. the fail2ban socket. */
   extraEnv?: Readonly<Record<string, string>>
   log: Logger
+  /** Called once a job's scripts have all run (whatever their outcome); not for an action without scripts. */
+  onRan?: (job: Job) => void
   /** Called after every script run (metrics). */
   onRun?: (action: string, outcome: Outcome, seconds: number) => void
   platform?: NodeJS.Platform
@@ -56,6 +58,7 @@ export class ActionRunner {
   private readonly listings = new Map<string, { scripts: Script[], at: number }>()
   private running: Promise<void> | null = null
   private stopped = false
+  private aborted = false
   private current: { kill: () => void } | null = null
   private readonly launcher: Launcher
   /** Events waiting to run, for the queue-depth gauge. */
@@ -85,6 +88,8 @@ export class ActionRunner {
     await Promise.race([this.idle(), timeout])
     clearTimeout(timer)
     this.queue.clear()
+    // the job cut short is not recorded as run: the next start runs it again (AppliedBans)
+    this.aborted = true
     this.current?.kill()
     await this.idle()
     this.launcher.close()
@@ -141,7 +146,7 @@ export class ActionRunner {
   private async drain (): Promise<void> {
     for (let job = this.next(); job !== undefined; job = this.next()) {
       try {
-        await this.runJob(job)
+        if (await this.runJob(job)) this.init.onRan?.(job)
       } catch (err) {
         this.init.log.error({ err, action: job.action }, 'runner failed on a job')
       }
@@ -149,21 +154,27 @@ export class ActionRunner {
     }
   }
 
-  private async runJob (job: Job): Promise<void> {
+  /** Runs a job's scripts; false when its action has none. */
+  private async runJob (job: Job): Promise<boolean> {
     // the action was validated on receipt; re-check because it becomes a path
-    if (!NAME_PATTERN.test(job.action)) return
+    if (!NAME_PATTERN.test(job.action)) return false
     const scripts = this.scriptsOf(job.action)
     if (scripts.length === 0) {
       this.init.log.debug({ action: job.action }, 'no scripts for action; ignored')
-      return
+      return false
     }
     for (const script of scripts) {
       if (script.batch) {
         await this.runScript(script, job, job.events)
       } else {
-        for (const event of job.events) await this.runScript(script, job, [event])
+        for (const event of job.events) {
+          if (this.aborted) break
+          await this.runScript(script, job, [event])
+        }
       }
+      if (this.aborted) return false
     }
+    return true
   }
 
   private async runScript (script: Script, job: Job, received: FstEvent[]): Promise<void> {

@@ -155,7 +155,7 @@ function stateProblems (config: NodeConfig): string[] {
  */
 function storeProblems (config: NodeConfig): string[] {
   const out: string[] = []
-  for (const store of ['ledger', 'held']) {
+  for (const store of ['ledger', 'held', 'applied']) {
     let check: StoreCheck
     try {
       check = checkStore(join(config.stateDir, store), { deep: false })

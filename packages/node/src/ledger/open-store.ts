@@ -9,7 +9,14 @@ import { DAMAGE_CODES } from './lmdb-probe.js'
 export type OnDamage = 'refuse' | 'rebuild'
 
 /** The stores a node keeps: the metric's `file` label. */
-export type StoreName = 'ledger' | 'held'
+export type StoreName = 'ledger' | 'held' | 'applied'
+
+/** What starting with an empty store means, per store. */
+const REFILL: Record<StoreName, string> = {
+  ledger: 'catch-up rebuilds it from peers',
+  held: 'catch-up rebuilds it from peers',
+  applied: 'every active ban is applied again'
+}
 
 export interface OpenStoreInit {
   onDamage: OnDamage
@@ -33,7 +40,7 @@ export function prepareStore (store: StoreName, dir: string, init: OpenStoreInit
   const check = checkStore(dir)
   if (check.state === 'empty') {
     init.onDamaged(store, 'empty')
-    init.log.warn({ store, file: check.file }, `${store} file ${check.file} is empty (0 bytes): starting with an empty ${store}; catch-up refills it from peers`)
+    init.log.warn({ store, file: check.file }, `${store} file ${check.file} is empty (0 bytes): starting with an empty ${store}; ${REFILL[store]}`)
   } else if (check.state === 'unchecked') {
     init.log.warn({ store, file: check.file, detail: check.detail }, `${store} file ${check.file}: its entries could not be checked before opening it`)
   } else if (check.state === 'damaged') {
@@ -62,7 +69,7 @@ function damaged (store: StoreName, dir: string, reason: DamageReason, detail: s
   renameSync(file, aside)
   // the reader table belongs to the moved file; LMDB creates a new one
   rmSync(join(dir, LMDB_LOCK_FILE), { force: true })
-  init.log.warn({ store, file, reason, detail, movedTo: aside }, `${store} file ${file} is damaged (${detail}): moved aside to ${aside}; starting with an empty ${store}, catch-up rebuilds it from peers`)
+  init.log.warn({ store, file, reason, detail, movedTo: aside }, `${store} file ${file} is damaged (${detail}): moved aside to ${aside}; starting with an empty ${store}, ${REFILL[store]}`)
 }
 
 /** Errors of reading a store that mean damage, not a problem of the system (permissions, disk full, limits). */
