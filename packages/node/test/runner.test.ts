@@ -194,6 +194,23 @@ describe.each(LAUNCHERS)('ActionRunner (%s)', (_name, launcher) => {
     expect(t.lines()).toEqual(['ban 203.0.113.1 ', 'ban 203.0.113.2 203.0.113.4 ', 'unban 203.0.113.3 203.0.113.4 203.0.113.5 ', 'ban 203.0.113.3 '])
   })
 
+  it('keeps an address\'s order across origins: an admin\'s unban waits for the ban still queued in the origin\'s lane', async () => {
+    const t = setup(launcher)
+    t.recorder('ban', '50-record', 'ban')
+    t.recorder('unban', '50-record', 'unban')
+    const ev = (action: string, ip: string) => event(ip, action === 'unban' ? { action, duration: 0 } : {})
+    // per-event scripts: one event per turn, so origins alternate; peerB's unban of .9 arrives after peerA queued its ban
+    for (const ip of ['203.0.113.1', '203.0.113.2', '203.0.113.3', '203.0.113.9']) t.runner.enqueue({ action: 'ban', events: [ev('ban', ip)], origin: 'peerA' })
+    t.runner.enqueue({ action: 'unban', events: [ev('unban', '203.0.113.9'), ev('unban', '203.0.113.4')], origin: 'peerB' })
+    await t.runner.idle()
+    const lines = t.lines()
+    expect(lines).toHaveLength(6)
+    expect(lines.indexOf('unban sshd tcp 22 203.0.113.9')).toBeGreaterThan(lines.indexOf('ban sshd tcp 22 203.0.113.9'))
+    // what does not wait keeps its turn: peerB's other unban is not held back behind peerA's lane
+    expect(lines.indexOf('unban sshd tcp 22 203.0.113.4')).toBeLessThan(lines.indexOf('ban sshd tcp 22 203.0.113.3'))
+    expect(t.runner.pending).toBe(0)
+  })
+
   it('hands scripts the canonical form of what a 0.1.0 node may send: a removal has duration 0, a port no leading zeros (issue 24)', async () => {
     const t = setup(launcher)
     const dump = join(t.dir, 'dump.json')

@@ -12,6 +12,10 @@ export interface Job {
   origin: string
 }
 
+/** An event in the runner's queue: its ledger key, and its place in the order events arrived. */
+interface QueuedEvent { event: FstEvent, key: string, seq: number }
+type Queued = Omit<Job, 'events'> & { events: QueuedEvent[] }
+
 /** What a script run ended as; a bounded label for metrics. */
 export type Outcome = 'ok' | 'failed' | 'timeout' | 'error'
 
@@ -54,7 +58,10 @@ const SCRIPT_LIST_TTL_MS = 1000
  * round-robin in turns of at most FAIR_TURN_EVENTS events.
  */
 export class ActionRunner {
-  private readonly queue = new FairQueue<Job>()
+  private readonly queue = new FairQueue<Queued>()
+  /** Per ledger key, the sequence numbers of its queued events, oldest first: a key's events run in that order. */
+  private readonly waiting = new Map<string, number[]>()
+  private seq = 0
   private readonly listings = new Map<string, { scripts: Script[], at: number }>()
   private running: Promise<void> | null = null
   private stopped = false
@@ -70,7 +77,14 @@ export class ActionRunner {
 
   enqueue (job: Job): void {
     if (this.stopped || job.events.length === 0) return
-    this.queue.push(job.origin, job)
+    const seq = ++this.seq
+    const keys = job.events.map(ledgerKey)
+    for (const key of keys) {
+      const list = this.waiting.get(key)
+      if (list === undefined) this.waiting.set(key, [seq])
+      else list.push(seq)
+    }
+    this.queue.push(job.origin, { ...job, events: job.events.map((event, i) => ({ event, key: keys[i]!, seq })) })
     this.pending += job.events.length
     this.running ??= this.drain().finally(() => { this.running = null })
   }
@@ -88,6 +102,7 @@ export class ActionRunner {
     await Promise.race([this.idle(), timeout])
     clearTimeout(timer)
     this.queue.clear()
+    this.waiting.clear()
     // the job cut short is not recorded as run: the next start runs it again (AppliedBans)
     this.aborted = true
     this.current?.kill()
@@ -95,33 +110,65 @@ export class ActionRunner {
     this.launcher.close()
   }
 
+  /** Whether an event must wait: an earlier event for its key is still queued (in another origin's lane). */
+  private blocked (e: QueuedEvent): boolean {
+    return this.waiting.get(e.key)![0]! < e.seq
+  }
+
   /**
    * Takes the next origin's next job (round-robin over origins), merged with the jobs queued behind it for the
    * same action and origin: under an attack wave a batch script then runs once for thousands of events instead
-   * of once per message. Jobs of other actions in between (bans and unbans mixed) are passed over, and so is
-   * every later job that shares an address with one passed over: a key's events still run in the order they
-   * came. A turn is capped when per-event scripts run (see FAIR_TURN_EVENTS) and the rest goes back to the head
-   * of its origin's lane.
+   * of once per message. Jobs of other actions in between (bans and unbans mixed) are passed over. An address's
+   * events run in the order they came, across origins too (an admin's unban of another origin's ban waits for
+   * that ban): an event with an earlier one for its address still queued waits, and so does every later event
+   * for that address in the lane. A turn is capped when per-event scripts run (see FAIR_TURN_EVENTS) and the
+   * rest goes back to the head of its origin's lane.
    */
   private next (): Job | undefined {
-    const job = this.queue.shift()
-    if (job === undefined) return undefined
-    const limit = this.turnLimit(job.action)
-    const events = [...job.events]
-    const passed = new Set<string>()
-    let walked = 0
-    this.queue.takeFrom(job.origin, following => {
-      if (events.length >= limit || walked >= MERGE_WALK_EVENTS) return 'stop'
-      walked += following.events.length
-      if (following.action === job.action && !following.events.some(e => passed.has(ledgerKey(e)))) {
-        events.push(...following.events)
-        return 'take'
+    // the oldest queued event is never blocked, so one rotation finds a runnable one; should it not, the last
+    // try runs its job as it is rather than leave the queue stalled
+    for (let lanes = this.queue.keys; lanes >= 0; lanes--) {
+      const job = this.queue.shift()
+      if (job === undefined) return undefined
+      const limit = this.turnLimit(job.action)
+      const passed = new Set<string>()
+      const wait = (e: QueuedEvent) => lanes > 0 && (passed.has(e.key) || this.blocked(e))
+      const events: QueuedEvent[] = []
+      const held: QueuedEvent[] = []
+      for (const e of job.events) {
+        if (wait(e)) {
+          held.push(e)
+          passed.add(e.key)
+        } else {
+          events.push(e)
+        }
       }
-      for (const e of following.events) passed.add(ledgerKey(e))
-      return 'keep'
-    })
-    if (events.length > limit) this.queue.unshift(job.origin, { ...job, events: events.splice(limit) })
-    return { ...job, events }
+      let walked = 0
+      this.queue.takeFrom(job.origin, following => {
+        if (events.length >= limit || walked >= MERGE_WALK_EVENTS) return 'stop'
+        walked += following.events.length
+        if (following.action === job.action && !following.events.some(wait)) {
+          events.push(...following.events)
+          return 'take'
+        }
+        for (const e of following.events) passed.add(e.key)
+        return 'keep'
+      })
+      if (events.length > limit) this.queue.unshift(job.origin, { ...job, events: events.splice(limit) })
+      if (held.length > 0) this.queue.unshift(job.origin, { ...job, events: held })
+      if (events.length === 0) continue
+      for (const e of events) this.taken(e)
+      return { action: job.action, origin: job.origin, events: events.map(e => e.event) }
+    }
+    return undefined
+  }
+
+  /** An event leaves the queue to run: the next event for its key may go. */
+  private taken (e: QueuedEvent): void {
+    const list = this.waiting.get(e.key)!
+    const at = list.indexOf(e.seq)
+    list.splice(at === -1 ? 0 : at, 1)
+    if (list.length === 0) this.waiting.delete(e.key)
   }
 
   private turnLimit (action: string): number {
