@@ -95,10 +95,10 @@ describe('pnpm demo with its live dashboard', () => {
     await page.locator('#conn[data-state="live"]').waitFor()
     const loads: string[] = []
     page.on('load', () => loads.push(page.url()))
-    expect(await page.locator('#peers-connected').innerText()).toBe('3 / 3')
+    expect(await page.locator('#peers-connected').textContent()).toBe('3 / 3')
     // the demo's first ban, published before the page opened
     await page.locator('#feed tbody tr', { hasText: /203\.0\.113\.7/ }).waitFor()
-    const first = Number(await page.locator('#total-bans').innerText())
+    const first = Number(await page.locator('#total-bans').textContent())
     expect(first).toBeGreaterThanOrEqual(1)
 
     // example bans from 192.0.2.0/24 arrive without a reload, from more than one node
