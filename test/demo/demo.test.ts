@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -34,5 +34,14 @@ describe('pnpm demo --once', () => {
     // the state went where it was told, with the shipped defaults beside each node's config
     expect(existsSync(join(dir, 'demo/node1/config.yml.dist'))).toBe(true)
     expect(existsSync(join(dir, 'demo/node2/state/identity.key'))).toBe(true)
+    // issue 27: a fleet's first start, as an operator reads it: each peer comes up once (no up/down flaps
+    // while the nodes pin each other), one "not pinned yet" line at most, no warning
+    for (const name of ['node1/node.log', 'node2/node.log', 'node3/node.log', 'metrics/metrics.log']) {
+      const log = readFileSync(join(dir, 'demo', name), 'utf8').trim().split('\n').map(l => JSON.parse(l) as { level: number, msg: string })
+      const shown = log.filter(l => l.level >= 30)
+      expect(shown.filter(l => l.msg === 'peer up'), name).toHaveLength(3)
+      expect(shown.filter(l => l.msg.startsWith('refused inbound connection from a peer not pinned yet')).length, name).toBeLessThanOrEqual(1)
+      expect(shown.filter(l => l.level >= 40), name).toEqual([])
+    }
   })
 })

@@ -67,6 +67,8 @@ export class Membership {
   private memberIds = new Set<string>()
   /** Key changes by entry text, until the entry is re-pinned or answers with its pinned key again. */
   private changed = new Map<string, KeyChange>()
+  /** The "not pinned yet" refusal was logged at info: the rest go to debug until every entry is pinned. */
+  private saidUnpinned = false
 
   constructor (
     private readonly ownId: string,
@@ -143,6 +145,10 @@ export class Membership {
       this.memberIds.add(peerId)
       this.pins.pin(member.entry.text, peerId)
       this.log.info({ entry: member.entry.text, peerId }, 'pinned peer ID on first use')
+      if (this.saidUnpinned && this.unpinned().length === 0) {
+        this.saidUnpinned = false
+        this.log.info({ members: this.others().length }, 'every entry of sync-peers.txt is pinned')
+      }
       return true
     }
     if (member.peerId !== peerId) {
@@ -198,7 +204,7 @@ export class Membership {
    * The connection gater. An inbound peer that is not a member is refused. While some entries have no pin
    * yet (a fleet's first start), that peer is most likely one of them dialing us before we dialed it: we
    * cannot tell which entry from an inbound connection, so `onUnpinnedInbound` dials those entries now
-   * (pinning them as usual) and the refusal is logged at info, not as a warning. With `admission`, a
+   * (pinning them as usual); the first such refusal is logged at info, the rest at debug until every entry is pinned. With `admission`, a
    * member's connection may still be refused to keep the node within its bound of connections; a dial
    * then pins first (first-use pins are learned on outbound connections only, inbound or not admitted).
    */
@@ -234,7 +240,15 @@ export class Membership {
         } else {
           onRefused('unpinned_peer')
           // the first few entries are enough to tell which fleet start this is; 10k of them are not a log line
-          throttle.info('unpinned_peer', { ...who, unpinned: unpinned.slice(0, 5).map(m => m.entry.text), unpinnedCount: unpinned.length }, 'refused inbound connection from a peer not pinned yet; dialing the entries without a pin')
+          const fields = { ...who, unpinned: unpinned.slice(0, 5).map(m => m.entry.text), unpinnedCount: unpinned.length }
+          // a fleet's first start: every node knocks on every other before it is pinned. Nothing to act on, so
+          // one line says it and the rest are debug (counted as unpinned_peer), until every entry is pinned
+          if (this.saidUnpinned) {
+            this.log.debug(fields, 'refused inbound connection from a peer not pinned yet')
+          } else {
+            this.saidUnpinned = true
+            this.log.info(fields, 'refused inbound connection from a peer not pinned yet; dialing the entries without a pin (more such lines at debug until every entry is pinned)')
+          }
           onUnpinnedInbound()
         }
         return true
