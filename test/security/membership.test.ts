@@ -92,14 +92,18 @@ describe('membership: outsiders, wrong network key, changed peer key', () => {
     expect(mesh.runs(1)).toEqual(['ban sshd tcp 22 203.0.113.61'])
   })
 
-  it('refuses a listed address answered by a different key (loud error), until `fst repin`', async () => {
-    mesh = await Mesh.create({ nodes: 3 })
+  /** Node 0's log lines (JSON) whose msg contains `text`. */
+  const logged = (m: Mesh, text: string) => m.nodes[0]!.log().split('\n').filter(l => l.includes(text)).map(l => JSON.parse(l) as { level: number, msg: string })
+
+  it('refuses a listed address answered by a different key (loud error, once; `key changed` in fst peers), until `fst repin`', async () => {
+    // debug shows the redials that met the changed key again, and that they were not logged above it
+    mesh = await Mesh.create({ nodes: 3, config: i => (i === 0 ? { logLevel: 'debug' } : {}) })
     const m = mesh
     const original = (await m.status(1)).peerId
     const pinned = async () => {
       const out = await m.fst(0, ['peers', '--json'])
       expect(out.code, out.stderr).toBe(0)
-      return JSON.parse(out.stdout) as Array<{ entry: string, peerId: string | null, pinned: string }>
+      return JSON.parse(out.stdout) as Array<{ entry: string, peerId: string | null, pinned: string, connected: boolean, keyChanged: { peerId: string, since: number } | null }>
     }
     const entry = `127.0.0.1:${m.nodes[1]!.port}`
     expect((await pinned()).find(p => p.entry === entry)).toMatchObject({ peerId: original, pinned: 'first-use' })
@@ -110,9 +114,20 @@ describe('membership: outsiders, wrong network key, changed peer key', () => {
     await pWaitFor(() => m.nodes[0]!.log().includes('PEER KEY CHANGED'), { interval: 20, timeout: 15_000 })
     const line = m.nodes[0]!.log().split('\n').find(l => l.includes('PEER KEY CHANGED'))!
     expect(JSON.parse(line)).toMatchObject({ level: 50, expected: original, got: impostor.peerId, entry })
-    // it also tries inbound, and publishes what it can
+    // it also tries inbound (a reinstalled server dials us too), and publishes what it can
+    await expect(impostor.connect(m.nodes[0]!.port, 3000)).rejects.toThrow()
     await expect(impostor.connect(m.nodes[0]!.port, 3000)).rejects.toThrow()
     await impostor.publish(wireMessage([['ban', 'sshd', 'tcp', '22', '203.0.113.70']]))
+    // said once: the redials and the inbound attempts meet the same key, logged at debug only, never as an unlisted peer
+    await pWaitFor(() => logged(m, 'peer key still changed').length >= 2, { interval: 20, timeout: 15_000 })
+    expect(logged(m, 'PEER KEY CHANGED')).toHaveLength(1)
+    expect(logged(m, 'the peer\'s key changed').every(l => l.level === 20)).toBe(true)
+    expect(logged(m, 'the peer\'s key changed').length).toBeGreaterThanOrEqual(2)
+    expect(logged(m, 'unlisted')).toEqual([])
+    const row = (await pinned()).find(p => p.entry === entry)!
+    expect(row).toMatchObject({ peerId: original, connected: false, keyChanged: { peerId: impostor.peerId } })
+    const text = await m.fst(0, ['peers'])
+    expect(text.stdout.split('\n').find(l => l.startsWith(entry))).toMatch(new RegExp(`^${entry} +key changed +first-use:${original} .*now answers as ${impostor.peerId} since `))
     expect((await m.status(0)).peers).not.toContain(impostor.peerId)
     await barrier(m, 2, [0], '203.0.113.71')
     expect(m.runs(0)).toEqual(['ban barrier tcp 22 203.0.113.71'])
@@ -122,8 +137,25 @@ describe('membership: outsiders, wrong network key, changed peer key', () => {
     const repin = await m.fst(0, ['repin', entry])
     expect(repin.code, repin.stderr).toBe(0)
     await impostor.waitSubscriber((await m.status(0)).peerId, 15_000)
-    expect((await pinned()).find(p => p.entry === entry)).toMatchObject({ peerId: impostor.peerId, pinned: 'first-use' })
+    expect((await pinned()).find(p => p.entry === entry)).toMatchObject({ peerId: impostor.peerId, pinned: 'first-use', keyChanged: null })
     await impostor.publish(wireMessage([['ban', 'sshd', 'tcp', '22', '203.0.113.72']]))
     expect(await m.waitForRuns(0, 2)).toEqual(['ban barrier tcp 22 203.0.113.71', 'ban sshd tcp 22 203.0.113.72'])
+  })
+
+  it('names the changed key when the reinstalled server dials in first, long before our redial', async () => {
+    // node 0 would redial its lost peer only after ~a minute: what finds the key is the inbound knock
+    mesh = await Mesh.create({ nodes: 2, config: i => (i === 0 ? { redial: { minMs: 60_000, maxMs: 60_000 } } : {}) })
+    const m = mesh
+    const original = (await m.status(1)).peerId
+    const entry = `127.0.0.1:${m.nodes[1]!.port}`
+    await m.stopNode(1)
+    const reinstalled = await Rogue.create({ port: m.nodes[1]!.port })
+    rogues.push(reinstalled)
+    await expect(reinstalled.connect(m.nodes[0]!.port, 3000)).rejects.toThrow()
+    await pWaitFor(() => logged(m, 'PEER KEY CHANGED').length > 0, { interval: 20, timeout: 15_000 })
+    expect(logged(m, 'PEER KEY CHANGED')).toEqual([expect.objectContaining({ level: 50, entry, expected: original, got: reinstalled.peerId })])
+    expect(logged(m, 'unlisted').filter(l => l.level >= 30)).toEqual([])
+    const out = await m.fst(0, ['peers'])
+    expect(out.stdout).toMatch(new RegExp(`^${entry} +key changed `, 'm'))
   })
 })

@@ -316,7 +316,8 @@ export class FstNode {
       members: this.membership.list(),
       connected: new Set(this.connectedPeers()),
       lastHeard: this.receiver.lastHeard,
-      score: id => this.mesh.upstream.score(id)
+      score: id => this.mesh.upstream.score(id),
+      keyChange: entry => this.membership.keyChange(entry)
     })
   }
 

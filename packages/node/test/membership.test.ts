@@ -65,14 +65,19 @@ describe('Membership gater: refused inbound connections are counted by reason an
     expect(g.counts.unlisted_peer).toBe(1001)
   })
 
-  it('logs inbound connections while entries are not pinned yet at most 10 lines per 10 s, and still asks to dial them', async () => {
+  it('logs one line for inbound connections while entries are not pinned yet (the rest at debug), and still asks to dial them', async () => {
     const g = await gate(() => ['127.0.0.1'])
     const stranger = await newPeerId()
     for (let i = 0; i < 500; i++) expect(await g.inbound(stranger)).toBe(true)
-    expect(g.withMessage('refused inbound connection from a peer not pinned yet')).toHaveLength(10)
-    expect(g.counts.unpinned_peer).toBe(500)
+    // a fleet's first start: nothing to act on, so one line, not one per knock
+    expect(g.withMessage('refused inbound connection from a peer not pinned yet')).toMatchObject([{ level: 30, unpinned: ['127.0.0.1'], unpinnedCount: 1 }])
+    g.advance(10_000)
+    expect(await g.inbound(stranger)).toBe(true)
+    expect(g.withMessage('refused inbound connection from a peer not pinned yet')).toHaveLength(1)
+    expect(g.withMessage('similar')).toEqual([])
+    expect(g.counts.unpinned_peer).toBe(501)
     expect(g.counts.unlisted_peer).toBeUndefined()
     // the dialer bounds these itself (at most once a second, Dialer.dialUnpinned)
-    expect(g.knocks()).toBe(500)
+    expect(g.knocks()).toBe(501)
   })
 })

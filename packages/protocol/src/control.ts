@@ -33,6 +33,12 @@ export interface PeerRow {
   lastMessage: number | null
   /** gossipsub peer score (null when not connected, or unknown to this gossipsub version). */
   score: number | null
+  /**
+   * The entry's address answered with another key than the pinned one (`PEER KEY CHANGED` in the log): that
+   * key and when it was first seen (ms since the epoch); null when not (or no longer, after `fst repin`).
+   * Absent from nodes before 0.2.0.
+   */
+  keyChanged?: { peerId: string, since: number } | null
 }
 
 /** The answer to `status`. */

@@ -8,7 +8,8 @@ export function addCheckCommand (program: Command, emit: (text: string) => void)
     .description('validate the config, peers file, actions dirs, keys and socket folder without starting (exit 0, or 2 and one line per problem)')
     .option(...CONFIG_FLAG)
     .addHelpText('after', `
-Checks: every config key (unknown keys, rules, ignore entries, listen addresses); sync-peers.txt (readable,
+Checks: every config key (unknown keys, rules, ignore entries, listen addresses: they parse and are addresses
+of this server, as metricsListen and crowdsec.lapi.listen); sync-peers.txt (readable,
 every entry parses); actionsDir and its <action>.d folders (files without an execute bit are reported);
 stateDir writable; identity.key and networkKeyFile readable, parseable and mode 0600; the control socket's
 folder writable; the ledger files (stateDir/ledger, stateDir/held) have sound LMDB meta pages. Reads only:

@@ -52,9 +52,10 @@ export function addQueryCommands (program: Command, emit: (text: string) => void
       if (opts.json === true) return emit(JSON.stringify(peers))
       emit(peers.map(p => [
         p.entry.padEnd(28),
-        p.self ? 'self'.padEnd(12) : (p.connected ? 'connected' : 'down').padEnd(12),
+        (p.self ? 'self' : p.connected ? 'connected' : p.keyChanged != null ? 'key changed' : 'down').padEnd(12),
         `${p.pinned}:${p.peerId ?? '-'}`,
-        p.lastMessage === null ? '' : `last ${new Date(p.lastMessage).toISOString()}`
+        p.lastMessage === null ? '' : `last ${new Date(p.lastMessage).toISOString()}`,
+        ...(p.keyChanged == null || p.connected ? [] : [`now answers as ${p.keyChanged.peerId} since ${new Date(p.keyChanged.since).toISOString()}`])
       ].join(' ')).join('\n'))
     })
 

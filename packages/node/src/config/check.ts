@@ -9,6 +9,7 @@ import { isNetworkKey } from '../trust/network-key.js'
 import { listenAddr, parsePeersFile } from '../trust/peers-file.js'
 import { configProblems, defaultConfig, type NodeConfig, resolvePaths } from './config.js'
 import { merge, readConfigDocument } from './file.js'
+import { type HostAddresses, isBindable, listenHost, thisHost } from './local-address.js'
 
 /** The outcome of `fst check`: the resolved config when it parsed, and every problem found, one line each. */
 export interface CheckReport {
@@ -26,7 +27,7 @@ const UNIT_RUNTIME_DIR = '/run/fst'
  * file, the actions dirs, the identity and network keys (present, readable, mode 0600), the state dir and the
  * control socket's folder (writable), the ledger files' headers. Reads only; creates nothing.
  */
-export function checkSetup (file: string | null): CheckReport {
+export function checkSetup (file: string | null, host: HostAddresses = thisHost): CheckReport {
   let doc: ReturnType<typeof readConfigDocument>
   try {
     doc = readConfigDocument(file)
@@ -38,7 +39,7 @@ export function checkSetup (file: string | null): CheckReport {
   const problems = configProblems(merged, source)
   if (problems.length > 0) return { config: null, problems, notes: [] }
   const config = resolvePaths(merged as never, doc.base, doc.configFile)
-  problems.push(...listenProblems(config), ...peersProblems(config), ...actionsProblems(config), ...stateProblems(config), ...storeProblems(config))
+  problems.push(...listenProblems(config, host), ...peersProblems(config), ...actionsProblems(config), ...stateProblems(config), ...storeProblems(config))
   const socketFolder = dirname(config.controlSocket)
   const notes = socketFolder === UNIT_RUNTIME_DIR && !existsSync(socketFolder)
     ? [`controlSocket: ${UNIT_RUNTIME_DIR} does not exist yet: the systemd unit creates it when it starts (without systemd: install -d -m 0755 ${UNIT_RUNTIME_DIR})`]
@@ -46,22 +47,34 @@ export function checkSetup (file: string | null): CheckReport {
   return { config, problems, notes }
 }
 
-function listenProblems (config: NodeConfig): string[] {
+/**
+ * Every address the node listens on parses and is one of this server's (a port in use cannot be told from
+ * the running node's own: `fst start` reports that one). The lines read as `fst start`'s would.
+ */
+function listenProblems (config: NodeConfig, on: HostAddresses): string[] {
   const out: string[] = []
+  const notHere = (key: string, item: string, host: string | null) => {
+    if (host !== null && !isBindable(host, on)) out.push(`${key}: ${item}: ${errnoText({ code: 'EADDRNOTAVAIL' })} (not an address of its interfaces)`)
+  }
   for (const item of config.listen) {
     try {
       listenAddr(item)
     } catch (err) {
       out.push(`listen: ${(err as Error).message}`)
+      continue
     }
+    notHere('listen', item, listenHost(item))
   }
-  for (const [key, value] of [['metricsListen', config.metricsListen]] as const) {
+  for (const [key, value] of [['metricsListen', config.metricsListen], ['crowdsec.lapi.listen', config.crowdsec.lapi.listen]] as const) {
     if (value === null) continue
+    let host: string
     try {
-      parseHostPort(value, key)
+      host = parseHostPort(value, key).host
     } catch (err) {
       out.push((err as Error).message)
+      continue
     }
+    notHere(key, value, host === 'localhost' ? '127.0.0.1' : listenHost(value))
   }
   return out
 }

@@ -11,6 +11,8 @@ export interface PeerViewInit {
   lastHeard: ReadonlyMap<string, number>
   /** gossipsub peer score: falls with every message of this peer our validator Rejected. */
   score: (peerId: string) => number | null
+  /** The key change standing at an entry (Membership.keyChange). */
+  keyChange: (entry: string) => { peerId: string, since: number } | undefined
 }
 
 /** `fst peers`: one row per sync-peers.txt entry. */
@@ -26,7 +28,8 @@ export function peerRows (init: PeerViewInit): PeerRow[] {
       addresses: m.addresses,
       connected,
       lastMessage: m.peerId === undefined ? null : (init.lastHeard.get(m.peerId) ?? null),
-      score: !m.self && connected && m.peerId !== undefined ? init.score(m.peerId) : null
+      score: !m.self && connected && m.peerId !== undefined ? init.score(m.peerId) : null,
+      keyChanged: m.self ? null : (init.keyChange(m.entry.text) ?? null)
     }
   })
 }

@@ -27,6 +27,7 @@ export class Dialer {
   private readonly delays = new Map<Member, number>()
   private readonly dialing = new Set<Member>()
   private lastUnpinnedDial = -Infinity
+  private lastKeyCheckDial = -Infinity
   private stopped = false
   private readonly subset: PeerSubset | null
 
@@ -77,6 +78,22 @@ export class Dialer {
     this.lastUnpinnedDial = now
     for (const member of this.init.membership.unpinned()) {
       // one in flight may already have scheduled its retry: clearing that timer would lose the retry
+      if (this.dialing.has(member)) continue
+      clearTimeout(this.timers.get(member))
+      this.timers.delete(member)
+      void this.dial(member)
+    }
+  }
+
+  /**
+   * Dials these members now (an unknown key knocked from their address: perhaps one of them with a new key).
+   * At most once a second, like dialUnpinned.
+   */
+  dialNow (members: Member[]): void {
+    const now = performance.now()
+    if (this.stopped || now - this.lastKeyCheckDial < UNPINNED_DIAL_INTERVAL_MS) return
+    this.lastKeyCheckDial = now
+    for (const member of members) {
       if (this.dialing.has(member)) continue
       clearTimeout(this.timers.get(member))
       this.timers.delete(member)

@@ -103,6 +103,9 @@ export class MeshPeer {
         gater: this.membership.gater(() => this.dialer?.dialUnpinned(), {
           inbound: id => this.dialer?.admission()?.inbound(id) ?? true,
           outbound: (member, id) => this.dialer?.admission()?.outbound(member, id) ?? true
+        }, {
+          isConnected: id => this.host?.getConnections().some(c => c.remotePeer.toString() === id) ?? false,
+          dial: members => this.dialer?.dialNow(members)
         }),
         networkKey,
         metricsRegistry,

@@ -23,7 +23,7 @@ export function createNodeMetrics (registry: Registry) {
     spoolDrained: new Counter({ name: 'fst_node_spool_drained_total', help: 'Spooled reports (made while the node was down) taken from the spool, by outcome (published, unchanged, expired, refused, damaged)', labelNames: ['outcome'], registers }),
     spoolDepth: new Gauge({ name: 'fst_node_spool_depth', help: 'Reports waiting in the spool', registers }),
     spoolFull: new Counter({ name: 'fst_node_spool_full_total', help: 'Hook calls refused (and lost) because the spool was full, as the hooks marked them', registers }),
-    connectionsRefused: new Counter({ name: 'fst_node_connections_refused_total', help: 'Inbound connections the gater refused once the key was known (unlisted_peer, unpinned_peer, not_admitted)', labelNames: ['reason'], registers }),
+    connectionsRefused: new Counter({ name: 'fst_node_connections_refused_total', help: 'Inbound connections the gater refused once the key was known (unlisted_peer, unpinned_peer, not_admitted, key_changed)', labelNames: ['reason'], registers }),
     activeEntries: new Gauge({ name: 'fst_node_ledger_active_entries', help: 'Active entries in the ledger', registers })
   }
 }

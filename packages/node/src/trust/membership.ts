@@ -28,7 +28,25 @@ export interface Admission {
 }
 
 /** Why the gater refused an inbound connection once the remote key was known (a bounded label set). */
-export type InboundRefusal = 'unlisted_peer' | 'unpinned_peer' | 'not_admitted'
+export type InboundRefusal = 'unlisted_peer' | 'unpinned_peer' | 'not_admitted' | 'key_changed'
+
+/** A listed server that answered its address with another key than the pinned one (a reinstall, or an impostor). */
+export interface KeyChange {
+  /** The key it answered with. */
+  peerId: string
+  /** When this node first saw that key there (ms since the epoch). */
+  since: number
+}
+
+/**
+ * How the gater finds out that an unknown key knocking from a listed server's address is that server with a
+ * new key: it dials the server (Membership.checkOutbound then sees the key and names the entry).
+ */
+export interface KeyCheck {
+  isConnected: (peerId: string) => boolean
+  /** Dials these members now (rate-limited by the dialer). */
+  dial: (members: Member[]) => void
+}
 
 /**
  * Where the gater reports refusals: a handshake flood from one address runs the gater many times a second,
@@ -47,6 +65,10 @@ export interface RefusalReporting {
 export class Membership {
   private members: Member[] = []
   private memberIds = new Set<string>()
+  /** Key changes by entry text, until the entry is re-pinned or answers with its pinned key again. */
+  private changed = new Map<string, KeyChange>()
+  /** The "not pinned yet" refusal was logged at info: the rest go to debug until every entry is pinned. */
+  private saidUnpinned = false
 
   constructor (
     private readonly ownId: string,
@@ -71,6 +93,8 @@ export class Membership {
     }))
     // one line for all of them: a file of 10,000 names the resolver does not know was 10,000 lines per load
     if (unresolved.length > 0) this.log.warn({ count: unresolved.length, first: unresolved.slice(0, 5) }, 'cannot resolve peers; will retry')
+    const listed = new Set(entries.map(e => e.text))
+    for (const text of this.changed.keys()) if (!listed.has(text)) this.changed.delete(text)
     this.reindex()
     return this.members
   }
@@ -82,6 +106,11 @@ export class Membership {
   /** Members other than this server. */
   others (): Member[] {
     return this.members.filter(m => !m.self)
+  }
+
+  /** The key change seen at an entry, if it still stands. */
+  keyChange (text: string): KeyChange | undefined {
+    return this.changed.get(text)
   }
 
   /** Members other than this server whose peer ID is not known yet (no pin in the file, none learned). */
@@ -116,14 +145,41 @@ export class Membership {
       this.memberIds.add(peerId)
       this.pins.pin(member.entry.text, peerId)
       this.log.info({ entry: member.entry.text, peerId }, 'pinned peer ID on first use')
+      if (this.saidUnpinned && this.unpinned().length === 0) {
+        this.saidUnpinned = false
+        this.log.info({ members: this.others().length }, 'every entry of sync-peers.txt is pinned')
+      }
       return true
     }
     if (member.peerId !== peerId) {
-      this.log.error({ entry: member.entry.text, expected: member.peerId, got: peerId },
-        'PEER KEY CHANGED: refusing connection. If the key was legitimately replaced, run `fst repin <entry>`')
+      const text = member.entry.text
+      const fix = member.entry.peerId === undefined ? 'run `fst repin <entry>`' : 'put its new ID in the entry\'s ID@ in sync-peers.txt'
+      const seen = this.changed.get(text)
+      // once per entry and key: every redial meets the same key, and that is no news
+      if (seen?.peerId === peerId) {
+        this.log.debug({ entry: text, expected: member.peerId, got: peerId }, 'peer key still changed: refused')
+      } else {
+        this.changed.set(text, { peerId, since: Date.now() })
+        this.log.error({ entry: text, expected: member.peerId, got: peerId },
+          `PEER KEY CHANGED: refusing connection. If the key was legitimately replaced, ${fix}`)
+      }
       return false
     }
+    if (this.changed.delete(member.entry.text)) this.log.info({ entry: member.entry.text, peerId }, 'peer answers with its pinned key again')
     return true
+  }
+
+  /** Pinned members other than this server, not connected now, listed at the IP of `remote` (`/ip4/…/tcp/…`). */
+  private downMembersAt (remote: string, isConnected: (peerId: string) => boolean): Member[] {
+    const ip = /^\/ip[46]\/([^/]+)\//.exec(remote)?.[1]
+    if (ip === undefined) return []
+    return this.others().filter(m => m.peerId !== undefined && m.addresses.includes(ip) && !isConnected(m.peerId))
+  }
+
+  /** True when `peerId` is a key some entry was seen to change to (inbound connections from it are that server). */
+  private isChangedKey (peerId: string): boolean {
+    for (const change of this.changed.values()) if (change.peerId === peerId) return true
+    return false
   }
 
   /** The member listed at a dialed address (`/ip4/…/tcp/…`), if any. */
@@ -139,6 +195,7 @@ export class Membership {
     const member = this.members.find(m => m.entry.text === text)
     if (member === undefined || member.entry.peerId !== undefined) return false
     delete member.peerId
+    this.changed.delete(text)
     this.reindex()
     return this.pins.unpin(text)
   }
@@ -147,11 +204,11 @@ export class Membership {
    * The connection gater. An inbound peer that is not a member is refused. While some entries have no pin
    * yet (a fleet's first start), that peer is most likely one of them dialing us before we dialed it: we
    * cannot tell which entry from an inbound connection, so `onUnpinnedInbound` dials those entries now
-   * (pinning them as usual) and the refusal is logged at info, not as a warning. With `admission`, a
+   * (pinning them as usual); the first such refusal is logged at info, the rest at debug until every entry is pinned. With `admission`, a
    * member's connection may still be refused to keep the node within its bound of connections; a dial
    * then pins first (first-use pins are learned on outbound connections only, inbound or not admitted).
    */
-  gater (onUnpinnedInbound: () => void = () => {}, admission?: Admission): ConnectionGater {
+  gater (onUnpinnedInbound: () => void = () => {}, admission?: Admission, keyCheck?: KeyCheck): ConnectionGater {
     return {
       denyDialPeer: (peerId: PeerId) => !this.isMember(peerId.toString()),
       denyInboundEncryptedConnection: (peerId: PeerId, conn: MultiaddrConnection) => {
@@ -161,15 +218,37 @@ export class Membership {
           if (refused) onRefused('not_admitted')
           return refused
         }
-        const who = { peerId: peerId.toString(), remote: conn.remoteAddr.toString() }
+        const id = peerId.toString()
+        const who = { peerId: id, remote: conn.remoteAddr.toString() }
+        // the changed key of a listed server: PEER KEY CHANGED said it once (checkOutbound), and fst peers shows it
+        if (this.isChangedKey(id)) {
+          onRefused('key_changed')
+          this.log.debug(who, 'refused inbound connection: the peer\'s key changed')
+          return true
+        }
         const unpinned = this.unpinned()
-        if (unpinned.length === 0) {
+        // an unknown key from the address of a listed server that is down: most likely that server with a new
+        // key, dialing us first. Dialing it shows its key to checkOutbound, which names the entry
+        const suspects = unpinned.length === 0 && keyCheck !== undefined ? this.downMembersAt(conn.remoteAddr.toString(), keyCheck.isConnected) : []
+        if (suspects.length > 0) {
+          onRefused('unlisted_peer')
+          this.log.debug({ ...who, entries: suspects.slice(0, 5).map(m => m.entry.text) }, 'refused inbound connection from an unknown key at a listed server\'s address; dialing it')
+          keyCheck!.dial(suspects)
+        } else if (unpinned.length === 0) {
           onRefused('unlisted_peer')
           throttle.warn('unlisted_peer', who, 'refused inbound connection from unlisted peer')
         } else {
           onRefused('unpinned_peer')
           // the first few entries are enough to tell which fleet start this is; 10k of them are not a log line
-          throttle.info('unpinned_peer', { ...who, unpinned: unpinned.slice(0, 5).map(m => m.entry.text), unpinnedCount: unpinned.length }, 'refused inbound connection from a peer not pinned yet; dialing the entries without a pin')
+          const fields = { ...who, unpinned: unpinned.slice(0, 5).map(m => m.entry.text), unpinnedCount: unpinned.length }
+          // a fleet's first start: every node knocks on every other before it is pinned. Nothing to act on, so
+          // one line says it and the rest are debug (counted as unpinned_peer), until every entry is pinned
+          if (this.saidUnpinned) {
+            this.log.debug(fields, 'refused inbound connection from a peer not pinned yet')
+          } else {
+            this.saidUnpinned = true
+            this.log.info(fields, 'refused inbound connection from a peer not pinned yet; dialing the entries without a pin (more such lines at debug until every entry is pinned)')
+          }
           onUnpinnedInbound()
         }
         return true
