@@ -67,32 +67,34 @@ function linkPayload (payload: string, to: string): void {
   execFileSync('cp', ['-a', '--link', payload, to])
 }
 
-/** Every package of one architecture asked for into `out`, from its payload; returns the files. */
-function packageArch (arch: Arch, payload: string, info: BuildInfo, work: string, out: string): string[] {
-  const built: string[] = []
+/**
+ * Stages every package of one architecture asked for, from its payload, then starts their builds into `out`
+ * (tar, rpmbuild, dpkg-deb: compression is most of the time, so they run together and while the next
+ * architecture is staged). Every tree is linked before any is read: a new hard link changes the file's ctime,
+ * and tar stops at a file changed as it read it.
+ */
+function packageArch (arch: Arch, payload: string, info: BuildInfo, work: string, out: string): Array<Promise<string>> {
+  const tar = join(work, 'tar', `fst-${info.version}-linux-${arch.node}`)
+  const trees = { rpm: join(work, 'rpm-root'), deb: join(work, 'deb-root') }
   if (formats.has('tar')) {
-    const top = join(work, 'tar', `fst-${info.version}-linux-${arch.node}`)
-    linkPayload(payload, top)
-    tarLayout(root, here, top)
+    linkPayload(payload, tar)
+    tarLayout(root, here, tar)
+  }
+  for (const format of ['rpm', 'deb'] as const) {
+    if (!formats.has(format)) continue
+    linkPayload(payload, join(trees[format], 'usr/lib/fst'))
+    systemLaunchers(trees[format], payload)
+    packageLayout(root, here, trees[format], format)
+  }
+  const built: Array<Promise<string>> = []
+  if (formats.has('tar')) {
     const file = join(out, `fst-${info.version}-linux-${arch.node}.tar.gz`)
-    buildTarball(top, file)
-    built.push(file)
+    built.push(buildTarball(tar, file).then(() => file))
   }
-  if (formats.has('rpm')) {
-    const tree = join(work, 'rpm-root')
-    linkPayload(payload, join(tree, 'usr/lib/fst'))
-    systemLaunchers(tree, payload)
-    packageLayout(root, here, tree, 'rpm')
-    built.push(buildRpm(here, tree, info, arch, out, opts.compression, work))
-  }
+  if (formats.has('rpm')) built.push(buildRpm(here, trees.rpm, info, arch, out, opts.compression, work))
   if (formats.has('deb')) {
-    const tree = join(work, 'deb-root')
-    linkPayload(payload, join(tree, 'usr/lib/fst'))
-    systemLaunchers(tree, payload)
-    packageLayout(root, here, tree, 'deb')
     const file = join(out, `fst_${info.version}_${arch.deb}.deb`)
-    buildDeb(here, tree, info, arch, file, opts.compression)
-    built.push(file)
+    built.push(buildDeb(here, trees.deb, info, arch, file, opts.compression).then(() => file))
   }
   return built
 }
@@ -113,7 +115,7 @@ try {
   // the host's payload first: its `fst --version` names the version and commit every package carries
   const ordered = [...arches].sort((a, b) => Number(b.node === process.arch) - Number(a.node === process.arch))
   let info: BuildInfo | null = null
-  const built: string[] = []
+  const building: Array<Promise<string>> = []
   for (const arch of ordered) {
     const runtime = await runtimeFor(arch, host, cache)
     const dir = join(work, arch.node)
@@ -121,8 +123,13 @@ try {
     mkdirSync(dir)
     buildPayload(root, payload, runtime, arch)
     info ??= buildInfo(arch.node === process.arch ? payload : buildHostPayload())
-    built.push(...packageArch(arch, payload, info, dir, out))
+    building.push(...packageArch(arch, payload, info, dir, out))
   }
+  // every build settles before the work folder goes, also when one failed
+  const settled = await Promise.allSettled(building)
+  const failed = settled.find(r => r.status === 'rejected')
+  if (failed !== undefined) throw failed.reason
+  const built = settled.map(r => (r as PromiseFulfilledResult<string>).value)
   built.push(writeSums(out, built))
   const about = info === null ? '' : `fst ${info.version}${info.commit === null ? '' : ` (git ${info.commit})`} with Node ${host.version}`
   console.log(`${about}:\n${built.map(f => `  ${f}`).join('\n')}`)

@@ -1,7 +1,8 @@
-import { execFileSync } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { promisify } from 'node:util'
 import { gzipSync } from 'node:zlib'
 import type { Arch } from './arch.js'
 import { filesUnder } from './layout.js'
@@ -49,7 +50,7 @@ function changelog (info: BuildInfo): string {
  * docs Debian requires (copyright, changelog, manual pages), the lintian overrides, DEBIAN/ (control for
  * `arch`, conffiles: every file under etc/, md5sums, maintainer scripts).
  */
-export function buildDeb (here: string, tree: string, info: BuildInfo, arch: Arch, out: string, compression: string): void {
+export async function buildDeb (here: string, tree: string, info: BuildInfo, arch: Arch, out: string, compression: string): Promise<void> {
   packageDocs(here, tree)
   writeFileSync(join(tree, 'usr/share/doc/fst/changelog.gz'), gzipSync(changelog(info), { level: 9 }))
   const lintian = join(tree, 'usr/share/lintian/overrides')
@@ -71,5 +72,7 @@ export function buildDeb (here: string, tree: string, info: BuildInfo, arch: Arc
   }
   for (const name of ['control', 'conffiles', 'md5sums']) chmodSync(join(control, name), 0o644)
   // the state folder is made by postinst (0750) and kept on removal, so it is not among the package's files
-  execFileSync('dpkg-deb', ['--root-owner-group', `-Z${compression}`, '--build', tree, out], { stdio: ['ignore', 'ignore', 'inherit'] })
+  // gzip at dpkg-deb's default level 9 takes three times as long as 6 for 1 % less
+  const level = compression === 'gzip' ? ['-z6'] : []
+  await promisify(execFile)('dpkg-deb', ['--root-owner-group', `-Z${compression}`, ...level, '--build', tree, out])
 }

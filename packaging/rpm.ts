@@ -1,6 +1,7 @@
-import { execFileSync } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { promisify } from 'node:util'
 import type { Arch } from './arch.js'
 import { type BuildInfo, HOMEPAGE, MAINTAINER, packageDocs, template } from './deb.js'
 import { filesUnder } from './layout.js'
@@ -12,8 +13,8 @@ import { filesUnder } from './layout.js'
  * conffiles are, and scriptlets (packaging/rpm/) doing what the .deb's maintainer scripts do.
  */
 
-/** The .deb's `-Z` compressions as rpmbuild payload settings (`_binary_payload`). */
-const PAYLOAD: Record<string, string> = { xz: 'w6.xzdio', gzip: 'w6.gzdio', zstd: 'w19.zstdio', none: 'w0.ufdio' }
+/** The .deb's `-Z` compressions as rpmbuild payload settings (`_binary_payload`), at dpkg-deb's levels. */
+const PAYLOAD: Record<string, string> = { xz: 'w6.xzdio', gzip: 'w6.gzdio', zstd: 'w3.zstdio', none: 'w0.ufdio' }
 
 /** The file name `rpmbuild` gives the package of `arch`. */
 export function rpmName (version: string, arch: Arch): string {
@@ -55,14 +56,13 @@ function fileList (tree: string): string {
  * `out/fst-<v>-1.<arch>.rpm` with rpmbuild: `--target` the package's architecture; nothing is compiled and
  * RPM's post-install steps (strip, compress, build-id links) are off, the payload being final already.
  */
-export function buildRpm (here: string, tree: string, info: BuildInfo, arch: Arch, out: string, compression: string, work: string): string {
+export async function buildRpm (here: string, tree: string, info: BuildInfo, arch: Arch, out: string, compression: string, work: string): Promise<string> {
   packageDocs(here, tree)
   const script = (name: string) => readFileSync(join(here, 'rpm', name), 'utf8').trimEnd()
   const spec = join(work, 'fst.spec')
   writeFileSync(spec, template(here, 'rpm/fst.spec.in', {
     VERSION: info.version,
     HOMEPAGE,
-    TREE: tree,
     POST: script('post'),
     PREUN: script('preun'),
     POSTUN: script('postun'),
@@ -73,7 +73,8 @@ export function buildRpm (here: string, tree: string, info: BuildInfo, arch: Arc
   if (payload === undefined) throw new Error(`--compression ${compression}: one of ${Object.keys(PAYLOAD).join(', ')}`)
   const top = join(work, 'rpmbuild')
   mkdirSync(top, { recursive: true })
-  execFileSync('rpmbuild', ['-bb', '--quiet', '--target', `${arch.rpm}-linux`,
+  // the staged tree is the build root: rpmbuild packs it in place (--noclean: and leaves it)
+  await promisify(execFile)('rpmbuild', ['-bb', '--quiet', '--noclean', '--target', `${arch.rpm}-linux`, '--buildroot', tree,
     '--define', `_topdir ${top}`,
     '--define', `_rpmdir ${out}`,
     '--define', '_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm',
@@ -81,6 +82,6 @@ export function buildRpm (here: string, tree: string, info: BuildInfo, arch: Arc
     '--define', '__os_install_post %{nil}',
     '--define', 'debug_package %{nil}',
     '--define', '_build_id_links none',
-    spec], { cwd: work, stdio: ['ignore', 'ignore', 'inherit'] })
+    spec], { cwd: work, maxBuffer: 16 * 1024 * 1024 })
   return join(out, rpmName(info.version, arch))
 }
