@@ -54,11 +54,14 @@ export function buildPayload (root: string, dir: string, runtime: Runtime, arch:
   }
 }
 
-/** Files of node_modules nothing loads at run time: npm/VCS/editor metadata. */
-const CLUTTER = /^\.(npmignore|gitignore|gitattributes|gitmodules|travis\.yml|eslintrc.*|prettierrc.*|editorconfig)$/
-/** Folders nothing loads at run time: CI and tool settings anywhere, a package's own tests at its top. */
-const CLUTTER_DIRS = new Set(['.github', '.husky', '.claude', '.vscode'])
-const TEST_DIRS = new Set(['test', 'tests'])
+/**
+ * Files and folders of node_modules nothing loads at run time: every dot-name (npm/VCS/editor/CI settings,
+ * coverage output, pnpm's own .pnpm and .modules.yaml), and a package's own tests at its top.
+ */
+const CLUTTER = /^\./
+const TEST_DIRS = new Set(['test', 'tests', 'fixture', 'fixtures'])
+/** Packages only a compile of an addon reads (C++ headers): every addon shipped is prebuilt. */
+const BUILD_ONLY = ['node-addon-api']
 /**
  * What node-gyp would compile in an addon's package (its root has binding.gyp): C/C++ sources and vendored
  * libraries, lz4's Visual Studio examples among them. The binary comes prebuilt, so none of it runs.
@@ -71,7 +74,7 @@ const ADDON_SOURCES = new Set(['binding.gyp', 'src', 'deps', 'dependencies'])
  * or N-API) and stripped; metadata and the packages' own tests go.
  */
 function tidy (app: string, abi: string, arch: Arch): void {
-  rmSync(join(app, 'node_modules/.bin'), { recursive: true, force: true })
+  for (const name of BUILD_ONLY) rmSync(join(app, 'node_modules', name), { recursive: true, force: true })
   const walk = (d: string) => {
     const names = readdirSync(d)
     const packageRoot = names.includes('package.json')
@@ -81,7 +84,7 @@ function tidy (app: string, abi: string, arch: Arch): void {
       const st = lstatSync(p)
       if (addonRoot && ADDON_SOURCES.has(name)) {
         rmSync(p, { recursive: true })
-      } else if (st.isDirectory() && (CLUTTER_DIRS.has(name) || (packageRoot && TEST_DIRS.has(name)))) {
+      } else if (st.isDirectory() && (CLUTTER.test(name) || (packageRoot && TEST_DIRS.has(name)))) {
         rmSync(p, { recursive: true })
       } else if (st.isDirectory()) {
         chmodSync(p, 0o755)

@@ -63,6 +63,7 @@ export async function buildRpm (here: string, tree: string, info: BuildInfo, arc
   writeFileSync(spec, template(here, 'rpm/fst.spec.in', {
     VERSION: info.version,
     HOMEPAGE,
+    MAINTAINER,
     POST: script('post'),
     PREUN: script('preun'),
     POSTUN: script('postun'),
