@@ -112,9 +112,12 @@ function nodeEnv (): NodeJS.ProcessEnv {
   return extra === undefined ? process.env : { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} ${extra}`.trim() }
 }
 
-/** Runs a bin (fst or fst-action) to completion. */
+/**
+ * Runs a bin (fst or fst-action) to completion: a JavaScript entry point on this Node, any other file (a
+ * package's launcher, test/utils/qemu.ts's) as the executable it is.
+ */
 export function runBin (bin: string, args: string[], input?: string): Promise<RunResult> {
-  return run(process.execPath, [bin, ...args], { input })
+  return /\.[cm]?js$/.test(bin) ? run(process.execPath, [bin, ...args], { input }) : run(bin, args, { input, timeout: 60_000 })
 }
 
 /** Writes a test node's config.yml: listening on `listen`, sync-peers.txt one folder up, quick redials. */
