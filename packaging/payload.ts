@@ -60,6 +60,12 @@ export function buildPayload (root: string, dir: string, runtime: Runtime, arch:
  */
 const CLUTTER = /^\./
 const TEST_DIRS = new Set(['test', 'tests', 'fixture', 'fixtures'])
+/**
+ * Files of node_modules that never run: TypeScript (declarations, and sources some packages ship beside
+ * dist/: Node strips types nowhere under node_modules) and source maps (read only with --enable-source-maps,
+ * which FST does not set). Three fifths of the modules' files: lintian and rpmlint look at every file.
+ */
+const NOT_RUN = /\.([cm]?ts|map)$/
 /** Packages only a compile of an addon reads (C++ headers): every addon shipped is prebuilt. */
 const BUILD_ONLY = ['node-addon-api']
 /**
@@ -71,11 +77,12 @@ const ADDON_SOURCES = new Set(['binding.gyp', 'src', 'deps', 'dependencies'])
 /**
  * Prepares app/ for installation: the launchers start the bins, so no file needs to be executable (a shared
  * library must not be); prebuilt addons are kept only where they can load (glibc, the shipped Node's ABI
- * or N-API) and stripped; metadata and the packages' own tests go.
+ * or N-API) and stripped; metadata, the packages' own tests and what never runs (TypeScript, source maps,
+ * addon sources) go.
  */
 function tidy (app: string, abi: string, arch: Arch): void {
   for (const name of BUILD_ONLY) rmSync(join(app, 'node_modules', name), { recursive: true, force: true })
-  const walk = (d: string) => {
+  const walk = (d: string, modules: boolean) => {
     const names = readdirSync(d)
     const packageRoot = names.includes('package.json')
     const addonRoot = packageRoot && names.includes('binding.gyp')
@@ -88,8 +95,8 @@ function tidy (app: string, abi: string, arch: Arch): void {
         rmSync(p, { recursive: true })
       } else if (st.isDirectory()) {
         chmodSync(p, 0o755)
-        walk(p)
-      } else if (CLUTTER.test(name) || st.isSymbolicLink()) {
+        walk(p, modules || name === 'node_modules')
+      } else if (CLUTTER.test(name) || st.isSymbolicLink() || (modules && NOT_RUN.test(name))) {
         rmSync(p)
       } else if (name.endsWith('.node') && !loadable(name, abi)) {
         rmSync(p)
@@ -99,7 +106,7 @@ function tidy (app: string, abi: string, arch: Arch): void {
       }
     }
   }
-  walk(app)
+  walk(app, false)
 }
 
 /** Whether a prebuilt addon (`node.napi.glibc.node`, `node.abi137.glibc.node`, …) can load here. */

@@ -52,6 +52,11 @@ export interface MeshOptions {
    * release's build (test/utils/releases.ts) runs that node, and `fst()`/`hook()` call that release's bins.
    */
   bins?: (index: number) => NodeBins | undefined
+  /**
+   * Milliseconds a node may take to answer on its control socket after its start, and the mesh to form
+   * (default 30 s, more for many nodes): nodes under an emulator (test/utils/qemu.ts) start several times slower.
+   */
+  startTimeout?: number
 }
 
 /** The two entry points of one FST build. */
@@ -229,7 +234,7 @@ export class Mesh {
     node.process = child
     node.log = () => output
     // nodes started together share the cores: 16 at once beside two busy loops need longer than one alone
-    await waitStarted(child, `node ${index}`, node.log, () => this.status(index), Math.max(30_000, 3_000 * this.nodes.length))
+    await waitStarted(child, `node ${index}`, node.log, () => this.status(index), this.options.startTimeout ?? Math.max(30_000, 3_000 * this.nodes.length))
   }
 
   /** Stops one node with SIGTERM (or SIGKILL) and waits for it to exit. */
@@ -264,7 +269,7 @@ export class Mesh {
   }
 
   /** Waits until every running node has every other running node as a gossipsub mesh subscriber. */
-  async waitConnected (timeout = Math.max(20_000, 2_000 * this.nodes.length)): Promise<void> {
+  async waitConnected (timeout = this.options.startTimeout ?? Math.max(20_000, 2_000 * this.nodes.length)): Promise<void> {
     const running = this.nodes.filter(n => n.process !== null)
     await waitMeshed(running.map(n => () => this.status(n.index)), 50, timeout)
   }
