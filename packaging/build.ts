@@ -116,14 +116,20 @@ try {
   const ordered = [...arches].sort((a, b) => Number(b.node === process.arch) - Number(a.node === process.arch))
   let info: BuildInfo | null = null
   const building: Array<Promise<string>> = []
-  for (const arch of ordered) {
-    const runtime = await runtimeFor(arch, host, cache)
-    const dir = join(work, arch.node)
-    const payload = join(dir, 'payload')
-    mkdirSync(dir)
-    buildPayload(root, payload, runtime, arch)
-    info ??= buildInfo(arch.node === process.arch ? payload : buildHostPayload())
-    building.push(...packageArch(arch, payload, info, dir, out))
+  try {
+    for (const arch of ordered) {
+      const runtime = await runtimeFor(arch, host, cache)
+      const dir = join(work, arch.node)
+      const payload = join(dir, 'payload')
+      mkdirSync(dir)
+      buildPayload(root, payload, runtime, arch)
+      info ??= buildInfo(arch.node === process.arch ? payload : buildHostPayload())
+      building.push(...packageArch(arch, payload, info, dir, out))
+    }
+  } catch (err) {
+    // the builds already running end before the work folder goes
+    await Promise.allSettled(building)
+    throw err
   }
   // every build settles before the work folder goes, also when one failed
   const settled = await Promise.allSettled(building)
