@@ -1,7 +1,7 @@
 import { configDefaults, defineConfig } from 'vitest/config'
 
-/** The tests that install the fst package into this machine. */
-const RELEASE_FILES = ['test/release/deb.test.ts', 'test/release/deb-upgrade.test.ts']
+/** The tests of the built packages (packages.setup.ts builds them once); two install the fst package into this machine. */
+const RELEASE_FILES = ['test/release/deb.test.ts', 'test/release/deb-upgrade.test.ts', 'test/release/packages.test.ts', 'test/release/rpm.test.ts', 'test/release/arm64.test.ts']
 
 export default defineConfig({
   test: {

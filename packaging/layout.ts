@@ -2,7 +2,7 @@ import { chmodSync, copyFileSync, lstatSync, mkdirSync, readdirSync, readFileSyn
 import { dirname, join, relative } from 'node:path'
 
 /**
- * Where the repository's files go in the Debian package and in the tarball. The tarball keeps the layout
+ * Where the repository's files go in the Debian package, the RPM and the tarball. The tarball keeps the layout
  * of a clone (the code directory /opt/fst of contrib/ and the docs: bin/, contrib/, docs/, etc/ for /etc/fst);
  * the package follows the FHS and its copies of the units and examples name the installed paths.
  */
@@ -48,12 +48,18 @@ function copyEtc (root: string, here: string, to: string): void {
   copyTree(join(root, 'actions'), join(to, 'actions'))
 }
 
-/** The Debian package's files besides /usr/lib/fst and DEBIAN/, into the package root `tree`. */
-export function debLayout (root: string, here: string, tree: string): void {
+/** Where each package format installs the systemd units: Debian's /lib (merged or not), RHEL's /usr/lib. */
+export const UNIT_DIRS = { deb: 'lib/systemd/system', rpm: 'usr/lib/systemd/system' } as const
+
+/**
+ * A package's files besides /usr/lib/fst and the format's own (DEBIAN/, the spec), into the package root
+ * `tree`: the same for the .deb and the RPM but for the units' folder.
+ */
+export function packageLayout (root: string, here: string, tree: string, format: keyof typeof UNIT_DIRS): void {
   copyEtc(root, here, join(tree, 'etc/fst'))
   copyTree(join(root, 'contrib/logrotate.d/fst'), join(tree, 'etc/logrotate.d/fst'))
   for (const unit of ['fst-server.service', 'fst-metrics.service']) {
-    copyTree(join(root, 'contrib/systemd', unit), join(tree, 'lib/systemd/system', unit), installedPaths)
+    copyTree(join(root, 'contrib/systemd', unit), join(tree, UNIT_DIRS[format], unit), installedPaths)
   }
   const doc = join(tree, 'usr/share/doc/fst')
   copyTree(join(root, 'README.md'), join(doc, 'README.md'))

@@ -1,33 +1,15 @@
 import { execFileSync } from 'node:child_process'
 import { chmodSync, copyFileSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import type { Arch } from './arch.js'
+import type { Runtime } from './runtime.js'
 
 /**
  * The self-contained program, laid out as the Debian package installs it in /usr/lib/fst (and the tarball
  * at its top): `app/` the @fst/cli package with its production node_modules (bundles, lmdb's prebuilt
- * binary, @fst/metrics), `node` its own Node runtime, `bin/fst` and `bin/fst-action` launchers.
+ * binary, @fst/metrics), `node` its own Node runtime, `bin/fst` and `bin/fst-action` launchers. One payload
+ * per architecture: the runtime and the prebuilt addons are that architecture's.
  */
-
-/** Node's version floor (package.json engines). */
-const MIN_NODE: readonly [number, number] = [22, 12]
-
-/**
- * The Node runtime to ship: $FST_NODE_BINARY, else the node running this build. It must be a self-contained
- * binary such as the nodejs.org builds or the npm `node` package: Debian's /usr/bin/node needs libnode.
- */
-export function nodeRuntime (): { path: string, version: string, abi: string } {
-  const path = process.env.FST_NODE_BINARY ?? process.execPath
-  const version = execFileSync(path, ['--version'], { encoding: 'utf8' }).trim()
-  const [major = 0, minor = 0] = version.slice(1).split('.').map(Number)
-  if (major < MIN_NODE[0] || (major === MIN_NODE[0] && minor < MIN_NODE[1])) {
-    throw new Error(`${path} is Node ${version}; the package needs >= ${MIN_NODE.join('.')} (set FST_NODE_BINARY or run on Node 24)`)
-  }
-  if (/libnode/.test(execFileSync('ldd', [path], { encoding: 'utf8' }))) {
-    throw new Error(`${path} links a shared libnode: take a self-contained build (npm install --prefix DIR node@24), set FST_NODE_BINARY`)
-  }
-  const abi = execFileSync(path, ['-p', 'process.versions.modules'], { encoding: 'utf8' }).trim()
-  return { path, version, abi }
-}
 
 /**
  * A launcher script: `lib` is the payload directory, a path or a shell expression. Arguments pass through as
@@ -49,16 +31,22 @@ export function shebangFlags (file: string): string[] {
   return m[1]!.trim().split(' ').filter(Boolean)
 }
 
-/** Builds the payload in `dir` (which must not exist) from a repository whose packages are built. */
-export function buildPayload (root: string, dir: string, runtime: { path: string, abi: string }): void {
+/**
+ * Builds the payload for `arch` in `dir` (which must not exist) from a repository whose packages are built.
+ * The addons are the lockfile's optional packages for that CPU (@lmdb/lmdb-linux-arm64, …): pnpm installs
+ * those instead of the build machine's, and no install script runs (they would load or compile an addon for
+ * the build machine; every addon shipped is prebuilt).
+ */
+export function buildPayload (root: string, dir: string, runtime: Runtime, arch: Arch): void {
   // the lockfile's versions, production only, a flat node_modules of copies (never links into the pnpm
   // store: files get their modes set below), patches applied as in development
-  execFileSync('pnpm', ['--filter', '@fst/cli', 'deploy', '--prod', '--legacy', '--config.node-linker=hoisted',
+  execFileSync('pnpm', ['--filter', '@fst/cli', 'deploy', '--prod', '--legacy', '--ignore-scripts',
+    `--cpu=${arch.node}`, '--os=linux', '--libc=glibc', '--config.node-linker=hoisted',
     '--config.package-import-method=copy', join(dir, 'app')], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] })
-  tidy(join(dir, 'app'), runtime.abi)
+  tidy(join(dir, 'app'), runtime.abi, arch)
   copyFileSync(runtime.path, join(dir, 'node'))
   chmodSync(join(dir, 'node'), 0o755)
-  strip(join(dir, 'node'))
+  strip(join(dir, 'node'), arch)
   mkdirSync(join(dir, 'bin'))
   for (const [name, bin] of [['fst', 'fst.js'], ['fst-action', 'fst-action.cjs']] as const) {
     const flags = bin === 'fst.js' ? shebangFlags(join(dir, 'app/bin', bin)) : []
@@ -66,41 +54,59 @@ export function buildPayload (root: string, dir: string, runtime: { path: string
   }
 }
 
-/** Files of node_modules nothing loads at run time: npm/VCS/editor metadata. */
-const CLUTTER = /^\.(npmignore|gitignore|gitattributes|gitmodules|travis\.yml|eslintrc.*|prettierrc.*|editorconfig)$/
-/** Folders nothing loads at run time: CI and tool settings anywhere, a package's own tests at its top. */
-const CLUTTER_DIRS = new Set(['.github', '.husky', '.claude', '.vscode'])
-const TEST_DIRS = new Set(['test', 'tests'])
+/**
+ * Files and folders of node_modules nothing loads at run time: every dot-name (npm/VCS/editor/CI settings,
+ * coverage output, pnpm's own .pnpm and .modules.yaml), and a package's own tests at its top.
+ */
+const CLUTTER = /^\./
+const TEST_DIRS = new Set(['test', 'tests', 'fixture', 'fixtures'])
+/**
+ * Files of node_modules that never run: TypeScript (declarations, and sources some packages ship beside
+ * dist/: Node strips types nowhere under node_modules) and source maps (read only with --enable-source-maps,
+ * which FST does not set). Three fifths of the modules' files: lintian and rpmlint look at every file.
+ */
+const NOT_RUN = /\.([cm]?ts|map)$/
+/** Packages only a compile of an addon reads (C++ headers): every addon shipped is prebuilt. */
+const BUILD_ONLY = ['node-addon-api']
+/**
+ * What node-gyp would compile in an addon's package (its root has binding.gyp): C/C++ sources and vendored
+ * libraries, lz4's Visual Studio examples among them. The binary comes prebuilt, so none of it runs.
+ */
+const ADDON_SOURCES = new Set(['binding.gyp', 'src', 'deps', 'dependencies'])
 
 /**
  * Prepares app/ for installation: the launchers start the bins, so no file needs to be executable (a shared
  * library must not be); prebuilt addons are kept only where they can load (glibc, the shipped Node's ABI
- * or N-API) and stripped; metadata and the packages' own tests go.
+ * or N-API) and stripped; metadata, the packages' own tests and what never runs (TypeScript, source maps,
+ * addon sources) go.
  */
-function tidy (app: string, abi: string): void {
-  rmSync(join(app, 'node_modules/.bin'), { recursive: true, force: true })
-  const walk = (d: string) => {
+function tidy (app: string, abi: string, arch: Arch): void {
+  for (const name of BUILD_ONLY) rmSync(join(app, 'node_modules', name), { recursive: true, force: true })
+  const walk = (d: string, modules: boolean) => {
     const names = readdirSync(d)
     const packageRoot = names.includes('package.json')
+    const addonRoot = packageRoot && names.includes('binding.gyp')
     for (const name of names) {
       const p = join(d, name)
       const st = lstatSync(p)
-      if (st.isDirectory() && (CLUTTER_DIRS.has(name) || (packageRoot && TEST_DIRS.has(name)))) {
+      if (addonRoot && ADDON_SOURCES.has(name)) {
+        rmSync(p, { recursive: true })
+      } else if (st.isDirectory() && (CLUTTER.test(name) || (packageRoot && TEST_DIRS.has(name)))) {
         rmSync(p, { recursive: true })
       } else if (st.isDirectory()) {
         chmodSync(p, 0o755)
-        walk(p)
-      } else if (CLUTTER.test(name) || st.isSymbolicLink()) {
+        walk(p, modules || name === 'node_modules')
+      } else if (CLUTTER.test(name) || st.isSymbolicLink() || (modules && NOT_RUN.test(name))) {
         rmSync(p)
       } else if (name.endsWith('.node') && !loadable(name, abi)) {
         rmSync(p)
       } else {
         chmodSync(p, 0o644)
-        if (name.endsWith('.node')) strip(p)
+        if (name.endsWith('.node')) strip(p, arch)
       }
     }
   }
-  walk(app)
+  walk(app, false)
 }
 
 /** Whether a prebuilt addon (`node.napi.glibc.node`, `node.abi137.glibc.node`, …) can load here. */
@@ -110,7 +116,10 @@ function loadable (name: string, abi: string): boolean {
   return built === undefined || built === abi
 }
 
-/** Debug symbols out (nodejs.org's binary carries ~20 MB of them), when binutils is installed. */
-function strip (file: string): void {
-  try { execFileSync('strip', ['--strip-unneeded', file], { stdio: 'ignore' }) } catch {}
+/**
+ * Debug symbols out (nodejs.org's binary carries ~20 MB of them) with the architecture's strip, when binutils
+ * (for arm64: binutils-aarch64-linux-gnu) is installed; without it the files stay as they are, and lintian says so.
+ */
+function strip (file: string, arch: Arch): void {
+  try { execFileSync(arch.strip, ['--strip-unneeded', file], { stdio: 'ignore' }) } catch {}
 }

@@ -79,7 +79,7 @@ async function list (index: 1 | 2): Promise<ListedEntry[]> {
  * Issue 17, the release: `packaging/build.ts` (what `pnpm package` runs after the build) makes the .deb and
  * the tarball once (packages.setup.ts); the .deb is installed into this machine with dpkg and everything after uses only the
  * installed files: /usr/bin/fst and /usr/bin/fst-action in two network namespaces (10.77.x), an upgrade
- * with an edited conffile, removal while a node runs, purge. afterAll purges the package, also on failure.
+ * with an edited conffile, removal while a node runs, purge. lintian: packages.test.ts. afterAll purges the package, also on failure.
  * Refuses to run where an fst package or /etc/fst is already present (a real installation).
  */
 describe('the Debian package and the tarball', () => {
@@ -165,14 +165,6 @@ describe('the Debian package and the tarball', () => {
       if (!hadPeers) rmSync(peers, { force: true })
     }
   })
-
-  it('lintian reports no errors on the .deb', async () => {
-    const out = await run('lintian', ['--tag-display-limit', '0', DEB], { timeout: 480_000 })
-    const tags = out.stdout.split('\n').filter(l => /^[EWIX]: /.test(l))
-    expect(tags.filter(l => l.startsWith('E: '))).toEqual([])
-    expect(out.stderr).not.toMatch(/^E: /m)
-    console.log(`release: lintian: no errors, ${tags.filter(l => l.startsWith('W: ')).length} warning(s)${tags.length > 0 ? `\n  ${tags.join('\n  ')}` : ''}`)
-  }, 480_000)
 
   it('two nodes started from /usr/bin/fst in namespaces exchange a ban reported with /usr/bin/fst-action', async () => {
     mesh = await NetnsMesh.create({ hosts: 2, fstHosts: [2], start: false })

@@ -52,6 +52,11 @@ export interface MeshOptions {
    * release's build (test/utils/releases.ts) runs that node, and `fst()`/`hook()` call that release's bins.
    */
   bins?: (index: number) => NodeBins | undefined
+  /**
+   * Milliseconds a node may take to answer on its control socket after its start, and the mesh to form
+   * (default 30 s, more for many nodes): nodes under an emulator (test/utils/qemu.ts) start several times slower.
+   */
+  startTimeout?: number
 }
 
 /** The two entry points of one FST build. */
@@ -112,9 +117,12 @@ function nodeEnv (): NodeJS.ProcessEnv {
   return extra === undefined ? process.env : { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} ${extra}`.trim() }
 }
 
-/** Runs a bin (fst or fst-action) to completion. */
+/**
+ * Runs a bin (fst or fst-action) to completion: a JavaScript entry point on this Node, any other file (a
+ * package's launcher, test/utils/qemu.ts's) as the executable it is.
+ */
 export function runBin (bin: string, args: string[], input?: string): Promise<RunResult> {
-  return run(process.execPath, [bin, ...args], { input })
+  return /\.[cm]?js$/.test(bin) ? run(process.execPath, [bin, ...args], { input }) : run(bin, args, { input, timeout: 60_000 })
 }
 
 /** Writes a test node's config.yml: listening on `listen`, sync-peers.txt one folder up, quick redials. */
@@ -226,7 +234,7 @@ export class Mesh {
     node.process = child
     node.log = () => output
     // nodes started together share the cores: 16 at once beside two busy loops need longer than one alone
-    await waitStarted(child, `node ${index}`, node.log, () => this.status(index), Math.max(30_000, 3_000 * this.nodes.length))
+    await waitStarted(child, `node ${index}`, node.log, () => this.status(index), this.options.startTimeout ?? Math.max(30_000, 3_000 * this.nodes.length))
   }
 
   /** Stops one node with SIGTERM (or SIGKILL) and waits for it to exit. */
@@ -261,7 +269,7 @@ export class Mesh {
   }
 
   /** Waits until every running node has every other running node as a gossipsub mesh subscriber. */
-  async waitConnected (timeout = Math.max(20_000, 2_000 * this.nodes.length)): Promise<void> {
+  async waitConnected (timeout = this.options.startTimeout ?? Math.max(20_000, 2_000 * this.nodes.length)): Promise<void> {
     const running = this.nodes.filter(n => n.process !== null)
     await waitMeshed(running.map(n => () => this.status(n.index)), 50, timeout)
   }
