@@ -132,7 +132,8 @@ export class Fail2ban {
 
   /** The first half of `restart()`: stops the server and waits until it has exited. */
   async halt (timeoutMs = 30_000): Promise<void> {
-    const stopped = await this.client(['stop'])
+    // the client gives up after 30 s by default, and a stop that unbans through slow actions takes longer
+    const stopped = await this.client(['--timeout', String(Math.ceil(timeoutMs / 1000)), 'stop'])
     if (stopped.code !== 0) throw new Error(`fail2ban-client stop on ${this.place.label}: ${stopped.stderr}${stopped.stdout}`)
     await pWaitFor(() => !this.running, { interval: 50, timeout: { milliseconds: timeoutMs, message: `fail2ban-server on ${this.place.label} did not exit after stop` } })
   }
