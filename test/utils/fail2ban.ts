@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { chmodSync, copyFileSync, mkdirSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { basename, join } from 'node:path'
 import pWaitFor from 'p-wait-for'
 import { FST_ACTION, ROOT, run, type RunResult } from './mesh.js'
 import { NetnsMesh } from './netns.js'
@@ -20,6 +20,13 @@ export interface Fail2banOptions {
   actionConf?: string
   /** fail2ban's own log level (default INFO). */
   logLevel?: 'INFO' | 'WARNING'
+  /**
+   * Keep bans in a database file in the server's folder (`fail2ban.sqlite3`), so that `restart()` restores
+   * them as a real server does; default an in-memory database, empty on every start.
+   */
+  persist?: boolean
+  /** More action files copied into action.d (e.g. Debian's nftables.conf for a real firewall action). */
+  actionFiles?: string[]
 }
 
 /** Where the server runs: a host of a NetnsMesh, or (the bench) this machine's own namespace. */
@@ -72,6 +79,7 @@ export class Fail2ban {
   }
 
   private server: ChildProcess | null = null
+  private running = false
 
   private constructor (private readonly place: Place) {
     this.dir = Fail2ban.dirOf(place.hostDir)
@@ -80,8 +88,8 @@ export class Fail2ban {
   }
 
   /** Starts fail2ban on a host of the mesh. */
-  static start (mesh: NetnsMesh, index: number, actionConf: string, jails: JailSpec[]): Promise<Fail2ban> {
-    return new Fail2ban(meshHost(mesh, index)).launch(jails, { actionConf })
+  static start (mesh: NetnsMesh, index: number, actionConf: string, jails: JailSpec[], options: Omit<Fail2banOptions, 'actionConf'> = {}): Promise<Fail2ban> {
+    return new Fail2ban(meshHost(mesh, index)).launch(jails, { ...options, actionConf })
   }
 
   /** Starts fail2ban on this machine, its folder under `hostDir`; the caller must `stop()` it. */
@@ -91,30 +99,66 @@ export class Fail2ban {
 
   private async launch (jails: JailSpec[], options: Fail2banOptions): Promise<this> {
     this.writeConfig(jails, options)
+    await this.serve()
+    return this
+  }
+
+  /** Starts the server on the config as written; resolves once it answers. */
+  private async serve (): Promise<void> {
     const server = this.place.spawn('fail2ban-server', ['-f', '-x', '-c', this.dir, '-s', this.sock, '-p', join(this.dir, 'f2b.pid')], this.dir)
     this.server = server
-    let exited = false
-    server.once('exit', () => { exited = true })
+    this.running = true
+    server.once('exit', () => { this.running = false })
     try {
       await pWaitFor(async () => {
-        if (exited) throw new Error(`fail2ban-server on ${this.place.label} exited:\n${server.output()}`)
+        if (!this.running) throw new Error(`fail2ban-server on ${this.place.label} exited:\n${server.output()}`)
         return (await this.client(['ping'])).code === 0
       }, { interval: 100, timeout: 15_000 })
     } catch (err) {
       server.kill('SIGKILL')
       throw err
     }
-    return this
+  }
+
+  /**
+   * What `systemctl restart fail2ban` does: stops the server (its jails flush their bans through the
+   * actions), waits for it to exit, and starts it again on the same config and database, which restores the
+   * bans still running (with `persist`). `actionConf`: install this action.d/fst.conf before the start.
+   */
+  async restart (actionConf?: string): Promise<void> {
+    await this.halt()
+    await this.resume(actionConf)
+  }
+
+  /** The first half of `restart()`: stops the server and waits until it has exited. */
+  async halt (timeoutMs = 30_000): Promise<void> {
+    // the client gives up after 30 s by default, and a stop that unbans through slow actions takes longer
+    const stopped = await this.client(['--timeout', String(Math.ceil(timeoutMs / 1000)), 'stop'])
+    if (stopped.code !== 0) throw new Error(`fail2ban-client stop on ${this.place.label}: ${stopped.stderr}${stopped.stdout}`)
+    await pWaitFor(() => !this.running, { interval: 50, timeout: { milliseconds: timeoutMs, message: `fail2ban-server on ${this.place.label} did not exit after stop` } })
+  }
+
+  /** The second half of `restart()`: starts the halted server again, with `actionConf` as action.d/fst.conf if given. */
+  async resume (actionConf?: string): Promise<void> {
+    if (actionConf !== undefined) copyFileSync(actionConf, join(this.dir, 'action.d', 'fst.conf'))
+    await this.serve()
+  }
+
+  /** The server's process ID (its pidfile), e.g. to read its CPU time and its children's from /proc. */
+  pid (): number {
+    return Number(readFileSync(join(this.dir, 'f2b.pid'), 'utf8').trim())
   }
 
   private writeConfig (jails: JailSpec[], options: Fail2banOptions): void {
     mkdirSync(join(this.dir, 'action.d'), { recursive: true })
     mkdirSync(join(this.dir, 'filter.d'), { recursive: true })
     if (options.actionConf !== undefined) copyFileSync(options.actionConf, join(this.dir, 'action.d', 'fst.conf'))
+    for (const file of options.actionFiles ?? []) copyFileSync(file, join(this.dir, 'action.d', basename(file)))
     writeFileSync(this.logFile, '')
     writeFileSync(join(this.dir, 'fail2ban.conf'), [
       '[Definition]', `loglevel = ${options.logLevel ?? 'INFO'}`, `logtarget = ${join(this.dir, 'fail2ban.log')}`,
-      `socket = ${this.sock}`, `pidfile = ${join(this.dir, 'f2b.pid')}`, 'dbfile = :memory:', ''
+      `socket = ${this.sock}`, `pidfile = ${join(this.dir, 'f2b.pid')}`,
+      `dbfile = ${options.persist === true ? join(this.dir, 'fail2ban.sqlite3') : ':memory:'}`, ''
     ].join('\n'))
     writeFileSync(join(this.dir, 'filter.d', 'fst-test.conf'), [
       '[Definition]', 'failregex = Failed password for .* from <HOST>', 'datepattern = {NONE}', ''
@@ -148,14 +192,32 @@ export class Fail2ban {
   async stop (): Promise<void> {
     if ((await this.client(['stop'])).code !== 0) this.server?.kill('SIGKILL')
   }
+
+  /** Lines of the server's own log (fail2ban.log) that contain `text`. */
+  logLines (text: string): string[] {
+    return readFileSync(join(this.dir, 'fail2ban.log'), 'utf8').split('\n').filter(l => l.includes(text))
+  }
 }
+
+export interface ShippedFail2banOptions {
+  /** Bans in a database file, restored by `Fail2ban.restart()` (see Fail2banOptions.persist). */
+  persist?: boolean
+  /**
+   * The jail also firewalls with Debian's `nftables-allports` action (nft inside the host's namespace, set
+   * `addr-set-<jail>` of table `inet f2b-table`), listed before `fst` as in the docs' jail line.
+   */
+  firewall?: boolean
+}
+
+/** The Debian action files `firewall` uses. */
+const NFTABLES_ACTIONS = ['/etc/fail2ban/action.d/nftables.conf', '/etc/fail2ban/action.d/nftables-allports.conf']
 
 /**
  * Hosts in namespaces as the docs set them up: each an FST node and its own fail2ban, whose jail `jail` (its
  * bantime per host) carries the shipped `fst` action, and the shipped ban.d/unban.d scripts that apply
  * received bans through that fail2ban. Started; the caller stops the fail2bans and destroys the mesh.
  */
-export async function shippedFail2banMesh (hosts: number, jail: string, bantime: (index: number) => number): Promise<{ mesh: NetnsMesh, f2b: Fail2ban[] }> {
+export async function shippedFail2banMesh (hosts: number, jail: string, bantime: (index: number) => number, options: ShippedFail2banOptions = {}): Promise<{ mesh: NetnsMesh, f2b: Fail2ban[] }> {
   const actions = join(ROOT, 'actions')
   const mesh = await NetnsMesh.create({
     hosts,
@@ -166,13 +228,14 @@ export async function shippedFail2banMesh (hosts: number, jail: string, bantime:
   const f2b: Fail2ban[] = []
   try {
     for (const host of mesh.hosts) {
+      const fst = `fst[port="%(port)s", protocol="%(protocol)s", fst_action="${process.execPath} ${FST_ACTION}", fst_config="${host.configFile}", fst_socket="${host.socket}"]`
       f2b.push(await Fail2ban.start(mesh, host.index, join(ROOT, 'contrib/fail2ban/action.d/fst.conf'), [{
         name: jail,
         bantime: bantime(host.index),
         port: '22',
         protocol: 'tcp',
-        action: `fst[port="%(port)s", protocol="%(protocol)s", fst_action="${process.execPath} ${FST_ACTION}", fst_config="${host.configFile}", fst_socket="${host.socket}"]`
-      }]))
+        action: options.firewall === true ? `nftables-allports[name=${jail}]\n         ${fst}` : fst
+      }], { persist: options.persist, actionFiles: options.firewall === true ? NFTABLES_ACTIONS : [] }))
       mesh.installScript(host.index, 'ban', '50-fail2ban.batch', { file: join(actions, 'ban.d/50-fail2ban.batch') })
       mesh.installScript(host.index, 'unban', '50-fail2ban.batch', { file: join(actions, 'unban.d/50-fail2ban.batch') })
       mkdirSync(join(host.dir, 'actions/lib'), { recursive: true })
