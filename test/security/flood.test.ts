@@ -52,7 +52,11 @@ describe('flood from one listed peer', () => {
     // ban is on its way
     for (let wave = 0; wave < FLOOD / 2; wave += WAVE) {
       send(wave, wave + WAVE)
-      await pWaitFor(async () => await accounted() >= wave + WAVE, { interval: 100, timeout: 90_000 })
+      await pWaitFor(async () => await accounted() >= wave + WAVE, { interval: 100, timeout: 90_000 }).catch(async (err: unknown) => {
+        // what the node did with the wave, to tell a slow machine from messages that never arrived
+        const status = await mesh.status(0)
+        throw new Error(`wave ${wave}: ${(err as Error).message}; queue ${status.queue}, runs ${mesh.runs(0).length}, messages ${JSON.stringify(status.messages)}, defences ${JSON.stringify(await defences(mesh, 0))}\n${mesh.nodes[0]!.log().slice(-2000)}`)
+      })
     }
     const queued = (await mesh.status(0)).queue
     expect(queued).toBeGreaterThan(200)
