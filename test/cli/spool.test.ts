@@ -2,6 +2,8 @@ import { readdirSync, readFileSync, statSync, truncateSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import pWaitFor from 'p-wait-for'
+import { ask } from '@fst/cli'
+import type { ControlRequest } from '@fst/protocol'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { FST_ACTION, freePort, Mesh, run } from '../utils/mesh.js'
 
@@ -139,4 +141,30 @@ describe('the spool: reports made while the node is down', () => {
     }
     await pWaitFor(() => spooled().length === 0, { interval: 20, timeout: 10_000 })
   })
+
+  it('a node that reads a hook request after the hook gave up and spooled it refuses it: no second ban after the unban', async () => {
+    // a stalled node: it accepts and reads the request, then does not answer until the hook's 10 s are up
+    let held = ''
+    const stalled = createServer(socket => { socket.on('data', d => { held += d.toString() }) })
+    const stalledPath = join(mesh.root, 'stalled.sock')
+    await new Promise<void>(resolve => stalled.listen(stalledPath, resolve))
+    try {
+      const out = await run(process.execPath, [FST_ACTION, '--config', mesh.nodes[0]!.configFile, '--socket', stalledPath, 'ban', 'sshd', 'tcp', '22', '198.19.2.1', '600'])
+      expect(out).toMatchObject({ code: 0, stdout: `${QUEUED}\n` })
+    } finally {
+      await new Promise(resolve => stalled.close(resolve))
+    }
+    // the spooled copy is the report: drained at once, it runs on the peers
+    const runsFor = (peer: number) => mesh.runs(peer).filter(r => r.split(' ').includes('198.19.2.1')).map(r => r.split(' ')[0])
+    await pWaitFor(() => runsFor(1).length > 0, { interval: 20, timeout: 10_000 })
+    expect(await hook(['unban', 'sshd', 'tcp', '22', '198.19.2.1'])).toMatchObject({ code: 0, stdout: '' })
+    for (const peer of [1, 2]) await pWaitFor(() => runsFor(peer).includes('unban'), { interval: 20, timeout: 10_000 })
+    // now the node reads the request it held: taken up, it would ban the address again on every peer
+    const answer = await ask(mesh.socket(0), JSON.parse(held) as ControlRequest)
+    expect(answer).toMatchObject({ ok: false, code: 'deadline_passed' })
+    for (const peer of [1, 2]) {
+      expect((await mesh.list(peer, true)).filter(e => e.ip === '198.19.2.1').map(e => e.action)).toEqual(['unban'])
+      expect(runsFor(peer)).toEqual(['ban', 'unban'])
+    }
+  }, 60_000)
 }, 300_000)

@@ -49,7 +49,8 @@ export async function hook (argv: readonly string[]): Promise<string> {
   const request = { op: 'publish' as const, ...event }
   let answer: Awaited<ReturnType<typeof ask>>
   try {
-    answer = await ask(await socketPath(opts), request, HOOK_TIMEOUT_MS)
+    // the node does not take the report up past the deadline: by then this hook has spooled it
+    answer = await ask(await socketPath(opts), { ...request, deadline: time + HOOK_TIMEOUT_MS - DEADLINE_MARGIN_MS }, HOOK_TIMEOUT_MS)
   } catch (err) {
     if (!(err instanceof NodeUnavailableError)) throw err
     const { queueReport } = await import('./spool.js')
@@ -61,3 +62,5 @@ export async function hook (argv: readonly string[]): Promise<string> {
 
 /** A node that has not answered by then is taken as unavailable and the report is spooled (fail2ban kills an action after 60 s). */
 const HOOK_TIMEOUT_MS = 10_000
+/** The node's deadline comes this much before the hook gives up, so the two can never both take the report. */
+const DEADLINE_MARGIN_MS = 1000

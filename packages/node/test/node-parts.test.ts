@@ -155,6 +155,21 @@ describe('node parts in-process (fake clock, stub runner)', () => {
     expect(p.sent.map(e => `${e.action} ${e.ip} ${e.time - T0}`)).toEqual(['ban 203.0.113.20 0', 'unban 203.0.113.20 1', 'ban 203.0.113.23 120000'])
   })
 
+  it('publisher: a hook request read after its deadline is refused, so the spooled copy is the only one (soak: ban, unban, ban, unban)', async () => {
+    // the hook gave up at T0 + 10 s and spooled ban and unban; the spool drained them ...
+    p.clock.advance(12_000)
+    expect(await p.publisher.publish(hook('ban', '203.0.113.30', 3600), T0)).toMatchObject({ published: true })
+    expect(await p.publisher.publish(hook('unban', '203.0.113.30'), T0 + 1)).toMatchObject({ published: true })
+    // ... then the stalled node reads the original socket requests: taken up, they would ban and unban again
+    expect(await p.publisher.publish({ ...hook('ban', '203.0.113.30', 3600), deadline: T0 + 9000 })).toMatchObject({ ok: false, code: 'deadline_passed' })
+    expect(await p.publisher.publish({ ...hook('unban', '203.0.113.30'), deadline: T0 + 9001 })).toMatchObject({ ok: false, code: 'deadline_passed' })
+    expect(p.sent.map(e => `${e.action} ${e.ip}`)).toEqual(['ban 203.0.113.30', 'unban 203.0.113.30'])
+    expect((await p.metrics.refused.get()).values.find(v => v.labels.reason === 'deadline_passed')?.value).toBe(2)
+    // in time, or without a deadline, a request is taken up; a deadline that is no number is a bad request
+    expect(await p.publisher.publish({ ...hook('ban', '203.0.113.31', 60), deadline: T0 + 12_000 })).toMatchObject({ published: true })
+    expect(await p.publisher.publish({ ...hook('ban', '203.0.113.32', 60), deadline: 'soon' })).toMatchObject({ ok: false, code: 'bad_request' })
+  })
+
   it('publisher: refuses protected and invalid input with a reason, and counts it', async () => {
     expect(await p.publisher.publish(hook('ban', '10.1.2.3'))).toMatchObject({ ok: false, code: 'protected_address' })
     expect(await p.publisher.publish(hook('ban', 'not-an-ip'))).toMatchObject({ ok: false, code: 'bad_address' })

@@ -7,8 +7,12 @@
 export const MAX_CONTROL_LINE = 64 * 1024
 
 export type ControlRequest =
-  /** `manual`: an operator's `fst ban`/`fst unban`, which may lift a ban of another origin; a hook's unban of one stays local. */
-  | { op: 'publish', action: string, name: string, protocol: string, port: string, ip: string, duration?: number, manual?: boolean }
+  /**
+   * `manual`: an operator's `fst ban`/`fst unban`, which may lift a ban of another origin; a hook's unban of one stays local.
+   * `deadline` (ms since the epoch): the node must not take up the report after it, because the client has
+   * given up waiting by then and queued the report in the spool (answered `deadline_passed`).
+   */
+  | { op: 'publish', action: string, name: string, protocol: string, port: string, ip: string, duration?: number, manual?: boolean, deadline?: number }
   | { op: 'status' }
   | { op: 'peers' }
   | { op: 'list', action?: string, name?: string, ip?: string, all?: boolean, overlapping?: boolean }

@@ -47,6 +47,13 @@ export class Publisher {
    */
   async publish (input: Record<string, unknown>, reportedAt?: number): Promise<ControlResponse> {
     const { init } = this
+    // a request read after its client gave up (a stalled node): the client has spooled the report, and taking
+    // it up as well would publish it twice, the second time after anything that came between (docs/cli.md).
+    // The spooled copy itself keeps its report time, so it can never land after a later report.
+    if (reportedAt === undefined && input.deadline !== undefined) {
+      if (typeof input.deadline !== 'number' || !Number.isSafeInteger(input.deadline)) return this.refuse('bad_request', 'deadline must be whole milliseconds since the epoch')
+      if (this.now() > input.deadline) return this.refuse('deadline_passed', 'the request waited past its deadline; the client has queued the report in its spool')
+    }
     const checked = validateInput(input)
     if (!checked.valid) return this.refuse(checked.reason, checked.error)
     const { removes } = actionFamily(checked.value.action)
