@@ -48,9 +48,10 @@ const MAX_REMOVALS = 2000
 /** Longest wait at the end for every runner's queue to empty. */
 const DRAIN_MS = 8 * 60_000
 
-/** Batch recording script for ban.d and unban.d: one `<action> <ip> <life>` line per event. */
+/** Batch recording script for ban.d and unban.d: one `<action> <ip> <life> <batch start, ms>` line per event. */
 const RECORD = `#!/bin/sh
-while read -r name protocol port ip duration; do printf '%s %s %s\\n' "$FST_ACTION" "$ip" "$SOAK_LIFE"; done >> ../../runs.log
+t=$(date +%s%3N)
+while read -r name protocol port ip duration; do printf '%s %s %s %s\\n' "$FST_ACTION" "$ip" "$SOAK_LIFE" "$t"; done >> ../../runs.log
 `
 
 interface Sample {
@@ -75,7 +76,7 @@ function nodeConfig (life: number): Record<string, unknown> {
   // a steady state within the first minutes: each origin keeps its newest 2,000 removals (~10 a second
   // each here), so the ledger holds the active set plus at most 5 × 2,000 tombstones. With the default
   // 50,000 it would grow for ~80 minutes at this rate, and memory with it, hiding a leak behind the growth
-  return { logLevel: 'warn', spool: { dir: 'spool' }, scriptEnv: { SOAK_LIFE: String(life) }, limits: { maxRemovalsPerOrigin: MAX_REMOVALS } }
+  return { logLevel: 'info', spool: { dir: 'spool' }, scriptEnv: { SOAK_LIFE: String(life) }, limits: { maxRemovalsPerOrigin: MAX_REMOVALS } }
 }
 
 function fdCount (pid: number): number | null {
@@ -133,6 +134,7 @@ export async function soak (opts: SoakOptions) {
   const samples: Sample[] = []
   const loads: Array<{ minute: number, loadavg: number[] }> = []
   const counts = { offered: 0, refused: 0, unanswered: 0, hookCalls: 0, hookFailed: 0, spooled: 0, spooledWhileDown: 0, unbans: 0, unbansSpooled: 0, unbanFailed: 0, kills: 0, restartFailures: 0, orphans: 0 }
+  const earlierLogs: string[] = []
   const killLog: Array<{ minute: number, node: number, life: number, queue: number | null, spool: number | null, downS: number | null }> = []
   const hookCodes: Record<string, number> = {}
   const hookErrors: string[] = []
@@ -338,6 +340,8 @@ export async function soak (opts: SoakOptions) {
         const before = await ask(mesh.socket(victim), { op: 'status' }, REQUEST_TIMEOUT_MS).catch(() => null) as { ok: boolean, queue?: number, spool?: { depth: number } } | null
         const killedLife = current.get(victim)?.life ?? 0
         const killedMs = Date.now()
+        // the node's log of this life (a restart starts a new one): where a loss before a kill shows
+        earlierLogs[victim] = `${earlierLogs[victim] ?? ''}${mesh.nodes[victim]!.log()}\n--- killed (life ${killedLife}) ---\n`
         await kill(victim)
         counts.kills++
         // reports made while it is down: the hook queues them, the node publishes them when it starts
@@ -410,7 +414,7 @@ export async function soak (opts: SoakOptions) {
       mkdirSync(opts.debugDir, { recursive: true })
       for (const n of mesh.nodes) {
         if (existsSync(join(n.dir, 'runs.log'))) copyFileSync(join(n.dir, 'runs.log'), join(opts.debugDir, `runs-${n.index}.log`))
-        writeFileSync(join(opts.debugDir, `node-${n.index}.log`), n.log())
+        writeFileSync(join(opts.debugDir, `node-${n.index}.log`), `${earlierLogs[n.index] ?? ''}${n.log()}`)
       }
       const available = new Map(bans.map(b => [b.ip, b.availableMs]))
       writeFileSync(join(opts.debugDir, 'acks.ndjson'), acks.map(a => JSON.stringify({ ...a, availableMs: available.get(a.ip) })).join('\n'))
