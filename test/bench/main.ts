@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { loadavg as osLoadavg } from 'node:os'
 import { join, resolve } from 'node:path'
 import { ROOT } from '../utils/mesh.js'
+import { sshguardRssMb } from './anchors.js'
 import { fail2banClientRate } from './fail2ban-baseline.js'
 import { nftApplySeconds } from './nft-apply.js'
 import { writePropagationPlot, writeSeriesPlot } from './plot.js'
@@ -37,7 +38,7 @@ async function run () {
   for (const nodes of plan.sizes) {
     progress(`propagation: ${nodes} nodes, 10 bans/s for ${plan.propSeconds} s`)
     const p = await propagation(nodes, 10, plan.propSeconds, {}, { atRest: plan.atRest })
-    progress(`  p50 ${p.p50} ms, p99 ${p.p99} ms, lost ${p.lost}, subscriptions known ${p.subscribed * 100} %, receiver RSS ${p.restRssMb === null ? '' : `${p.restRssMb} MB at rest, `}${p.rssMb} MB after, machine CPU per ban ${p.cpuMsPerBan} ms (origin ${p.originCpuMs}, one receiver ${p.receiverCpuMs}, its fork server and scripts ${p.launcherCpuMs})`)
+    progress(`  p50 ${p.p50} ms, p99 ${p.p99} ms, lost ${p.lost}, subscriptions known ${p.subscribed * 100} %, receiver RSS ${p.restRssMb === null ? '' : `${p.restRssMb} MB at rest (its fork server ${p.restForkServerRssMb} MB), `}${p.rssMb} MB after, machine CPU per ban ${p.cpuMsPerBan} ms (origin ${p.originCpuMs}, one receiver ${p.receiverCpuMs}, its fork server and scripts ${p.launcherCpuMs})`)
     curve.push(p)
   }
   const ten = curve.find(p => p.nodes === 10)!
@@ -70,7 +71,9 @@ async function run () {
 
   progress(`fail2ban-client baseline: ${plan.f2b} sequential banip calls`)
   const f2b = await fail2banClientRate(plan.f2b)
-  progress(`  ${f2b === null ? 'fail2ban not installed' : `${round(f2b)} bans/s`}`)
+  progress(`  ${f2b === null ? 'fail2ban not installed' : `${round(f2b.bansPerS)} bans/s, fail2ban-server RSS ${f2b.serverRssMb} MB`}`)
+  const sshguardRss = await sshguardRssMb()
+  progress(`  sshguard RSS (its four processes, idle): ${sshguardRss === null ? 'not installed' : `${sshguardRss} MB`}`)
 
   progress('applying: 10,000 received bans through the nftables batch action, in a namespace')
   const nft = nftApplySeconds(10_000)
@@ -110,15 +113,21 @@ async function run () {
     burst_bans: cu.bans,
     burst_applied_s: cu.burst_applied_s,
     catchup_s: cu.catchup_s,
-    // an idle node: a receiver of the smallest mesh at rest; and one of the 10-node mesh after its run
-    rss_idle_mb: curve[0]!.restRssMb ?? curve[0]!.rssMb,
+    // an idle node: a receiver of the smallest mesh at rest, with its fork server (issue 25 counts both);
+    // and one of the 10-node mesh after its run
+    rss_idle_mb: curve[0]!.restRssMb === null ? curve[0]!.rssMb : round(curve[0]!.restRssMb + (curve[0]!.restForkServerRssMb ?? 0)),
+    rss_idle_node_mb: curve[0]!.restRssMb,
+    rss_idle_fork_server_mb: curve[0]!.restForkServerRssMb,
     rss_10_nodes_idle_mb: ten.restRssMb,
     rss_10_nodes_after_run_mb: ten.rssMb,
     rss_active_mb: cu.rss_active_mb,
     rss_burst_mb: cu.rss_burst_mb,
     nft_apply_10k_s: nft === null ? null : round(nft, 3),
-    fail2ban_client_bans_per_s: f2b === null ? null : round(f2b),
-    throughput_vs_fail2ban: f2b === null ? null : round(tput.achieved_per_s / f2b, 0)
+    fail2ban_client_bans_per_s: f2b === null ? null : round(f2b.bansPerS),
+    throughput_vs_fail2ban: f2b === null ? null : round(tput.achieved_per_s / f2b.bansPerS, 0),
+    // what FST runs beside (issue 25's anchors), on the same machine in the same run
+    anchor_fail2ban_server_rss_mb: f2b?.serverRssMb ?? null,
+    anchor_sshguard_rss_mb: sshguardRss
   }
   process.stdout.write(`${JSON.stringify(result)}\n`)
 }

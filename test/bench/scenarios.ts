@@ -106,6 +106,7 @@ export async function propagation (nodes: number, rate: number, seconds: number,
     // background work (pings, heartbeats, timers) costs each node, and a receiver's memory
     let idle: { receiver: number } | null = null
     let restRss: number | null = null
+    let restForkRss: number | null = null
     if (opts.atRest === true) {
       const wait = Math.max(SETTLE_IDLE_MS, started + REST_AFTER_START_MS - performance.now())
       await new Promise(resolve => setTimeout(resolve, wait))
@@ -113,6 +114,8 @@ export async function propagation (nodes: number, rate: number, seconds: number,
       await new Promise(resolve => setTimeout(resolve, IDLE_WINDOW_MS))
       idle = rest.per(IDLE_WINDOW_MS / 1000)
       restRss = rssMb(mesh.nodes[1]!.process!.pid!)
+      // the node's children at rest: its fork server (no script runs now)
+      restForkRss = round(childPids(mesh.nodes[1]!.process!.pid!).reduce((sum, pid) => sum + (rssMb(pid) ?? 0), 0))
     }
     const cpuBefore = machineCpuMs()
     const split = cpuSplit(mesh)
@@ -133,6 +136,7 @@ export async function propagation (nodes: number, rate: number, seconds: number,
       lost: receivers.length * count - seen.reduce((a, b) => a + b, 0),
       // a receiver's memory at rest (started, warm-up bans applied) and right after the run
       restRssMb: restRss,
+      restForkServerRssMb: restForkRss,
       rssMb: afterRss,
       // CPU of the whole machine while the bans were fed and run, per ban: every node, fork server and
       // script, plus the mesh's background work (pings, heartbeats) in that time. Past saturation (two
