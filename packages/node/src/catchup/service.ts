@@ -24,6 +24,12 @@ export interface CatchupInit {
   onPull?: (outcome: 'same' | 'synced' | 'failed', result?: PullResult, peer?: string) => void
 }
 
+/**
+ * A second pull this long after a connect. The first one runs at once, before the two sides know each other's
+ * gossipsub subscriptions; what the peer publishes in between reaches us only by relays, and a node that has
+ * just started answers its queued reports exactly then (the soak lost bans of 30-60 s that way).
+ */
+const SETTLE_MS = 10_000
 /** Retries of a pull that failed right after a connect (the peer may not have registered the protocol yet). */
 const RETRIES = 3
 const RETRY_MS = 1000
@@ -38,8 +44,8 @@ export function frameChannel (stream: Stream): FrameChannel {
 }
 
 /**
- * Catch-up over libp2p: serves `/fst/catchup/2.0.0` and pulls from a peer whenever it connects, and
- * periodically. Each side pulls from the other, so one connect reconciles both ways. Pulls run one at a time
+ * Catch-up over libp2p: serves `/fst/catchup/2.0.0` and pulls from a peer whenever it connects (and once
+ * more when the link has settled), and periodically. Each side pulls from the other, so one connect reconciles both ways. Pulls run one at a time
  * (a trigger during a peer's pull runs one more pull afterwards): a node rejoining N peers fetches what it
  * missed from the first, and its pulls from the others then find equal roots, instead of N copies of the
  * same 100,000 entries racing for the CPU.
@@ -47,6 +53,8 @@ export function frameChannel (stream: Stream): FrameChannel {
 export class Catchup {
   private readonly running = new Map<string, Promise<void>>()
   private readonly again = new Set<string>()
+  /** The settle pull due for each recently connected peer. */
+  private readonly settling = new Map<string, NodeJS.Timeout>()
   /** The end of the queue of pulls; each pull starts when the one before it settled. */
   private tail: Promise<void> = Promise.resolve()
   private timer: NodeJS.Timeout | null = null
@@ -58,23 +66,37 @@ export class Catchup {
     await this.init.host.handle(CATCHUP_PROTOCOL, (stream, connection) => this.serve(stream, connection), { maxInboundStreams: 4, maxOutboundStreams: 4 })
     this.init.host.addEventListener('peer:connect', this.onConnect)
     // peers that connected while this node was still starting
-    this.pullAll()
+    this.pullAll(true)
     if (this.init.intervalMs > 0) this.timer = setInterval(() => this.pullAll(), this.init.intervalMs)
   }
 
   private readonly onConnect = (evt: CustomEvent<PeerId>): void => {
     this.pull(evt.detail)
+    this.settleLater(evt.detail)
   }
 
-  /** Pulls from every connected member. */
-  pullAll (): void {
+  /** Pulls from every connected member (`settle`: and again once their links have settled). */
+  pullAll (settle = false): void {
     const seen = new Set<string>()
     for (const conn of this.init.host.getConnections()) {
       const id = conn.remotePeer.toString()
       if (seen.has(id)) continue
       seen.add(id)
       this.pull(conn.remotePeer)
+      if (settle) this.settleLater(conn.remotePeer)
     }
+  }
+
+  /** One more pull SETTLE_MS after the latest connect of a peer, if it is still connected then. */
+  private settleLater (peer: PeerId): void {
+    const id = peer.toString()
+    clearTimeout(this.settling.get(id))
+    const timer = setTimeout(() => {
+      this.settling.delete(id)
+      if (this.init.host.getConnections(peer).length > 0) this.pull(peer)
+    }, SETTLE_MS)
+    timer.unref()
+    this.settling.set(id, timer)
   }
 
   /** Schedules a pull from one peer (coalesced with one under way). */
@@ -160,6 +182,8 @@ export class Catchup {
     this.stopped = true
     if (this.timer !== null) clearInterval(this.timer)
     this.timer = null
+    for (const timer of this.settling.values()) clearTimeout(timer)
+    this.settling.clear()
     this.init.host.removeEventListener('peer:connect', this.onConnect)
     await this.init.host.unhandle(CATCHUP_PROTOCOL).catch(() => {})
   }
