@@ -21,7 +21,9 @@ export function formatDuration (ms: number): string {
 }
 
 const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, μs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
-const PART = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/y
+// µ and μ escaped: one raw non-ASCII character in a regex makes V8 hold the whole bundle chunk (0.8 MB of
+// source) as a two-byte string, twice its size, in every node process (docs/benchmarks.md, Footprint)
+const PART = /(\d+(?:\.\d*)?|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)/y
 
 /**
  * Go duration text → milliseconds, or null when it is not one. Untrusted input (a LAPI answer): at most 64
