@@ -105,7 +105,7 @@ function statusKb (pid: number, key: string): number {
 }
 
 // a heap snapshot on SIGUSR2, written to the node's working folder
-process.env.FST_NODE_ARGS = '--heapsnapshot-signal=SIGUSR2'
+process.env.FST_NODE_ARGS = `${process.env.FST_NODE_ARGS ?? ''} --heapsnapshot-signal=SIGUSR2`.trim()
 const mesh = await Mesh.create({ nodes: 3 })
 try {
   await mesh.waitConnected()
