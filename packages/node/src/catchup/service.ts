@@ -45,7 +45,8 @@ export function frameChannel (stream: Stream): FrameChannel {
 
 /**
  * Catch-up over libp2p: serves `/fst/catchup/2.0.0` and pulls from a peer whenever it connects (and once
- * more when the link has settled), and periodically. Each side pulls from the other, so one connect reconciles both ways. Pulls run one at a time
+ * more when the link has settled), and periodically. Each side pulls from the other, so one connect
+ * reconciles both ways. Pulls run one at a time
  * (a trigger during a peer's pull runs one more pull afterwards): a node rejoining N peers fetches what it
  * missed from the first, and its pulls from the others then find equal roots, instead of N copies of the
  * same 100,000 entries racing for the CPU.
