@@ -1,6 +1,8 @@
 // `pnpm package`: for x64 and arm64, dist/fst_<version>_<amd64|arm64>.deb, dist/fst-<version>-1.<x86_64|aarch64>.rpm
-// and dist/fst-<version>-linux-<x64|arm64>.tar.gz, self-contained (their own Node runtime, production
-// node_modules with that architecture's prebuilt addons), and dist/SHA256SUMS of them, from a built tree
+// and dist/fst-<version>-linux-<x64|arm64>.tar.gz, self-contained (their own Node runtime, the bundles and
+// lmdb with that architecture's prebuilt addon); the dashboard's GeoIP data, the same for every architecture,
+// as dist/fst-geoip_<version>_all.deb, fst-geoip-<version>-1.noarch.rpm and fst-geoip-<version>.tar.gz; and
+// dist/SHA256SUMS of them all, from a built tree
 // (`pnpm package` builds first) on an x86-64 machine: nothing is compiled, nothing runs on the target CPU.
 // Options: --out DIR (default dist/), --only deb|rpm|tar (repeatable), --arch x64|arm64 (repeatable; default
 // both), --compression xz|gzip|zstd|none (the .deb's and the RPM's payload; default xz).
@@ -14,6 +16,7 @@ import { basename, join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { ARCHES, type Arch, archNamed } from './arch.js'
 import { type BuildInfo, buildDeb } from './deb.js'
+import { buildGeoip, takeGeoip } from './geoip.js'
 import { packageLayout, tarLayout } from './layout.js'
 import { buildPayload, launcher, shebangFlags } from './payload.js'
 import { buildRpm } from './rpm.js'
@@ -124,6 +127,10 @@ try {
       mkdirSync(dir)
       buildPayload(root, payload, runtime, arch)
       info ??= buildInfo(arch.node === process.arch ? payload : buildHostPayload())
+      // the GeoIP data is fst-geoip's, the same for every architecture: taken from the first payload
+      const geoip = building.length === 0 ? join(work, 'geoip') : null
+      takeGeoip(payload, geoip)
+      if (geoip !== null) building.push(...buildGeoip(here, geoip, info, formats, out, opts.compression, join(work, 'geoip-work')))
       building.push(...packageArch(arch, payload, info, dir, out))
     }
   } catch (err) {

@@ -1,15 +1,23 @@
 import { execFileSync } from 'node:child_process'
-import { chmodSync, copyFileSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import type { Arch } from './arch.js'
 import type { Runtime } from './runtime.js'
 
 /**
  * The self-contained program, laid out as the Debian package installs it in /usr/lib/fst (and the tarball
- * at its top): `app/` the @fst/cli package with its production node_modules (bundles, lmdb's prebuilt
- * binary, @fst/metrics), `node` its own Node runtime, `bin/fst` and `bin/fst-action` launchers. One payload
- * per architecture: the runtime and the prebuilt addons are that architecture's.
+ * at its top): `app/` the @fst/cli package's bins and bundles with the node_modules the bundles leave outside
+ * (lmdb with its prebuilt addon, the GeoIP data that the fst-geoip package ships), `node` its own Node
+ * runtime, `bin/fst` and `bin/fst-action` launchers. One payload per architecture: the runtime and the
+ * prebuilt addons are that architecture's.
  */
+
+/** The GeoIP and ASN databases @fst/metrics reads: data, not code, so a package of their own (fst-geoip). */
+export const GEOIP_PACKAGES = ['@ip-location-db/asn', '@ip-location-db/geo-whois-asn-country-mmdb']
+/** What the bundles load from node_modules at run time (bundle.mjs leaves them outside), with their dependencies. */
+export const OUTSIDE_THE_BUNDLE = ['lmdb', ...GEOIP_PACKAGES]
+/** Of app/dist, what the bins load: the bundles and the dashboard's files. The rest is tsc's output. */
+const DIST_RUN = new Set(['bundle', 'hook', 'public'])
 
 /**
  * A launcher script: `lib` is the payload directory, a path or a shell expression. Arguments pass through as
@@ -43,6 +51,7 @@ export function buildPayload (root: string, dir: string, runtime: Runtime, arch:
   execFileSync('pnpm', ['--filter', '@fst/cli', 'deploy', '--prod', '--legacy', '--ignore-scripts',
     `--cpu=${arch.node}`, '--os=linux', '--libc=glibc', '--config.node-linker=hoisted',
     '--config.package-import-method=copy', join(dir, 'app')], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] })
+  keepOnlyWhatRuns(join(dir, 'app'))
   tidy(join(dir, 'app'), runtime.abi, arch)
   copyFileSync(runtime.path, join(dir, 'node'))
   chmodSync(join(dir, 'node'), 0o755)
@@ -51,6 +60,56 @@ export function buildPayload (root: string, dir: string, runtime: Runtime, arch:
   for (const [name, bin] of [['fst', 'fst.js'], ['fst-action', 'fst-action.cjs']] as const) {
     const flags = bin === 'fst.js' ? shebangFlags(join(dir, 'app/bin', bin)) : []
     writeFileSync(join(dir, 'bin', name), launcher(RELATIVE_LIB, bin, flags), { mode: 0o755 })
+  }
+}
+
+/**
+ * The deploy is @fst/cli's whole production tree, but the bundles carry all of it except OUTSIDE_THE_BUNDLE:
+ * node_modules keeps those packages and what they depend on (optional dependencies too: lmdb's prebuilt
+ * addons are those), app/dist keeps DIST_RUN. 146 MB of node_modules before, the GeoIP data and ~2 MB after.
+ */
+function keepOnlyWhatRuns (app: string): void {
+  const modules = join(app, 'node_modules')
+  const kept = new Set<string>()
+  // Node's lookup: the package's own node_modules, then each folder above it up to app/
+  const locate = (from: string, name: string): string | null => {
+    for (let d = from; d.startsWith(app); d = dirname(d)) {
+      const candidate = join(d, 'node_modules', name)
+      if (existsSync(join(candidate, 'package.json'))) return candidate
+    }
+    return null
+  }
+  const keep = (dir: string) => {
+    if (kept.has(dir)) return
+    kept.add(dir)
+    const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as Record<string, Record<string, string> | undefined>
+    for (const name of Object.keys({ ...pkg.dependencies, ...pkg.optionalDependencies })) {
+      const found = locate(dir, name)
+      // an optional dependency for another CPU or libc is not installed, and not needed
+      if (found !== null) keep(found)
+      else if (pkg.dependencies?.[name] !== undefined) throw new Error(`${dir}: dependency ${name} not found`)
+    }
+  }
+  for (const name of OUTSIDE_THE_BUNDLE) {
+    const found = locate(app, name)
+    if (found === null) throw new Error(`${name} is not in the deployed node_modules`)
+    keep(found)
+  }
+  const prune = (dir: string) => {
+    for (const name of readdirSync(dir)) {
+      const p = join(dir, name)
+      if (name.startsWith('.')) continue
+      if (name.startsWith('@')) { prune(p); continue }
+      if (!kept.has(p)) { rmSync(p, { recursive: true, force: true }); continue }
+      if (existsSync(join(p, 'node_modules'))) prune(join(p, 'node_modules'))
+    }
+  }
+  prune(modules)
+  for (const scope of readdirSync(modules).filter(n => n.startsWith('@'))) {
+    if (readdirSync(join(modules, scope)).length === 0) rmSync(join(modules, scope), { recursive: true })
+  }
+  for (const name of readdirSync(join(app, 'dist'))) {
+    if (!DIST_RUN.has(name)) rmSync(join(app, 'dist', name), { recursive: true, force: true })
   }
 }
 
@@ -96,7 +155,7 @@ function tidy (app: string, abi: string, arch: Arch): void {
       } else if (st.isDirectory()) {
         chmodSync(p, 0o755)
         walk(p, modules || name === 'node_modules')
-      } else if (CLUTTER.test(name) || st.isSymbolicLink() || (modules && NOT_RUN.test(name))) {
+      } else if (CLUTTER.test(name) || st.isSymbolicLink() || (modules ? NOT_RUN.test(name) : name.endsWith('.map'))) {
         rmSync(p)
       } else if (name.endsWith('.node') && !loadable(name, abi)) {
         rmSync(p)

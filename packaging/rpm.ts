@@ -22,7 +22,7 @@ export function rpmName (version: string, arch: Arch): string {
 }
 
 /** An RPM %changelog entry for this build. */
-function changelog (info: BuildInfo): string {
+export function rpmChangelog (info: BuildInfo): string {
   // `Thu Dec 04 2026`: RPM wants the weekday, the month's name, a two-digit day
   const [weekday, day, month, year] = new Date(info.date * 1000).toUTCString().split(' ')
   const from = info.commit === null ? '' : `, built from git ${info.commit}`
@@ -53,8 +53,7 @@ function fileList (tree: string): string {
 
 /**
  * Turns the staged package root `tree` (usr/, etc/ filled in, units in usr/lib/systemd/system) into
- * `out/fst-<v>-1.<arch>.rpm` with rpmbuild: `--target` the package's architecture; nothing is compiled and
- * RPM's post-install steps (strip, compress, build-id links) are off, the payload being final already.
+ * `out/fst-<v>-1.<arch>.rpm` with rpmbuild, for the package's architecture.
  */
 export async function buildRpm (here: string, tree: string, info: BuildInfo, arch: Arch, out: string, compression: string, work: string): Promise<string> {
   packageDocs(here, tree)
@@ -68,14 +67,24 @@ export async function buildRpm (here: string, tree: string, info: BuildInfo, arc
     PREUN: script('preun'),
     POSTUN: script('postun'),
     FILES: fileList(tree),
-    CHANGELOG: changelog(info)
+    CHANGELOG: rpmChangelog(info)
   }))
+  await rpmbuild(spec, tree, `${arch.rpm}-linux`, out, compression, work)
+  return join(out, rpmName(info.version, arch))
+}
+
+/**
+ * rpmbuild packing the staged `tree` in place as the package `spec` describes, for `target` (`x86_64-linux`,
+ * `noarch`), into `out`: nothing is compiled and RPM's post-install steps (strip, compress, build-id links)
+ * are off, the payload being final already.
+ */
+export async function rpmbuild (spec: string, tree: string, target: string, out: string, compression: string, work: string): Promise<void> {
   const payload = PAYLOAD[compression]
   if (payload === undefined) throw new Error(`--compression ${compression}: one of ${Object.keys(PAYLOAD).join(', ')}`)
   const top = join(work, 'rpmbuild')
   mkdirSync(top, { recursive: true })
   // the staged tree is the build root: rpmbuild packs it in place (--noclean: and leaves it)
-  await promisify(execFile)('rpmbuild', ['-bb', '--quiet', '--noclean', '--target', `${arch.rpm}-linux`, '--buildroot', tree,
+  await promisify(execFile)('rpmbuild', ['-bb', '--quiet', '--noclean', '--target', target, '--buildroot', tree,
     '--define', `_topdir ${top}`,
     '--define', `_rpmdir ${out}`,
     '--define', '_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm',
@@ -84,5 +93,4 @@ export async function buildRpm (here: string, tree: string, info: BuildInfo, arc
     '--define', 'debug_package %{nil}',
     '--define', '_build_id_links none',
     spec], { cwd: work, maxBuffer: 16 * 1024 * 1024 })
-  return join(out, rpmName(info.version, arch))
 }

@@ -2,7 +2,7 @@
 // (`fst-action`). The package version and, in a git checkout, the commit are written into both
 // (`fst --version`); a build outside git says nothing about a commit instead of failing.
 import { execFileSync } from 'node:child_process'
-import { readFileSync, rmSync } from 'node:fs'
+import { cpSync, readFileSync, rmSync } from 'node:fs'
 import { build } from 'esbuild'
 
 const here = import.meta.dirname
@@ -33,14 +33,17 @@ const common = {
 }
 
 // esbuild leaves the chunks of earlier builds in the output folders: start empty
-for (const dir of ['dist/bundle', 'dist/hook']) rmSync(`${here}/${dir}`, { recursive: true, force: true })
+for (const dir of ['dist/bundle', 'dist/hook', 'dist/public']) rmSync(`${here}/${dir}`, { recursive: true, force: true })
+// the dashboard's files, where @fst/metrics looks for them from its bundled code: ../public/ of dist/bundle/
+cpSync(`${here}/../metrics/public`, `${here}/dist/public`, { recursive: true })
 
 await Promise.all([
-  // lmdb (native) and @fst/metrics (serves files beside its code) stay outside the bundle
+  // everything but lmdb (a native addon) is in the bundle, so the package ships no node_modules tree beside it
+  // (the GeoIP databases are data files @fst/metrics resolves at run time, from the fst-geoip package)
   build({
     ...common,
     entryPoints: ['src/fst-main.ts'],
-    external: ['lmdb', '@fst/metrics'],
+    external: ['lmdb'],
     splitting: true,
     format: 'esm',
     outdir: 'dist/bundle',

@@ -1,17 +1,19 @@
-import type { ChildProcess } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import pWaitFor from 'p-wait-for'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
+import { stringify } from 'yaml'
 import { ask } from '@fst/cli'
+import { launchBrowser } from '../utils/browser.js'
 import { dpkg, packageStatus, refuseInstalled, SERVICE_ENV as ENV } from '../utils/deb.js'
-import { type ListedEntry, type NodeStatus, ROOT, run, waitMeshed, waitStarted } from '../utils/mesh.js'
+import { freePort, type ListedEntry, type NodeStatus, ROOT, run, waitMeshed, waitStarted } from '../utils/mesh.js'
 import { FST_PORT, NetnsMesh, requireRoot } from '../utils/netns.js'
 
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'packages/cli/package.json'), 'utf8')) as { version: string }).version
 /** Built once for the project by packages.setup.ts. */
-const { out: OUT, deb: DEB, tarball: TARBALL } = inject('packages')
+const { out: OUT, deb: DEB, tarball: TARBALL, geoip: { deb: GEOIP_DEB } } = inject('packages')
 const CONFIG = '/etc/fst/config.yml'
 const SOCKET = '/run/fst/fst.sock'
 const KEY = '/var/lib/fst/identity.key'
@@ -165,6 +167,61 @@ describe('the Debian package and the tarball', () => {
       if (!hadPeers) rmSync(peers, { force: true })
     }
   })
+
+  it('the dashboard of the installed fst metrics says the GeoIP data is missing, and shows countries once fst-geoip is installed', async () => {
+    const dir = mkdtempSync(join(OUT, 'metrics-'))
+    const [p2p, http] = [await freePort(), await freePort()]
+    writeFileSync(join(dir, 'sync-peers.txt'), `127.0.0.1:${p2p}\n`)
+    const config = join(dir, 'config.yml')
+    writeFileSync(config, stringify({ listen: [`127.0.0.1:${p2p}`], peersFile: 'sync-peers.txt', stateDir: 'state', metrics: { listen: `127.0.0.1:${http}` } }))
+    const url = `http://127.0.0.1:${http}/`
+    let service: ChildProcess | null = null
+    const start = async () => {
+      const child = spawn('/usr/bin/fst', ['metrics', '--config', config], { env: ENV, stdio: ['ignore', 'pipe', 'pipe'] })
+      let output = ''
+      for (const stream of [child.stdout, child.stderr]) stream.on('data', (d: Buffer) => { output += d.toString() })
+      service = child
+      await pWaitFor(async () => {
+        if (child.exitCode !== null) throw new Error(`fst metrics exited: ${output}`)
+        return (await fetch(`${url}api/summary`).catch(() => null))?.status === 200
+      }, { interval: 100, timeout: 30_000 })
+      return () => output
+    }
+    const stop = async () => {
+      const child = service
+      if (child === null || child.exitCode !== null) return
+      const exited = new Promise(resolve => child.once('exit', resolve))
+      child.kill('SIGTERM')
+      await exited
+    }
+    const summary = async () => (await (await fetch(`${url}api/summary`)).json()) as { geo: string }
+    const lookup = async (ip: string) => ((await (await fetch(`${url}api/address?ip=${ip}`)).json()) as { geo: unknown }).geo
+    const browser = await launchBrowser()
+    try {
+      const page = await browser.context.newPage()
+      // biome-ignore lint/performance/useDomNodeTextContent: a Locator method
+      const countries = () => page.locator('#top-countries').innerText()
+      const log = await start()
+      expect((await summary()).geo).toBe('missing')
+      expect(await lookup('8.8.8.8')).toBeNull()
+      expect(log()).toMatch(/geo databases not available \(install fst-geoip\)/)
+      await page.goto(url)
+      await expect.poll(countries).toBe('no GeoIP data: install the fst-geoip package')
+      await stop()
+
+      await dpkg(['-i', GEOIP_DEB])
+      await start()
+      expect((await summary()).geo).toBe('on')
+      expect(await lookup('8.8.8.8')).toMatchObject({ country: 'US', asn: 15169 })
+      await page.reload()
+      await expect.poll(countries).toBe('nothing yet')
+      console.log('release: dashboard without fst-geoip says so; with it, 8.8.8.8 is US, AS15169')
+    } finally {
+      await stop()
+      await browser.close()
+      if (await packageStatus('fst-geoip') !== null) await dpkg(['--purge', 'fst-geoip'])
+    }
+  }, 180_000)
 
   it('two nodes started from /usr/bin/fst in namespaces exchange a ban reported with /usr/bin/fst-action', async () => {
     mesh = await NetnsMesh.create({ hosts: 2, fstHosts: [2], start: false })

@@ -9,9 +9,10 @@ export interface ArchPackages { deb: string, rpm: string, tarball: string }
 
 /**
  * The current checkout's packages, built once for every file of the `release` project: `deb` and `tarball`
- * are x64's (this machine installs and runs them), `arch` every architecture's, `sums` the SHA256SUMS file.
+ * are x64's (this machine installs and runs them), `arch` every architecture's, `geoip` fst-geoip's (one for
+ * every architecture), `sums` the SHA256SUMS file.
  */
-export interface BuiltPackages { out: string, deb: string, tarball: string, arch: Record<'x64' | 'arm64', ArchPackages>, sums: string }
+export interface BuiltPackages { out: string, deb: string, tarball: string, arch: Record<'x64' | 'arm64', ArchPackages>, geoip: ArchPackages, sums: string }
 
 declare module 'vitest' {
   export interface ProvidedContext { packages: BuiltPackages }
@@ -41,8 +42,9 @@ export default async function setup (project: TestProject): Promise<() => void> 
     deb: join(out, `fst_${version}_${deb}.deb`), rpm: join(out, `fst-${version}-1.${rpm}.rpm`), tarball: join(out, `fst-${version}-linux-${node}.tar.gz`)
   })
   const archs = { x64: arch('x64', 'amd64', 'x86_64'), arm64: arch('arm64', 'arm64', 'aarch64') }
-  const packages = { out, deb: archs.x64.deb, tarball: archs.x64.tarball, arch: archs, sums: join(out, 'SHA256SUMS') }
-  const sizes = Object.values(archs).flatMap(a => Object.values(a)).map(f => `${basename(f)} ${(statSync(f).size / 1e6).toFixed(1)} MB`)
+  const geoip = { deb: join(out, `fst-geoip_${version}_all.deb`), rpm: join(out, `fst-geoip-${version}-1.noarch.rpm`), tarball: join(out, `fst-geoip-${version}.tar.gz`) }
+  const packages = { out, deb: archs.x64.deb, tarball: archs.x64.tarball, arch: archs, geoip, sums: join(out, 'SHA256SUMS') }
+  const sizes = [...Object.values(archs), geoip].flatMap(a => Object.values(a)).map(f => `${basename(f)} ${(statSync(f).size / 1e6).toFixed(1)} MB`)
   console.log(`release: built in ${((performance.now() - started) / 1000).toFixed(0)} s: ${sizes.join(', ')}`)
   project.provide('packages', packages)
   return () => rmSync(out, { recursive: true, force: true })

@@ -7,7 +7,7 @@ import { ROOT, run } from '../utils/mesh.js'
 
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'packages/cli/package.json'), 'utf8')) as { version: string }).version
 /** Built once for the project by packages.setup.ts. */
-const { arch: ARCH } = inject('packages')
+const { arch: ARCH, geoip: GEOIP } = inject('packages')
 const SCRIPTLETS = { post: 'postinstall', preun: 'preuninstall', postun: 'postuninstall' } as const
 
 /** Temp folders of the tests, removed after. */
@@ -78,6 +78,15 @@ describe('the RPMs', () => {
     expect(modes.get('/usr/bin/fst')).toBe('-rwxr-xr-x')
     expect(modes.get('/etc/fst/actions/ban.d/50-fail2ban.batch')).toBe('-rwxr-xr-x')
     expect(lines.filter(([path, mode]) => path.startsWith('/usr/lib/fst/app/') && mode.startsWith('-') && mode !== '-rw-r--r--')).toEqual([])
+  })
+
+  it('fst-geoip: the noarch RPM has the .deb\'s files, and both only the data FST reads with its licences', async () => {
+    const files = (await query(GEOIP.rpm, '[%{FILENAMES}\t%{FILEMODES:perms}\n]')).split('\n').filter(l => l.includes('\t-')).map(l => l.split('\t')[0]!).sort()
+    const deb = (await debFiles(GEOIP.deb)).filter(f => f !== '/usr/share/doc/fst-geoip/changelog.gz')
+    expect(files).toEqual(deb)
+    const data = files.filter(f => /\.(csv|mmdb)$/.test(f)).map(f => f.replace('/usr/lib/fst/app/node_modules/@ip-location-db/', ''))
+    expect(data.sort()).toEqual(['asn/asn-ipv4-num.csv', 'asn/asn-ipv6-num.csv', 'geo-whois-asn-country-mmdb/geo-whois-asn-country.mmdb'])
+    expect(files).toEqual(expect.arrayContaining(['/usr/share/doc/fst-geoip/copyright', '/usr/lib/fst/app/node_modules/@ip-location-db/asn/DBIP-LICENSE']))
   })
 
   it('rpm -qp --scripts: %post, %preun, %postun are packaging/rpm/\'s, valid sh', async () => {

@@ -17,17 +17,17 @@ export async function dpkg (args: string[], command = 'dpkg') {
   return out
 }
 
-/** dpkg's status of the package, e.g. `install ok installed`; null when dpkg does not know it. */
-export async function packageStatus (): Promise<string | null> {
+/** dpkg's status of a package (fst unless named), e.g. `install ok installed`; null when dpkg does not know it. */
+export async function packageStatus (name = 'fst'): Promise<string | null> {
   // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's format syntax
-  const out = await run('dpkg-query', ['-W', '-f=${Status}', 'fst'])
+  const out = await run('dpkg-query', ['-W', '-f=${Status}', name])
   // a purged package may linger in dpkg's database as `purge ok not-installed`
   return out.code === 0 && !out.stdout.trim().endsWith(' not-installed') ? out.stdout.trim() : null
 }
 
 /** Throws where an fst package or its folders are present already: a real installation is never touched. */
 export async function refuseInstalled (): Promise<void> {
-  const present = [await packageStatus(), ...['/etc/fst', '/var/lib/fst', '/usr/lib/fst'].filter(p => existsSync(p))].filter(x => x !== null)
+  const present = [await packageStatus(), await packageStatus('fst-geoip'), ...['/etc/fst', '/var/lib/fst', '/usr/lib/fst'].filter(p => existsSync(p))].filter(x => x !== null)
   if (present.length > 0) {
     throw new Error(`this test installs and purges the fst package, but this machine has: ${present.join(', ')} (dpkg --purge fst first)`)
   }

@@ -31,9 +31,15 @@ function svg (tag, attrs) {
   return node
 }
 
-function renderRanked (list, items) {
+/** The country and AS panels' text when no lookups are made, by the snapshot's `geo`. */
+const GEO_ABSENT = {
+  missing: 'no GeoIP data: install the fst-geoip package',
+  off: 'GeoIP lookups are off (metrics.geoip: false)'
+}
+
+function renderRanked (list, items, empty = 'nothing yet') {
   const children = items.length === 0
-    ? [el('li', 'nothing yet', 'empty')]
+    ? [el('li', empty, 'empty')]
     : items.map(({ key, count }) => {
       const li = el('li')
       li.append(el('span', key, 'key'), el('span', count, 'count'))
@@ -164,8 +170,8 @@ function render (s) {
   $('delay').textContent = s.delay.samples === 0 ? '–' : `${span(s.delay.p50)} / ${span(s.delay.p95)}`
   $('delay').title = s.delay.samples === 0 ? '' : `over the last ${s.delay.samples} events, max ${span(s.delay.max)}`
   renderOrigins(s.origins, s.peers)
-  renderRanked($('top-countries'), s.topCountries)
-  renderRanked($('top-asns'), s.topAsns)
+  renderRanked($('top-countries'), s.topCountries, GEO_ABSENT[s.geo])
+  renderRanked($('top-asns'), s.topAsns, GEO_ABSENT[s.geo])
   renderExpiring(s.expiring, s.now)
   renderRefused(s.refused)
   last = s

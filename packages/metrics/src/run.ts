@@ -49,11 +49,13 @@ export class MetricsService {
 
   async start (): Promise<void> {
     const { aggregator } = this.observer
-    // offline databases from npm packages; without them the geo panels stay empty, nothing else changes
-    this.geo = await GeoLookup.open().catch(err => {
-      this.log.warn({ err: (err as Error).message }, 'geo databases not available: no countries or ASes')
-      return null
-    })
+    // offline databases (npm packages; the fst-geoip package); without them the dashboard says so, nothing else changes
+    this.geo = !this.config.metrics.geoip
+      ? null
+      : await GeoLookup.open().catch(err => {
+        this.log.warn({ err: (err as Error).message }, 'geo databases not available (install fst-geoip): no countries or ASes')
+        return null
+      })
     if (this.geo !== null) aggregator.useGeo(ip => this.geo!.lookup(ip))
     // the history of the previous run first, then the mesh
     const history = await HistoryStore.open(join(this.config.stateDir, 'metrics-history'))
@@ -101,7 +103,8 @@ export class MetricsService {
 
   /** What the dashboard draws: the aggregates, the peers, and who we are. */
   snapshot () {
-    return { self: this.observer.peerId, ...this.observer.aggregator.summary(), peers: this.observer.peers() }
+    const geo = this.geo !== null ? 'on' : this.config.metrics.geoip ? 'missing' : 'off'
+    return { self: this.observer.peerId, ...this.observer.aggregator.summary(), peers: this.observer.peers(), geo }
   }
 
   private schedulePush (): void {

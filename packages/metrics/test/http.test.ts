@@ -79,6 +79,6 @@ describe('metrics service HTTP', () => {
     const config = loadConfig(null)
     expect(() => new MetricsService({ ...config, metrics: { ...config.metrics, listen: '0.0.0.0:9464' } }, log))
       .toThrow(expect.objectContaining({ name: 'ConfigError' }))
-    expect(() => new MetricsService({ ...config, metrics: { listen: '[::]:9464', dashboard: true, token: TOKEN } }, log)).not.toThrow()
+    expect(() => new MetricsService({ ...config, metrics: { listen: '[::]:9464', dashboard: true, geoip: true, token: TOKEN } }, log)).not.toThrow()
   })
 })

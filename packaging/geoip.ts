@@ -1,0 +1,84 @@
+import { linkSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { gzipSync } from 'node:zlib'
+import { type BuildInfo, debChangelog, dpkgDeb, HOMEPAGE, MAINTAINER, template, writeControl } from './deb.js'
+import { GEOIP_PACKAGES } from './payload.js'
+import { rpmbuild, rpmChangelog } from './rpm.js'
+import { buildTarball } from './tarball.js'
+
+/**
+ * fst-geoip: the offline country and AS databases the metrics service shows on its dashboard, a package of
+ * its own (architecture-independent, built once) because most servers run only the node and the data is
+ * most of the bytes. fst Recommends it; without it the dashboard works and says what is missing. It installs
+ * where the bundles resolve the npm packages, /usr/lib/fst/app/node_modules/@ip-location-db (the tarball:
+ * unpacked over the fst folder), so the code has one way to find them.
+ */
+export const GEOIP_DIR = 'app/node_modules/@ip-location-db'
+
+/**
+ * The files packages/metrics/src/geo.ts `defaultDatabases()` opens, and the licence texts: the npm packages
+ * also carry the same tables in other shapes (text CSVs, per-family mmdb files), 40 of their 81 MB.
+ */
+const SHIPPED = /^(asn-ipv[46]-num\.csv|geo-whois-asn-country\.mmdb|package\.json|README\.md|MODIFICATIONS|[A-Z_-]*LICENSE)$/
+
+/**
+ * Moves the GeoIP packages out of a payload into `to` (the same relative folder), or only removes them when
+ * `to` is null (the payload of a second architecture: the data is the same).
+ */
+export function takeGeoip (payload: string, to: string | null): void {
+  const from = join(payload, GEOIP_DIR)
+  if (to === null) {
+    rmSync(from, { recursive: true })
+    return
+  }
+  mkdirSync(join(to, GEOIP_DIR), { recursive: true })
+  for (const name of GEOIP_PACKAGES) {
+    const dir = join(to, 'app/node_modules', name)
+    renameSync(join(payload, 'app/node_modules', name), dir)
+    for (const file of readdirSync(dir)) if (!SHIPPED.test(file)) rmSync(join(dir, file), { recursive: true })
+  }
+  rmSync(from, { recursive: true })
+}
+
+/**
+ * Starts the builds of fst-geoip asked for (`deb`: fst-geoip_<v>_all.deb, `rpm`: fst-geoip-<v>-1.noarch.rpm,
+ * `tar`: fst-geoip-<v>.tar.gz holding app/node_modules/@ip-location-db, to unpack in the fst tarball's folder)
+ * into `out`, from the folder takeGeoip filled. Every tree is staged before any build reads one (see build.ts).
+ */
+export function buildGeoip (here: string, geoip: string, info: BuildInfo, formats: ReadonlySet<string>, out: string, compression: string, work: string): Array<Promise<string>> {
+  const deb = join(work, 'geoip-deb')
+  const rpm = join(work, 'geoip-rpm')
+  if (formats.has('deb')) stage(here, geoip, deb)
+  if (formats.has('rpm')) stage(here, geoip, rpm)
+  const built: Array<Promise<string>> = []
+  if (formats.has('deb')) {
+    writeFileSync(join(deb, 'usr/share/doc/fst-geoip/changelog.gz'), gzipSync(debChangelog('fst-geoip', info), { level: 9 }))
+    writeControl(here, deb, 'debian/geoip-control.in', { VERSION: info.version })
+    const file = join(out, `fst-geoip_${info.version}_all.deb`)
+    built.push(dpkgDeb(deb, file, compression).then(() => file))
+  }
+  if (formats.has('rpm')) {
+    const spec = join(work, 'fst-geoip.spec')
+    writeFileSync(spec, template(here, 'rpm/fst-geoip.spec.in', { VERSION: info.version, HOMEPAGE, MAINTAINER, CHANGELOG: rpmChangelog(info) }))
+    built.push(rpmbuild(spec, rpm, 'noarch', out, compression, join(work, 'geoip-rpmbuild')).then(() => join(out, `fst-geoip-${info.version}-1.noarch.rpm`)))
+  }
+  if (formats.has('tar')) {
+    const file = join(out, `fst-geoip-${info.version}.tar.gz`)
+    built.push(buildTarball(geoip, file, ['app']).then(() => file))
+  }
+  return built
+}
+
+/** A package root: the data in /usr/lib/fst, the copyright file in /usr/share/doc/fst-geoip. */
+function stage (here: string, geoip: string, tree: string): void {
+  mkdirSync(join(tree, 'usr/lib/fst/app/node_modules'), { recursive: true })
+  // hard links (41 MB, only read): the .deb, the RPM and the tarball are built at once from the same files
+  for (const name of GEOIP_PACKAGES.map(p => p.split('/')[1]!)) {
+    const to = join(tree, 'usr/lib/fst', GEOIP_DIR, name)
+    mkdirSync(to, { recursive: true })
+    for (const file of readdirSync(join(geoip, GEOIP_DIR, name))) linkSync(join(geoip, GEOIP_DIR, name, file), join(to, file))
+  }
+  const doc = join(tree, 'usr/share/doc/fst-geoip')
+  mkdirSync(doc, { recursive: true })
+  writeFileSync(join(doc, 'copyright'), template(here, 'debian/geoip-copyright', { HOMEPAGE }))
+}
