@@ -12,6 +12,7 @@ import { nftApplySeconds } from './nft-apply.js'
 import { writePropagationPlot, writeSeriesPlot } from './plot.js'
 import { scale } from './scale.js'
 import { catchUp, hookTime, propagation, throughput } from './scenarios.js'
+import { packageSizes } from './package-size.js'
 import { scriptStartMs } from './script-start.js'
 import { soak } from './soak.js'
 import { progress, round } from './stats.js'
@@ -79,6 +80,10 @@ async function run () {
   const nft = nftApplySeconds(10_000)
   progress(`  ${nft === null ? 'skipped (needs root and nft)' : `${round(nft, 3)} s`}`)
 
+  progress(`packages: the x86-64 .debs of fst and fst-geoip (${quick ? 'gzip' : 'xz'})`)
+  const packages = packageSizes(quick ? 'gzip' : 'xz')
+  progress(`  fst ${packages.deb_mb} MB (${packages.deb_installed_mb} MB installed), fst-geoip ${packages.geoip_deb_mb} MB (${packages.geoip_installed_mb} MB installed)`)
+
   const outDir = quick ? join(ROOT, 'test-output') : join(ROOT, 'docs')
   mkdirSync(outDir, { recursive: true })
   const plotFile = join(outDir, 'benchmarks-propagation.svg')
@@ -127,7 +132,12 @@ async function run () {
     throughput_vs_fail2ban: f2b === null ? null : round(tput.achieved_per_s / f2b.bansPerS, 0),
     // what FST runs beside (issue 25's anchors), on the same machine in the same run
     anchor_fail2ban_server_rss_mb: f2b?.serverRssMb ?? null,
-    anchor_sshguard_rss_mb: sshguardRss
+    anchor_sshguard_rss_mb: sshguardRss,
+    package_compression: packages.compression,
+    package_deb_mb: packages.deb_mb,
+    package_deb_installed_mb: packages.deb_installed_mb,
+    package_geoip_deb_mb: packages.geoip_deb_mb,
+    package_geoip_installed_mb: packages.geoip_installed_mb
   }
   process.stdout.write(`${JSON.stringify(result)}\n`)
 }
