@@ -5,10 +5,10 @@
  * heap-snapshot constructors by retained self size; the same RSS for its fork server. Markdown, for
  * docs/benchmarks.md. RSS does not depend on CPU load, so it can run beside other work (timings would not).
  */
-import { copyFileSync, readdirSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { copyFileSync, readFileSync } from 'node:fs'
 import pWaitFor from 'p-wait-for'
 import { Mesh } from '../utils/mesh.js'
+import { byConstructor, largestNative, takeSnapshot } from './heap-snapshot.js'
 import { feed } from './load.js'
 import { childPids, round } from './stats.js'
 
@@ -57,49 +57,6 @@ function rssTable (pid: number): Array<[string, number]> {
   return [...groups.entries()].sort((a, b) => b[1] - a[1]).map(([k, kb]) => [k, round(kb / 1024)])
 }
 
-interface Snapshot { snapshot: { meta: { node_fields: string[], node_types: [string[], ...unknown[]] } }, nodes: number[], strings: string[] }
-
-/** Self size by constructor (or node type) from a V8 heap snapshot, largest first. */
-function byConstructor (file: string): Array<[string, number, number]> {
-  const snap = JSON.parse(readFileSync(file, 'utf8')) as Snapshot
-  const fields = snap.snapshot.meta.node_fields
-  const types = snap.snapshot.meta.node_types[0]
-  const width = fields.length
-  const iType = fields.indexOf('type')
-  const iName = fields.indexOf('name')
-  const iSize = fields.indexOf('self_size')
-  const sums = new Map<string, [number, number]>()
-  for (let i = 0; i < snap.nodes.length; i += width) {
-    const type = types[snap.nodes[i + iType]!]!
-    const key = type === 'object' || type === 'closure' ? `${type === 'closure' ? 'closure ' : ''}${snap.strings[snap.nodes[i + iName]!]}` : `(${type})`
-    const s = sums.get(key) ?? [0, 0]
-    s[0] += snap.nodes[i + iSize]!
-    s[1]++
-    sums.set(key, s)
-  }
-  return [...sums.entries()].sort((a, b) => b[1][0] - a[1][0]).slice(0, 15).map(([k, [size, count]]) => [k, round(size / 1048576, 2), count])
-}
-
-/** The largest native objects (ArrayBuffer backing stores and the like) by name, summed per name. */
-function largestNative (file: string): Array<[string, number, number]> {
-  const snap = JSON.parse(readFileSync(file, 'utf8')) as Snapshot
-  const fields = snap.snapshot.meta.node_fields
-  const types = snap.snapshot.meta.node_types[0]
-  const width = fields.length
-  const [iType, iName, iSize] = [fields.indexOf('type'), fields.indexOf('name'), fields.indexOf('self_size')]
-  const sums = new Map<string, [number, number]>()
-  for (let i = 0; i < snap.nodes.length; i += width) {
-    if (types[snap.nodes[i + iType]!] !== 'native') continue
-    const size = snap.nodes[i + iSize]!
-    const key = `${snap.strings[snap.nodes[i + iName]!]} (${size >= 1048576 ? '≥1 MB' : size >= 65536 ? '64 KB-1 MB' : '<64 KB'})`
-    const s = sums.get(key) ?? [0, 0]
-    s[0] += size
-    s[1]++
-    sums.set(key, s)
-  }
-  return [...sums.entries()].sort((a, b) => b[1][0] - a[1][0]).slice(0, 10).map(([k, [size, count]]) => [k, round(size / 1048576, 2), count])
-}
-
 function statusKb (pid: number, key: string): number {
   return Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0)
 }
@@ -121,19 +78,7 @@ try {
   const table = rssTable(pid)
   const forks = childPids(pid)
   const forkRss = forks.reduce((sum, p) => sum + statusKb(p, 'VmRSS'), 0) / 1024
-  process.kill(pid, 'SIGUSR2')
-  const snapshotFile = await pWaitFor(() => {
-    const f = readdirSync(node.dir).find(n => n.endsWith('.heapsnapshot'))
-    return f === undefined ? false : pWaitFor.resolveWith(join(node.dir, f))
-  }, { interval: 200, timeout: 60_000 })
-  // the snapshot is complete once its size stops changing
-  let last = -1
-  await pWaitFor(() => {
-    const size = readFileSync(snapshotFile).length
-    const done = size === last && size > 0
-    last = size
-    return done
-  }, { interval: 500, timeout: 60_000 })
+  const snapshotFile = await takeSnapshot(pid, node.dir)
   const out: string[] = []
   out.push(`### Receiver node, ${bans} bans, at rest (VmRSS ${round(rss)} MB; fork server ${round(forkRss)} MB in ${forks.length} process)`, '')
   out.push('| mapping | RSS MB |', '|---|---|')
