@@ -10,7 +10,8 @@
  *   20 s, a fifth of them unbanned 5 s later, with the soak's removal bound (2,000 per origin), so the
  *   ledger stays the same size and anything that grows with n is kept for finished work.
  */
-import { readFileSync } from 'node:fs'
+import { copyFileSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { ControlClient } from '@fst/cli'
 import { Mesh } from '../utils/mesh.js'
 import { byConstructor, takeSnapshot } from './heap-snapshot.js'
@@ -21,6 +22,8 @@ const mode = process.argv[2] === 'bans' ? 'bans' : 'restarts'
 const work = Number(process.argv[3] ?? (mode === 'bans' ? 15_000 : 200))
 const WARM_UP = mode === 'bans' ? 3000 : 10
 const RATE = 50
+/** Rest after a round of bans: longer than every time-bounded cache on the path (gossipsub's are 120 s). */
+const REST_MS = 150_000
 const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
 
 const vmRssMb = (pid: number) => Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024
@@ -44,8 +47,9 @@ const publish = async (count: number) => {
   }
   await Promise.all(answers)
   client.close()
-  // every ban of this round has ended, and the witness has run the expiries
-  await sleep(25_000)
+  // every ban of this round has ended, the witness has run the expiries, and gossipsub's time caches (seen
+  // messages, delivery records: 120 s) have let go of this round's messages
+  await sleep(REST_MS)
 }
 const restart = async () => {
   await mesh.stopNode(1, 'SIGKILL')
@@ -81,6 +85,8 @@ try {
     ...grown.map(g => `| ${g.k.replaceAll('|', '\\|').slice(0, 60)} | ${g.n} | ${round(g.n / work, 3)} | ${round(g.mb, 3)} |`)
   ]
   process.stdout.write(`${out.join('\n')}\n`)
+  // to follow retainers by hand (Chrome DevTools, Memory tab: compare the two)
+  if (process.env.KEEP_SNAPSHOTS !== undefined) for (const [f, name] of [[first, 'first'], [last, 'last']] as const) copyFileSync(f, join(process.env.KEEP_SNAPSHOTS, `${name}.heapsnapshot`))
 } finally {
   await mesh.stop()
 }
