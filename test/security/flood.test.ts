@@ -44,6 +44,17 @@ describe('flood from one listed peer', () => {
       // every refusal counts, not only the rate limit's: what is not accounted for is what is still in transit
       return total(d.rejected) + queue + mesh.runs(0).length
     }
+    // the rogue's path to node 0 proven before the flood: node 0 refuses the rogue's first connection (not
+    // pinned yet) while its own dial pins it, and a wave written to a gossipsub stream of the refused
+    // connection vanishes (run 31 of .ci/run: wave 0 never arrived, nothing refused). A probe at a time until
+    // one is accounted for; what is accounted for then is the flood's baseline
+    let base = 0
+    for (let attempt = 0; base === 0; attempt++) {
+      if (attempt === 5) throw new Error(`no probe of the rogue reached node 0 in 5 attempts:\n${mesh.nodes[0]!.log().slice(-2000)}`)
+      await rogue.waitSubscriber(node0, 20_000)
+      rogue.sendRaw(node0, [await rogue.sign(wireMessage([['floodban', 'probe', 'tcp', '22', `198.19.0.${attempt}`]]))])
+      if (await pWaitFor(async () => await accounted() > 0, { interval: 100, timeout: 5000 }).then(() => true, () => false)) base = await accounted()
+    }
     const send = (from: number, to: number) => {
       for (let i = from; i < to; i += PER_RPC) rogue.sendRaw(node0, messages.slice(i, Math.min(i + PER_RPC, to)))
     }
@@ -52,7 +63,7 @@ describe('flood from one listed peer', () => {
     // ban is on its way
     for (let wave = 0; wave < FLOOD / 2; wave += WAVE) {
       send(wave, wave + WAVE)
-      await pWaitFor(async () => await accounted() >= wave + WAVE, { interval: 100, timeout: 90_000 }).catch(async (err: unknown) => {
+      await pWaitFor(async () => await accounted() >= base + wave + WAVE, { interval: 100, timeout: 90_000 }).catch(async (err: unknown) => {
         // what the node did with the wave, to tell a slow machine from messages that never arrived
         const status = await mesh.status(0)
         throw new Error(`wave ${wave}: ${(err as Error).message}; queue ${status.queue}, runs ${mesh.runs(0).length}, messages ${JSON.stringify(status.messages)}, defences ${JSON.stringify(await defences(mesh, 0))}\n${mesh.nodes[0]!.log().slice(-2000)}`)
@@ -75,7 +86,7 @@ describe('flood from one listed peer', () => {
     expect(behind).toBeGreaterThan(0)
 
     // every flood message was taken in; what was over 50/s (burst 500) was dropped and counted
-    await pWaitFor(async () => await accounted() >= FLOOD, { interval: 200, timeout: 60_000 })
+    await pWaitFor(async () => await accounted() >= base + FLOOD, { interval: 200, timeout: 60_000 })
     const d = await defences(mesh, 0)
     console.log(`flood: ${d.rejected.rate_limited ?? 0} of ${FLOOD} messages dropped by the rate limit`)
     expect(d.rejected.rate_limited ?? 0).toBeGreaterThan(FLOOD / 2)
