@@ -10,6 +10,8 @@ import { freePort, Mesh, type MeshOptions } from './mesh.js'
 
 const SIGN_PREFIX = new TextEncoder().encode('libp2p-pubsub:')
 const encoder = new TextEncoder()
+/** How long a connection must have been open before we send on it (see canSendTo). */
+const STABLE_MS = 500
 
 export interface RogueOptions {
   /** The key to speak with: a fresh one (an outsider) by default, or a listed peer's (a member gone rogue). */
@@ -89,7 +91,10 @@ export class Rogue {
   }
 
   private canSendTo (peerId: string): boolean {
-    return this.host.getConnections().some(c => c.remotePeer.toString() === peerId &&
+    // a connection open for a moment: a node refuses one it cannot admit yet (its peer ID not pinned) right
+    // after the handshake, and what we write to a stream of it is lost
+    return this.host.getConnections().some(c => c.remotePeer.toString() === peerId && c.status === 'open' &&
+      Date.now() - c.timeline.open >= STABLE_MS &&
       c.streams.some(s => s.direction === 'outbound' && s.protocol?.startsWith('/meshsub/') === true))
   }
 
