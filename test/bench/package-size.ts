@@ -6,8 +6,8 @@ import { ROOT } from '../utils/mesh.js'
 import { round } from './stats.js'
 
 /**
- * Issue 25's package figures: the x86-64 .deb of fst and of fst-geoip as `pnpm package` makes them (xz; the
- * quick bench gzip, faster and larger), their sizes and Installed-Size. Built into a temporary folder.
+ * Issue 25's package figures: the x86-64 .deb of fst and of fst-geoip as `pnpm package` makes them, their
+ * sizes and Installed-Size. Built into a temporary folder.
  */
 export function packageSizes (compression: 'xz' | 'gzip') {
   const out = mkdtempSync(join(tmpdir(), 'fst-bench-package-'))
@@ -20,7 +20,7 @@ export function packageSizes (compression: 'xz' | 'gzip') {
     }
     const fst = figures(join(out, `fst_${version}_amd64.deb`))
     const geoip = figures(join(out, `fst-geoip_${version}_all.deb`))
-    return { compression, deb_mb: fst.mb, deb_installed_mb: fst.installedMb, geoip_deb_mb: geoip.mb, geoip_installed_mb: geoip.installedMb }
+    return { deb_mb: fst.mb, deb_installed_mb: fst.installedMb, geoip_deb_mb: geoip.mb, geoip_installed_mb: geoip.installedMb }
   } finally {
     rmSync(out, { recursive: true, force: true })
   }
