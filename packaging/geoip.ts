@@ -13,7 +13,8 @@ import { buildTarball } from './tarball.js'
  * where the bundles resolve the npm packages, /usr/lib/fst/app/node_modules/@ip-location-db (the tarball:
  * unpacked over the fst folder), so the code has one way to find them.
  */
-export const GEOIP_DIR = 'app/node_modules/@ip-location-db'
+const MODULES = 'app/node_modules'
+const GEOIP_DIR = `${MODULES}/@ip-location-db`
 
 /**
  * The files packages/metrics/src/geo.ts `defaultDatabases()` opens, and the licence texts: the npm packages
@@ -33,8 +34,8 @@ export function takeGeoip (payload: string, to: string | null): void {
   }
   mkdirSync(join(to, GEOIP_DIR), { recursive: true })
   for (const name of GEOIP_PACKAGES) {
-    const dir = join(to, 'app/node_modules', name)
-    renameSync(join(payload, 'app/node_modules', name), dir)
+    const dir = join(to, MODULES, name)
+    renameSync(join(payload, MODULES, name), dir)
     for (const file of readdirSync(dir)) if (!SHIPPED.test(file)) rmSync(join(dir, file), { recursive: true })
   }
   rmSync(from, { recursive: true })
@@ -71,12 +72,11 @@ export function buildGeoip (here: string, geoip: string, info: BuildInfo, format
 
 /** A package root: the data in /usr/lib/fst, the copyright file in /usr/share/doc/fst-geoip. */
 function stage (here: string, geoip: string, tree: string): void {
-  mkdirSync(join(tree, 'usr/lib/fst/app/node_modules'), { recursive: true })
   // hard links (41 MB, only read): the .deb, the RPM and the tarball are built at once from the same files
-  for (const name of GEOIP_PACKAGES.map(p => p.split('/')[1]!)) {
-    const to = join(tree, 'usr/lib/fst', GEOIP_DIR, name)
+  for (const name of GEOIP_PACKAGES) {
+    const to = join(tree, 'usr/lib/fst', MODULES, name)
     mkdirSync(to, { recursive: true })
-    for (const file of readdirSync(join(geoip, GEOIP_DIR, name))) linkSync(join(geoip, GEOIP_DIR, name, file), join(to, file))
+    for (const file of readdirSync(join(geoip, MODULES, name))) linkSync(join(geoip, MODULES, name, file), join(to, file))
   }
   const doc = join(tree, 'usr/share/doc/fst-geoip')
   mkdirSync(doc, { recursive: true })

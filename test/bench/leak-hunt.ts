@@ -10,13 +10,13 @@
  *   20 s, a fifth of them unbanned 5 s later, with the soak's removal bound (2,000 per origin), so the
  *   ledger stays the same size and anything that grows with n is kept for finished work.
  */
-import { copyFileSync, readFileSync } from 'node:fs'
+import { copyFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ControlClient } from '@fst/cli'
 import { Mesh } from '../utils/mesh.js'
 import { byConstructor, takeSnapshot } from './heap-snapshot.js'
 import { benchIp } from './load.js'
-import { progress, round } from './stats.js'
+import { progress, round, rssMb } from './stats.js'
 
 const mode = process.argv[2] === 'bans' ? 'bans' : 'restarts'
 const work = Number(process.argv[3] ?? (mode === 'bans' ? 15_000 : 200))
@@ -25,8 +25,6 @@ const RATE = 50
 /** Rest after a round of bans: longer than every time-bounded cache on the path (gossipsub's are 120 s). */
 const REST_MS = 150_000
 const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
-
-const vmRssMb = (pid: number) => Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024
 
 process.env.FST_NODE_ARGS = `${process.env.FST_NODE_ARGS ?? ''} --heapsnapshot-signal=SIGUSR2`.trim()
 const mesh = await Mesh.create({ nodes: 2, config: () => ({ limits: { maxRemovalsPerOrigin: 2000 } }) })
@@ -43,7 +41,7 @@ const publish = async (count: number) => {
     if (next % 5 === 0) answers.push(sleep(5000).then(() => client.request({ ...ban, action: 'unban', duration: 0 })))
     const wait = started + ((i + 1) / RATE) * 1000 - performance.now()
     if (wait > 0) await sleep(wait)
-    if (i % 3000 === 2999) progress(`  ${next + 1} bans, witness VmRSS ${round(vmRssMb(mesh.nodes[0]!.process!.pid!))} MB`)
+    if (i % 3000 === 2999) progress(`  ${next + 1} bans, witness VmRSS ${rssMb(mesh.nodes[0]!.process!.pid!)} MB`)
   }
   await Promise.all(answers)
   client.close()
@@ -59,7 +57,7 @@ const doWork = async (n: number) => {
   if (mode === 'bans') return publish(n)
   for (let i = 1; i <= n; i++) {
     await restart()
-    if (i % 50 === 0) progress(`  ${i} restarts, witness VmRSS ${round(vmRssMb(mesh.nodes[0]!.process!.pid!))} MB`)
+    if (i % 50 === 0) progress(`  ${i} restarts, witness VmRSS ${rssMb(mesh.nodes[0]!.process!.pid!)} MB`)
   }
 }
 try {
@@ -67,12 +65,13 @@ try {
   const witness = mesh.nodes[0]!
   const pid = witness.process!.pid!
   await doWork(WARM_UP)
-  const rssBefore = vmRssMb(pid)
+  const rssBefore = rssMb(pid)
   const first = await takeSnapshot(pid, witness.dir)
   await doWork(work)
-  const rssAfter = vmRssMb(pid)
+  const rssAfter = rssMb(pid)
   const last = await takeSnapshot(pid, witness.dir)
-  const before = new Map(byConstructor(first, Infinity).map(([k, mb, n]) => [k, { mb, n }]))
+  const firstRows = byConstructor(first, Infinity)
+  const before = new Map(firstRows.map(([k, mb, n]) => [k, { mb, n }]))
   const after = byConstructor(last, Infinity)
   const total = (rows: Array<[string, number, number]>) => rows.reduce((sum, [, mb]) => sum + mb, 0)
   const grown = after.map(([k, mb, n]) => ({ k, mb: mb - (before.get(k)?.mb ?? 0), n: n - (before.get(k)?.n ?? 0) }))
@@ -80,7 +79,7 @@ try {
   const unit = mode === 'bans' ? 'ban' : 'restart'
   const out = [
     `### Witness after ${work} ${unit}s (after a warm-up of ${WARM_UP})`, '',
-    `VmRSS ${round(rssBefore)} → ${round(rssAfter)} MB; heap snapshot (live objects) ${round(total(byConstructor(first, Infinity)))} → ${round(total(after))} MB`, '',
+    `VmRSS ${rssBefore} → ${rssAfter} MB; heap snapshot (live objects) ${round(total(firstRows))} → ${round(total(after))} MB`, '',
     `| constructor | objects more | per ${unit} | MB more |`, '|---|---|---|---|',
     ...grown.map(g => `| ${g.k.replaceAll('|', '\\|').slice(0, 60)} | ${g.n} | ${round(g.n / work, 3)} | ${round(g.mb, 3)} |`)
   ]

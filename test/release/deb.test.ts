@@ -54,12 +54,16 @@ async function startNode (index: 1 | 2): Promise<void> {
   await waitStarted(child, `installed fst on host ${index}`, child.output, () => status(index), 30_000)
 }
 
-async function stopNode (index: 1 | 2): Promise<void> {
-  const child = nodes[index]
+/** SIGTERM to a process started here, resolved once it has exited (at once if it has already). */
+async function terminate (child: ChildProcess | null): Promise<void> {
   if (child === null || child.exitCode !== null || child.signalCode !== null) return
   const exited = new Promise(resolve => child.once('exit', resolve))
   child.kill('SIGTERM')
   await exited
+}
+
+async function stopNode (index: 1 | 2): Promise<void> {
+  await terminate(nodes[index])
   nodes[index] = null
 }
 
@@ -187,13 +191,7 @@ describe('the Debian package and the tarball', () => {
       }, { interval: 100, timeout: 30_000 })
       return () => output
     }
-    const stop = async () => {
-      const child = service
-      if (child === null || child.exitCode !== null) return
-      const exited = new Promise(resolve => child.once('exit', resolve))
-      child.kill('SIGTERM')
-      await exited
-    }
+    const stop = () => terminate(service)
     const summary = async () => (await (await fetch(`${url}api/summary`)).json()) as { geo: string }
     const lookup = async (ip: string) => ((await (await fetch(`${url}api/address?ip=${ip}`)).json()) as { geo: unknown }).geo
     const browser = await launchBrowser()
