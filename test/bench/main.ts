@@ -81,7 +81,7 @@ async function run () {
   progress(`  ${nft === null ? 'skipped (needs root and nft)' : `${round(nft, 3)} s`}`)
 
   // building the packages takes minutes: the full run only
-  const packages = quick ? null : packageSizes('xz')
+  const packages = quick ? null : packageSizes()
   if (packages !== null) progress(`packages: fst ${packages.deb_mb} MB (${packages.deb_installed_mb} MB installed), fst-geoip ${packages.geoip_deb_mb} MB (${packages.geoip_installed_mb} MB installed), x86-64 .debs, xz`)
 
   const outDir = quick ? join(ROOT, 'test-output') : join(ROOT, 'docs')

@@ -6,13 +6,13 @@ import { ROOT } from '../utils/mesh.js'
 import { round } from './stats.js'
 
 /**
- * Issue 25's package figures: the x86-64 .deb of fst and of fst-geoip as `pnpm package` makes them, their
+ * Issue 25's package figures: the x86-64 .deb of fst and of fst-geoip as `pnpm package` makes them (xz), their
  * sizes and Installed-Size. Built into a temporary folder.
  */
-export function packageSizes (compression: 'xz' | 'gzip') {
+export function packageSizes () {
   const out = mkdtempSync(join(tmpdir(), 'fst-bench-package-'))
   try {
-    execFileSync(process.execPath, ['--import', 'tsx', 'packaging/build.ts', '--only', 'deb', '--arch', 'x64', '--compression', compression, '--out', out], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] })
+    execFileSync(process.execPath, ['--import', 'tsx', 'packaging/build.ts', '--only', 'deb', '--arch', 'x64', '--compression', 'xz', '--out', out], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] })
     const { version } = JSON.parse(readFileSync(join(ROOT, 'packages/cli/package.json'), 'utf8')) as { version: string }
     const figures = (file: string) => {
       const installedKiB = Number(execFileSync('dpkg-deb', ['-f', file, 'Installed-Size'], { encoding: 'utf8' }).trim())
