@@ -48,6 +48,7 @@ export function nodeCatchup (init: NodeCatchupInit): Catchup {
       verify: (entry, proof) => init.provenance.verifyEntry(entry, proof)
     }),
     apply: init.apply,
+    changes: () => init.ledger.changes,
     intervalMs: config.catchup.intervalS * 1000,
     timeoutMs: config.catchup.timeoutS * 1000,
     log: init.log,

@@ -4,6 +4,7 @@ import type { Logger } from 'pino'
 import type { Host } from '../mesh/host.js'
 import type { SignedEntry } from '@fst/protocol'
 import { type CatchupState, type FrameChannel, type PullResult, pullCatchup, serveCatchup } from './session.js'
+import { SETTLE_TIMING, type SettleTiming, settleWhenQuiet } from './settle.js'
 import { CATCHUP_PROTOCOL, type EntryPolicy, MAX_FRAME_BYTES } from './wire.js'
 
 export interface CatchupInit {
@@ -20,16 +21,14 @@ export interface CatchupInit {
   intervalMs: number
   /** Longest one exchange may take. */
   timeoutMs: number
+  /** A counter of ledger changes: the settle pull waits for a wave to pass (catchup/settle.ts). */
+  changes: () => number
+  /** @default SETTLE_TIMING */
+  settle?: SettleTiming
   log: Logger
   onPull?: (outcome: 'same' | 'synced' | 'failed', result?: PullResult, peer?: string) => void
 }
 
-/**
- * A second pull this long after a connect. The first one runs at once, before the two sides know each other's
- * gossipsub subscriptions; what the peer publishes in between reaches us only by relays, and a node that has
- * just started answers its queued reports exactly then (the soak lost bans of 30-60 s that way).
- */
-const SETTLE_MS = 10_000
 /** Retries of a pull that failed right after a connect (the peer may not have registered the protocol yet). */
 const RETRIES = 3
 const RETRY_MS = 1000
@@ -54,8 +53,8 @@ export function frameChannel (stream: Stream): FrameChannel {
 export class Catchup {
   private readonly running = new Map<string, Promise<void>>()
   private readonly again = new Set<string>()
-  /** The settle pull due for each recently connected peer. */
-  private readonly settling = new Map<string, NodeJS.Timeout>()
+  /** Cancels the settle pull due for each recently connected peer. */
+  private readonly settling = new Map<string, () => void>()
   /** The end of the queue of pulls; each pull starts when the one before it settled. */
   private tail: Promise<void> = Promise.resolve()
   private timer: NodeJS.Timeout | null = null
@@ -88,16 +87,19 @@ export class Catchup {
     }
   }
 
-  /** One more pull SETTLE_MS after the latest connect of a peer, if it is still connected then. */
+  /**
+   * One more pull once the link has settled, if the peer is still connected then. The first one runs at once,
+   * before the two sides know each other's gossipsub subscriptions; what the peer publishes in between reaches
+   * us only by relays, and a node that has just started answers its queued reports exactly then (the soak lost
+   * bans of 30-60 s that way). A later connect of the same peer starts the wait again.
+   */
   private settleLater (peer: PeerId): void {
     const id = peer.toString()
-    clearTimeout(this.settling.get(id))
-    const timer = setTimeout(() => {
+    this.settling.get(id)?.()
+    this.settling.set(id, settleWhenQuiet(this.init.settle ?? SETTLE_TIMING, this.init.changes, () => {
       this.settling.delete(id)
       if (this.init.host.getConnections(peer).length > 0) this.pull(peer)
-    }, SETTLE_MS)
-    timer.unref()
-    this.settling.set(id, timer)
+    }))
   }
 
   /** Schedules a pull from one peer (coalesced with one under way). */
@@ -183,7 +185,7 @@ export class Catchup {
     this.stopped = true
     if (this.timer !== null) clearInterval(this.timer)
     this.timer = null
-    for (const timer of this.settling.values()) clearTimeout(timer)
+    for (const cancel of this.settling.values()) cancel()
     this.settling.clear()
     this.init.host.removeEventListener('peer:connect', this.onConnect)
     await this.init.host.unhandle(CATCHUP_PROTOCOL).catch(() => {})

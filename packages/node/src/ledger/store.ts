@@ -68,6 +68,7 @@ export class Ledger {
   private readonly compactor = new EntryCompactor()
   /** Keys each origin holds as bans: the per-origin bound is checked against it in O(1). */
   private readonly bansByOrigin = new Map<string, number>()
+  private changeCount = 0
   /** Keys of entries without a proof (a v1 ledger): not served by catch-up until re-signed (own) or replaced. */
   readonly unproven = new Set<string>()
   /** Versions handed to LMDB and not committed yet. */
@@ -170,6 +171,7 @@ export class Ledger {
     this.count(key, compact, 1)
     this.entries.set(key, compact)
     this.digest.set(key, compact)
+    this.changeCount++
     this.track(key, entry)
     if (actionFamily(entry.action).removes) this.evictRemovals(entry.origin)
   }
@@ -191,6 +193,7 @@ export class Ledger {
     this.unproven.delete(key)
     this.expiring.delete(key)
     this.digest.delete(key)
+    this.changeCount++
     void this.db.remove(key)
   }
 
@@ -203,6 +206,11 @@ export class Ledger {
     if (proof === undefined) return this.put(key, plain).then(() => this.db.flushed)
     // the proof arrives within a batch window; a version received meanwhile was written already and wins
     return Promise.resolve(proof).then(p => sameVersion(this.entries.get(key), plain) ? this.put(key, { ...plain, proof: p }) : undefined).then(() => this.db.flushed)
+  }
+
+  /** Changes to memory since open: catch-up watches their rate (catchup/settle.ts). */
+  get changes (): number {
+    return this.changeCount
   }
 
   get size (): number {
