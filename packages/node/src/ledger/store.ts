@@ -4,6 +4,7 @@ import {
 } from '@fst/protocol'
 import { open, type RootDatabase } from 'lmdb'
 import { DigestIndex } from './digest.js'
+import { ExpiryIndex } from './expiry-index.js'
 import type { LedgerRefusal, LedgerRules } from './rules.js'
 import { EntryCompactor } from './compact-entry.js'
 import { before, RemovalBound } from './removal-bound.js'
@@ -63,7 +64,7 @@ export interface LedgerFilter {
 export class Ledger {
   private readonly entries = new Map<string, LedgerEntry>()
   /** Keys of bans with a duration, with their expiry time (also past ones until the sweeper takes them). */
-  private readonly expiring = new Map<string, number>()
+  private readonly expiring = new ExpiryIndex()
   readonly digest = new DigestIndex()
   private readonly compactor = new EntryCompactor()
   /** Keys each origin holds as bans: the per-origin bound is checked against it in O(1). */
@@ -370,13 +371,10 @@ export class Ledger {
       const left = list.filter(r => expiresAt(r) > now)
       if (left.length !== list.length) void this.writeRivals(key, left)
     }
-    for (const [key, end] of this.expiring) {
-      if (end > now) continue
+    // every key taken is stored again below, which tracks its next end (if any)
+    for (const key of this.expiring.takeDue(now)) {
       const ban = this.entries.get(key)
-      if (ban === undefined) {
-        this.expiring.delete(key)
-        continue
-      }
+      if (ban === undefined) continue
       // a standing ban of another origin takes over: the key stays banned, no unban runs
       const rivals = this.rivals.get(key)
       if (rivals !== undefined) {
