@@ -165,11 +165,14 @@ export async function throughput (nodes: number, rate: number, seconds: number, 
   const mesh = await latencyMesh(nodes, { batchScripts: true, config: { limits, ...config } })
   try {
     const receivers = mesh.nodes.slice(1).map(n => n.index)
+    const nodeCpuMs = () => mesh.nodes.map(n => processCpuMs(n.process!.pid!)?.own ?? Number.NaN)
+    const cpuBefore = nodeCpuMs()
     const { accepted, refused, firstSentMs } = await feed(socketOf(mesh, 0), count, rate)
     await waitForLines(mesh, receivers, accepted.size, Math.max(30_000, seconds * 4000))
     const { samples, seen, lastStartMs } = readLatencies(mesh, receivers, accepted)
     const ledgers = await Promise.all(mesh.nodes.map(n => mesh.status(n.index).then(s => s.ledger.entries)))
     const rss = mesh.nodes.map(n => rssMb(n.process!.pid!))
+    const cpuAfter = nodeCpuMs()
     return {
       offered: count,
       accepted: accepted.size,
@@ -179,7 +182,10 @@ export async function throughput (nodes: number, rate: number, seconds: number, 
       ledgersComplete: ledgers.every(n => n >= accepted.size),
       p50: round(percentile(samples, 50)),
       p99: round(percentile(samples, 99)),
-      maxRssMb: Math.max(...rss.map(r => r ?? 0))
+      maxRssMb: Math.max(...rss.map(r => r ?? 0)),
+      // the nodes' own CPU (not their scripts') from the feed's start to the last run: steadier than the rate
+      // on a machine where five nodes share two cores
+      nodeCpuS: round(cpuAfter.reduce((sum, after, i) => sum + after - cpuBefore[i]!, 0) / 1000, 1)
     }
   } finally {
     await mesh.stop()
