@@ -3,6 +3,9 @@ import type { GossipsubOpts } from '@libp2p/gossipsub'
 import type { PeerScoreParams, PeerScoreThresholds, TopicScoreParams } from '@libp2p/gossipsub/score'
 import { type GossipTuning, SMALL_FLEET } from './fleet-params.js'
 
+/** How long a message id stays in gossipsub's seen cache (see gossipOptions). */
+export const SEEN_TTL_MS = 2 * 60 * 1000
+
 /** The gossipsub topic every FST node and the metrics service join. */
 export const TOPIC = 'fst/events/2'
 
@@ -47,8 +50,13 @@ export const MESH_DEGREE = { D: SMALL_FLEET.D, Dlo: SMALL_FLEET.Dlo, Dhi: SMALL_
  * Gossipsub settings for a fleet of firewalls. Messages are few and precious, peers are known in
  * advance, so: for a small fleet publish to every peer (floodPublish) for the first hop's latency, a small
  * mesh behind it (MESH_DEGREE); for a large one the mesh carries everything (`tuning`, fleet-params.ts);
- * keep a message in the seen cache for long enough that a replay inside the freshness window is still
- * dropped as duplicate, and drop duplicates by (from, seqno) before any signature work.
+ * drop duplicates by (from, seqno) before any signature work.
+ *
+ * The seen cache keeps gossipsub's default of 2 minutes, far past the few seconds in which the mesh's own
+ * copies and IWANT answers arrive. It is not the replay defence: the freshness window is a day and a restart
+ * empties the cache, and a replay that gets past it changes nothing because the ledger keeps the newest event
+ * per key. At 10 minutes it held five times the ids (16,000 at the soak's 50 messages a second, ~8 MB, and the
+ * last 10 minutes of any wave) and took 10 minutes to reach its size, which the soak read as growth.
  */
 export function gossipOptions (topic = TOPIC, tuning: GossipTuning = SMALL_FLEET): Partial<GossipsubOpts> {
   const scoreParams: Partial<PeerScoreParams> = {
@@ -68,7 +76,7 @@ export function gossipOptions (topic = TOPIC, tuning: GossipTuning = SMALL_FLEET
     // peers come from sync-peers.txt only: no peer exchange
     doPX: false,
     fastMsgIdFn: msg => fastId(msg.from, msg.seqno),
-    seenTTL: 10 * 60 * 1000,
+    seenTTL: SEEN_TTL_MS,
     // one message at a time per peer, in order: a flooding peer's backlog then waits in its own stream (and
     // TCP/yamux flow control slows the sender) instead of thousands of validations racing every other peer's
     awaitRpcHandler: true,
