@@ -1,6 +1,7 @@
 import { pino, type Logger } from 'pino'
 import type { NodeConfig } from './config/config.js'
 import { FstNode } from './node.js'
+import type { IntegrationFactory } from './integrations.js'
 
 /** The JSON-lines logger (pino) of a process at `level`. */
 export function createLogger (level: string): Logger {
@@ -62,9 +63,9 @@ export async function runInForeground (service: ForegroundService, log: Logger, 
 }
 
 /** Runs a node in the foreground until SIGINT/SIGTERM (see runInForeground). */
-export async function runDaemon (config: NodeConfig, logger?: Logger): Promise<FstNode> {
+export async function runDaemon (config: NodeConfig, logger?: Logger, integrations: readonly IntegrationFactory[] = []): Promise<FstNode> {
   const log = logger ?? await createProcessLogger(config.logLevel, config.logFormat)
-  const node = new FstNode(config, log)
+  const node = new FstNode(config, log, integrations)
   await runInForeground(node, log, 'stopping: draining scripts and closing the ledger')
   return node
 }

@@ -50,4 +50,5 @@ export { createLauncher, DirectLauncher, ForkServer, type Launcher } from './act
 export { listScripts, selectScript, type Script } from './actions/scripts.js'
 export { createMessageValidator, type MessageVerdict } from './mesh/validator.js'
 export { writeNetworkKey } from './trust/network-key.js'
-export { crowdsecIntegration, CrowdsecIntegration, crowdsecSchema, defaultCrowdsecConfig, type CrowdsecConfig, DecisionsEndpoint, CrowdsecSource, formatDuration, parseDuration, BouncerCursor, createCrowdsecMetrics } from './crowdsec/index.js'
+export { crowdsecSchema, defaultCrowdsecConfig, type CrowdsecConfig } from './config/crowdsec.js'
+export type { IntegrationContext, IntegrationFactory, LedgerView, NodeIntegration } from './integrations.js'

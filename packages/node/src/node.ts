@@ -9,7 +9,6 @@ import type { ActionRunner } from './actions/runner.js'
 import { nodeCatchup } from './catchup/node-catchup.js'
 import type { Catchup } from './catchup/service.js'
 import { catchupState } from './catchup/state.js'
-import { type CrowdsecIntegration, crowdsecIntegration } from './crowdsec/index.js'
 import type { NodeConfig } from './config/config.js'
 import { controlHandler } from './control/handlers.js'
 import { ControlServer, resolveGroup } from './control/server.js'
@@ -36,6 +35,7 @@ import { QuorumGate } from './trust/quorum-gate.js'
 import { MemoryReducer } from './upstream/memory-reducer.js'
 import { StateLock } from './state-lock.js'
 import { SpoolDrainer } from './spool/drainer.js'
+import type { IntegrationFactory, NodeIntegration } from './integrations.js'
 
 export { TOPIC }
 /** How long SIGTERM waits for queued scripts. */
@@ -81,10 +81,10 @@ export class FstNode {
   private published = 0
   private readonly lock: StateLock
   private ledgerOpen = false
-  /** CrowdSec decisions endpoint and source, when configured (crowdsec/). */
-  crowdsec: CrowdsecIntegration | null = null
+  /** What runs beside the node (the CrowdSec integration, when the CLI starts the node), in start order. */
+  private integrations: NodeIntegration[] = []
 
-  constructor (readonly config: NodeConfig, private readonly log: Logger) {
+  constructor (readonly config: NodeConfig, private readonly log: Logger, private readonly integrationFactories: readonly IntegrationFactory[] = []) {
     this.mesh = new MeshPeer(config, log, reason => this.metrics.connectionsRefused.inc({ reason }))
     this.lock = new StateLock(config.stateDir)
   }
@@ -244,8 +244,13 @@ export class FstNode {
     const countPeers = () => metrics.peers.set(this.mesh.connectedPeers().length)
     this.host.addEventListener('connection:open', countPeers)
     this.host.addEventListener('connection:close', countPeers)
-    this.crowdsec = crowdsecIntegration({ config: config.crowdsec, stateDir: config.stateDir, peerId: this.peerId, ledger: () => this.ledger, publish: input => this.publish(input), registry: this.registry, log })
-    await this.crowdsec?.start()
+    const context = { config, peerId: this.peerId, ledger: this.ledger, publish: (input: Record<string, unknown>) => this.publish(input), registry: this.registry, log }
+    for (const make of this.integrationFactories) {
+      const integration = make(context)
+      if (integration === null) continue
+      this.integrations.push(integration)
+      await integration.start()
+    }
     log.info({ peerId: this.peerId, listen: this.host.getMultiaddrs().map(String), peers: this.membership.others().length }, 'node started')
   }
 
@@ -331,7 +336,7 @@ export class FstNode {
     this.expiry?.stop()
     if (this.heldPurger !== null) clearInterval(this.heldPurger)
     this.memory.stop()
-    await this.crowdsec?.stop()
+    for (const integration of this.integrations.splice(0).reverse()) await integration.stop()
     await this.control?.stop()
     await this.spool?.stop()
     await this.metricsEndpoint?.stop()

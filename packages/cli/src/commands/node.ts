@@ -6,7 +6,10 @@ import { addServiceCommand, nodeConfig } from '../node-config.js'
 /** `fst start`, `fst id`, `fst keygen`: commands that work on this server's node and its identity. */
 export function addNodeCommands (program: Command, emit: (text: string) => void): void {
   addServiceCommand(program, 'start', 'run a node in the foreground (one per state dir: a second one exits 2 before doing anything)',
-    async config => (await import('@fst/node')).runDaemon(config))
+    async config => {
+      const [{ runDaemon }, { crowdsecIntegration }] = await Promise.all([import('@fst/node'), import('@fst/crowdsec')])
+      return runDaemon(config, undefined, [crowdsecIntegration])
+    })
 
   program.command('id')
     .description('print this node\'s peer ID and the line to paste into sync-peers.txt (reads the key; never creates one)')

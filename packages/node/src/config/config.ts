@@ -2,7 +2,7 @@ import { MAX_DURATION_S, NAME_PATTERN, parseAddress } from '@fst/protocol'
 import { z } from 'zod'
 import { configPathFrom, DEFAULT_CONTROL_SOCKET, DEFAULT_SPOOL, merge, readConfigDocument, resolveConfigPath } from './file.js'
 import { ConfigError } from '../errors.js'
-import { crowdsecSchema, defaultCrowdsecConfig } from '../crowdsec/config.js'
+import { crowdsecSchema, defaultCrowdsecConfig } from './crowdsec.js'
 
 const durationMs = z.number().int().min(0)
 /** A pull must at least take one full catch-up frame. */
@@ -187,7 +187,7 @@ export const configSchema = z.strictObject({
    * sixth field): fail2ban's own default bantime, not forever. 0 would mean permanent.
    */
   defaultDurationS: z.number().int().min(0).max(MAX_DURATION_S),
-  /** CrowdSec: decisions endpoint for bouncers, and a local CrowdSec LAPI as a source (crowdsec/config.ts). */
+  /** CrowdSec: decisions endpoint for bouncers, and a local CrowdSec LAPI as a source (config/crowdsec.ts). */
   crowdsec: crowdsecSchema,
   /**
    * Reports the hook (and `fst ban`/`unban`/`publish`) could not hand to the node are written here and

@@ -1,10 +1,8 @@
 import { readFileSync } from 'node:fs'
 import { type ControlResponse, MAX_DURATION_S, parseAddress } from '@fst/protocol'
 import type { Logger } from 'pino'
-import { ConfigError } from '../errors.js'
+import { ConfigError, type CrowdsecConfig, LogThrottle } from '@fst/node'
 import { isActive, type LedgerEntry } from '@fst/protocol'
-import { LogThrottle } from '../metrics/log-throttle.js'
-import type { CrowdsecConfig } from './config.js'
 import { parseDuration } from './duration.js'
 import type { CrowdsecMetrics } from './metrics.js'
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { formatDuration, parseDuration } from '../src/crowdsec/duration.js'
+import { formatDuration, parseDuration } from '../src/duration.js'
 
 describe('Go durations (CrowdSec)', () => {
   it('parses every unit Go prints, both micro signs included, and refuses what is not one', () => {
