@@ -1,10 +1,11 @@
 import { linkSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { type BuildInfo, debChangelog, dpkgDeb, HOMEPAGE, MAINTAINER, template, writeControl } from './deb.js'
 import { GEOIP_PACKAGES } from './payload.js'
 import { rpmbuild, rpmChangelog } from './rpm.js'
 import { buildTarball } from './tarball.js'
+import { GEOIP_FILES } from '../packages/metrics/src/geo-files.js'
 
 /**
  * fst-geoip: the offline country and AS databases the metrics service shows on its dashboard, a package of
@@ -17,10 +18,13 @@ const MODULES = 'app/node_modules'
 const GEOIP_DIR = `${MODULES}/@ip-location-db`
 
 /**
- * The files packages/metrics/src/geo.ts `defaultDatabases()` opens, and the licence texts: the npm packages
- * also carry the same tables in other shapes (text CSVs, per-family mmdb files), 40 of their 81 MB.
+ * What fst-geoip keeps of each package: the tables the dashboard opens (GEOIP_FILES), the package metadata and
+ * the licence texts. The npm packages also carry the same tables in other shapes (text CSVs, per-family mmdb
+ * files), 40 of their 81 MB.
  */
-const SHIPPED = /^(asn-ipv[46]-num\.csv|geo-whois-asn-country\.mmdb|package\.json|README\.md|MODIFICATIONS|[A-Z_-]*LICENSE)$/
+const DATA_FILES = new Set(Object.values(GEOIP_FILES).map(file => basename(file)))
+const METADATA = /^(package\.json|README\.md|MODIFICATIONS|[A-Z_-]*LICENSE)$/
+const shipped = (file: string) => DATA_FILES.has(file) || METADATA.test(file)
 
 /**
  * Moves the GeoIP packages out of a payload into `to` (the same relative folder), or only removes them when
@@ -36,7 +40,7 @@ export function takeGeoip (payload: string, to: string | null): void {
   for (const name of GEOIP_PACKAGES) {
     const dir = join(to, MODULES, name)
     renameSync(join(payload, MODULES, name), dir)
-    for (const file of readdirSync(dir)) if (!SHIPPED.test(file)) rmSync(join(dir, file), { recursive: true })
+    for (const file of readdirSync(dir)) if (!shipped(file)) rmSync(join(dir, file), { recursive: true })
   }
   rmSync(from, { recursive: true })
 }

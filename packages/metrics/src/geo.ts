@@ -2,6 +2,7 @@ import { closeSync, openSync, readSync, fstatSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { parseAddress } from '@fst/protocol'
 import maxmind, { type Reader, type Response } from 'maxmind'
+import { GEOIP_FILES } from './geo-files.js'
 
 /** Where an address is registered, from offline databases shipped as npm packages (no network lookups). */
 export interface GeoInfo {
@@ -23,9 +24,9 @@ const require = createRequire(import.meta.url)
 /** The packaged databases: country (CC0, geo-whois-asn-country) and ASN (CC BY 4.0, DB-IP and RouteViews). */
 export function defaultDatabases (): { country: string, asn4: string, asn6: string } {
   return {
-    country: require.resolve('@ip-location-db/geo-whois-asn-country-mmdb/geo-whois-asn-country.mmdb'),
-    asn4: require.resolve('@ip-location-db/asn/asn-ipv4-num.csv'),
-    asn6: require.resolve('@ip-location-db/asn/asn-ipv6-num.csv')
+    country: require.resolve(GEOIP_FILES.country),
+    asn4: require.resolve(GEOIP_FILES.asn4),
+    asn6: require.resolve(GEOIP_FILES.asn6)
   }
 }
 
