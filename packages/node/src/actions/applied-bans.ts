@@ -9,15 +9,15 @@ import type { Job } from './runner.js'
  * scripts never ran, and the applied bans whose removal never ran (Applier.reconcile).
  */
 export class AppliedBans {
-  private constructor (private readonly db: RootDatabase<LedgerEntry, string>) {}
+  private constructor (private readonly db: RootDatabase<LedgerEntry, string>, private atOpen: Array<[string, LedgerEntry]> | null) {}
 
   /** Opens the store; closed again when its entries cannot be read (ledger/open-store.ts). */
   static async load (path: string): Promise<AppliedBans> {
     const db = open<LedgerEntry, string>({ path, compression: false })
     try {
-      // read every entry now: a damaged file shows at the start (and is handled as the ledger's is), not at a job
-      for (const _entry of db.getRange()) { /* read only */ }
-      return new AppliedBans(db)
+      // read every entry now: a damaged file shows at the start (and is handled as the ledger's is), not at a
+      // job; what was read is what the start's reconcile needs, so it is kept for that one use
+      return new AppliedBans(db, [...readAll(db)])
     } catch (err) {
       await db.close()
       throw err
@@ -34,15 +34,21 @@ export class AppliedBans {
     }
   }
 
-  /** Every applied ban, by key. */
-  *entries (): Generator<[string, LedgerEntry]> {
-    for (const { key, value } of this.db.getRange()) {
-      if (typeof key === 'string' && typeof value?.ip === 'string') yield [key, value]
-    }
+  /** Every applied ban, by key: the first call gets what `load` read (the store is not read twice at start). */
+  entries (): Iterable<[string, LedgerEntry]> {
+    const read = this.atOpen ?? readAll(this.db)
+    this.atOpen = null
+    return read
   }
 
   async close (): Promise<void> {
     await this.db.flushed
     await this.db.close()
+  }
+}
+
+function * readAll (db: RootDatabase<LedgerEntry, string>): Generator<[string, LedgerEntry]> {
+  for (const { key, value } of db.getRange()) {
+    if (typeof key === 'string' && typeof value?.ip === 'string') yield [key, value]
   }
 }
