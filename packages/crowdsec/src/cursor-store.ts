@@ -1,3 +1,4 @@
+import { SMALL_STORE_MAP_BYTES, storeOptions } from '@fst/node'
 import { open, type RootDatabase } from 'lmdb'
 import type { Delta } from './bouncers.js'
 import type { ActiveBan } from './decisions.js'
@@ -15,7 +16,7 @@ export class CursorStore {
   private constructor (private readonly db: RootDatabase<Held, Key>) {}
 
   static open (path: string): CursorStore {
-    return new CursorStore(open<Held, Key>({ path, compression: false }))
+    return new CursorStore(open<Held, Key>({ path, ...storeOptions(SMALL_STORE_MAP_BYTES) }))
   }
 
   /** Every bouncer's holdings, by name (names no longer configured are skipped by the caller). */

@@ -1,3 +1,4 @@
+import { SMALL_STORE_MAP_BYTES, storeOptions } from '@fst/node'
 import { open, type RootDatabase } from 'lmdb'
 import type { FeedItem } from './aggregator.js'
 import type { Refusal } from './insights.js'
@@ -49,7 +50,7 @@ export class HistoryStore {
   }
 
   static async open (path: string, init: HistoryInit = {}): Promise<HistoryStore> {
-    const store = new HistoryStore(open<Row | null, Key>({ path, compression: false }), init)
+    const store = new HistoryStore(open<Row | null, Key>({ path, ...storeOptions(SMALL_STORE_MAP_BYTES) }), init)
     await store.prune()
     return store
   }

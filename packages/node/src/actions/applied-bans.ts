@@ -1,5 +1,6 @@
 import { actionFamily, type LedgerEntry, ledgerKey } from '@fst/protocol'
 import { open, type RootDatabase } from 'lmdb'
+import { SMALL_STORE_MAP_BYTES, storeOptions } from '../ledger/store-options.js'
 import type { Job } from './runner.js'
 
 /**
@@ -13,7 +14,7 @@ export class AppliedBans {
 
   /** Opens the store; closed again when its entries cannot be read (ledger/open-store.ts). */
   static async load (path: string): Promise<AppliedBans> {
-    const db = open<LedgerEntry, string>({ path, compression: false })
+    const db = open<LedgerEntry, string>({ path, ...storeOptions(SMALL_STORE_MAP_BYTES) })
     try {
       // read every entry now: a damaged file shows at the start (and is handled as the ledger's is), not at a
       // job; what was read is what the start's reconcile needs, so it is kept for that one use

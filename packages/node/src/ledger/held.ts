@@ -1,6 +1,7 @@
 import { actionFamily, newer, type SignedEntry } from '@fst/protocol'
 import { open, type RootDatabase } from 'lmdb'
 import { DigestIndex } from './digest.js'
+import { SMALL_STORE_MAP_BYTES, storeOptions } from './store-options.js'
 
 /** Key of a held report: the quorum's `action|ip`, and who reported it. */
 export function heldKey (e: Pick<SignedEntry, 'action' | 'ip' | 'origin'>): string {
@@ -27,12 +28,12 @@ export class HeldReports {
   }
 
   static open (path: string): HeldReports {
-    return new HeldReports(open<SignedEntry, string>({ path, compression: false }))
+    return new HeldReports(open<SignedEntry, string>({ path, ...storeOptions(SMALL_STORE_MAP_BYTES) }))
   }
 
   /** `open` for the node's start: closed again when its entries cannot be read (ledger/open-store.ts). */
   static async load (path: string): Promise<HeldReports> {
-    const db = open<SignedEntry, string>({ path, compression: false })
+    const db = open<SignedEntry, string>({ path, ...storeOptions(SMALL_STORE_MAP_BYTES) })
     try {
       return new HeldReports(db)
     } catch (err) {

@@ -5,6 +5,7 @@ import {
 import { open, type RootDatabase } from 'lmdb'
 import { DigestIndex } from './digest.js'
 import { ExpiryIndex } from './expiry-index.js'
+import { LEDGER_MAP_BYTES, storeOptions } from './store-options.js'
 import type { LedgerRefusal, LedgerRules } from './rules.js'
 import { EntryCompactor } from './compact-entry.js'
 import { before, RemovalBound } from './removal-bound.js'
@@ -93,12 +94,12 @@ export class Ledger {
   }
 
   static open (path: string): Ledger {
-    return new Ledger(open<StoredEntry, string>({ path, compression: false }))
+    return new Ledger(open<StoredEntry, string>({ path, ...storeOptions(LEDGER_MAP_BYTES) }))
   }
 
   /** `open` for the node's start: a store whose entries cannot be read is closed before the error goes on (ledger/open-store.ts). */
   static async load (path: string): Promise<Ledger> {
-    const db = open<StoredEntry, string>({ path, compression: false })
+    const db = open<StoredEntry, string>({ path, ...storeOptions(LEDGER_MAP_BYTES) })
     try {
       return new Ledger(db)
     } catch (err) {
