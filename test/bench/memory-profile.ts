@@ -78,19 +78,22 @@ try {
   const table = rssTable(pid)
   const forks = childPids(pid)
   const forkRss = forks.reduce((sum, p) => sum + statusKb(p, 'VmRSS'), 0) / 1024
-  const snapshotFile = await takeSnapshot(pid, node.dir)
+  // NO_SNAPSHOT=1: only the RSS split (a snapshot of a 100,000-ban heap takes a minute)
+  const snapshotFile = process.env.NO_SNAPSHOT === '1' ? null : await takeSnapshot(pid, node.dir)
   const out: string[] = []
   out.push(`### Receiver node, ${bans} bans, at rest (VmRSS ${round(rss)} MB; fork server ${round(forkRss)} MB in ${forks.length} process)`, '')
   out.push('| mapping | RSS MB |', '|---|---|')
   for (const [k, mb] of table) out.push(`| ${k} | ${mb} |`)
   out.push('', `fst status memory: ${JSON.stringify(status.memory ?? null)}`, '')
-  out.push('| heap snapshot: constructor (self size) | MB | objects |', '|---|---|---|')
-  for (const [k, mb, n] of byConstructor(snapshotFile)) out.push(`| ${k.replaceAll('|', '\\|').slice(0, 60)} | ${mb} | ${n} |`)
-  out.push('', '| native objects by name and size | MB | objects |', '|---|---|---|')
-  for (const [k, mb, n] of largestNative(snapshotFile)) out.push(`| ${k.replaceAll('|', '\\|').slice(0, 70)} | ${mb} | ${n} |`)
+  if (snapshotFile !== null) {
+    out.push('| heap snapshot: constructor (self size) | MB | objects |', '|---|---|---|')
+    for (const [k, mb, n] of byConstructor(snapshotFile)) out.push(`| ${k.replaceAll('|', '\\|').slice(0, 60)} | ${mb} | ${n} |`)
+    out.push('', '| native objects by name and size | MB | objects |', '|---|---|---|')
+    for (const [k, mb, n] of largestNative(snapshotFile)) out.push(`| ${k.replaceAll('|', '\\|').slice(0, 70)} | ${mb} | ${n} |`)
+  }
   process.stdout.write(`${out.join('\n')}\n`)
   // to follow a retainer path by hand (Chrome DevTools, Memory tab)
-  if (process.env.KEEP_SNAPSHOT !== undefined) copyFileSync(snapshotFile, process.env.KEEP_SNAPSHOT)
+  if (process.env.KEEP_SNAPSHOT !== undefined && snapshotFile !== null) copyFileSync(snapshotFile, process.env.KEEP_SNAPSHOT)
 } finally {
   await mesh.stop()
 }
