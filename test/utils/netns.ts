@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import pWaitFor from 'p-wait-for'
 import { ask } from '@fst/cli'
+import { atLastResort } from './last-resort.js'
 import { switchPlan } from './switched-hosts.js'
 import { FST, FST_ACTION, installScript as installScriptIn, type NodeStatus, run, type RunResult, waitMeshed, waitStarted, writeNodeConfig } from './mesh.js'
 
@@ -46,21 +47,8 @@ export interface NetnsOptions {
   start?: boolean
 }
 
-const live = new Set<NetnsMesh>()
 /** Run numbers taken in this process: namespace names must not repeat while a mesh lives. */
 const runsInUse = new Set<number>()
-let exitHooked = false
-
-/** Last-resort teardown when the test process exits without afterAll (crash, signal). */
-function hookExit (): void {
-  if (exitHooked) return
-  exitHooked = true
-  const sweep = () => { for (const mesh of live) mesh.destroySync() }
-  process.once('exit', sweep)
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.once(signal, () => { sweep(); process.exit(128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 1)) })
-  }
-}
 
 /** Fails loudly: these tests need root for namespaces, nft and fail2ban, and CI runs them as root. */
 export function requireRoot (): void {
@@ -80,6 +68,8 @@ export class NetnsMesh {
   readonly switchNs: string
   private readonly spawned = new Set<ChildProcess>()
   private readonly namespaces: string[] = []
+  /** Takes the last-resort teardown (test/utils/last-resort.ts) off once a destroy ran. */
+  private paid: () => void = () => {}
 
   private constructor (readonly options: NetnsOptions) {
     let run: number
@@ -94,9 +84,8 @@ export class NetnsMesh {
 
   static async create (options: NetnsOptions): Promise<NetnsMesh> {
     requireRoot()
-    hookExit()
     const mesh = new NetnsMesh(options)
-    live.add(mesh)
+    mesh.paid = atLastResort(() => mesh.destroySync())
     try {
       await mesh.setupNetwork()
       await mesh.setupHosts()
@@ -260,7 +249,7 @@ export class NetnsMesh {
     await Promise.all([...this.spawned].map(c => this.killGroup(c, 'SIGKILL')))
     for (const ns of this.namespaces.splice(0).reverse()) await run('ip', ['netns', 'del', ns])
     rmSync(this.root, { recursive: true, force: true })
-    live.delete(this)
+    this.paid()
     runsInUse.delete(this.run)
   }
 
@@ -273,7 +262,7 @@ export class NetnsMesh {
       try { execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' }) } catch {}
     }
     rmSync(this.root, { recursive: true, force: true })
-    live.delete(this)
+    this.paid()
   }
 }
 

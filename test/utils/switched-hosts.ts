@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { atLastResort } from './last-resort.js'
 
 function ip (...args: string[]): void {
   execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] })
@@ -44,6 +45,8 @@ export class SwitchedHosts {
   readonly hosts: string[] = []
   readonly switchNs: string
   private readonly tag = randomBytes(3).toString('hex')
+  /** Takes the last-resort teardown off once `destroy` ran. */
+  private paid: () => void = () => {}
 
   private constructor (count: number) {
     this.switchNs = `fst-ledger-${this.tag}-sw`
@@ -52,6 +55,8 @@ export class SwitchedHosts {
 
   static create (count: number): SwitchedHosts {
     const net = new SwitchedHosts(count)
+    // a test process killed before its afterAll still deletes the namespaces
+    net.paid = atLastResort(() => net.destroy())
     try {
       net.setup()
     } catch (err) {
@@ -93,5 +98,6 @@ export class SwitchedHosts {
         // never created, or already gone
       }
     }
+    this.paid()
   }
 }
