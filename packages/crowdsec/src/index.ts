@@ -25,13 +25,12 @@ export class CrowdsecIntegration implements NodeIntegration {
   readonly source: CrowdsecSource | null
   private readonly store: CursorStore | null
 
-  /** `stateDir` null: what each bouncer holds is kept in memory only (tests). */
-  constructor (c: IntegrationContext, metrics: CrowdsecMetrics, stateDir: string | null = c.config.stateDir) {
+  constructor (c: IntegrationContext, metrics: CrowdsecMetrics) {
     const config = c.config.crowdsec
     const { name } = config.source
     const sourceOn = config.source.url !== null
     const entries = () => c.ledger.values()
-    this.store = config.lapi.listen === null || stateDir === null ? null : CursorStore.open(join(stateDir, 'crowdsec-bouncers'))
+    this.store = config.lapi.listen === null ? null : CursorStore.open(join(c.config.stateDir, 'crowdsec-bouncers'))
     this.lapi = config.lapi.listen === null
       ? null
       : new DecisionsEndpoint({
