@@ -10,15 +10,16 @@ import type { Job } from './runner.js'
  * scripts never ran, and the applied bans whose removal never ran (Applier.reconcile).
  */
 export class AppliedBans {
-  private constructor (private readonly db: RootDatabase<LedgerEntry, string>, private atOpen: Array<[string, LedgerEntry]> | null) {}
+  private constructor (private readonly db: RootDatabase<LedgerEntry, string>) {}
 
   /** Opens the store; closed again when its entries cannot be read (ledger/open-store.ts). */
   static async load (path: string): Promise<AppliedBans> {
     const db = open<LedgerEntry, string>({ path, ...storeOptions(SMALL_STORE_MAP_BYTES) })
     try {
       // read every entry now: a damaged file shows at the start (and is handled as the ledger's is), not at a
-      // job; what was read is what the start's reconcile needs, so it is kept for that one use
-      return new AppliedBans(db, [...readAll(db)])
+      // job. Read and dropped: keeping them for the reconcile would hold every applied ban decoded at once
+      for (const _entry of readAll(db)) { /* read only */ }
+      return new AppliedBans(db)
     } catch (err) {
       await db.close()
       throw err
@@ -35,11 +36,9 @@ export class AppliedBans {
     }
   }
 
-  /** Every applied ban, by key: the first call gets what `load` read (the store is not read twice at start). */
+  /** Every applied ban, by key, read from the store as it is iterated. */
   entries (): Iterable<[string, LedgerEntry]> {
-    const read = this.atOpen ?? readAll(this.db)
-    this.atOpen = null
-    return read
+    return readAll(this.db)
   }
 
   async close (): Promise<void> {
