@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { loadavg as osLoadavg } from 'node:os'
 import { join, resolve } from 'node:path'
 import { ROOT } from '../utils/mesh.js'
-import { sshguardRssMb } from './anchors.js'
+import { crowdsecBouncerRssMb, sshguardRssMb } from './anchors.js'
 import { fail2banClientRate } from './fail2ban-baseline.js'
 import { nftApplySeconds } from './nft-apply.js'
 import { writePropagationPlot, writeSeriesPlot } from './plot.js'
@@ -75,6 +75,8 @@ async function run () {
   progress(`  ${f2b === null ? 'fail2ban not installed' : `${round(f2b.bansPerS)} bans/s, fail2ban-server RSS ${f2b.serverRssMb} MB`}`)
   const sshguardRss = await sshguardRssMb()
   progress(`  sshguard RSS (its four processes, idle): ${sshguardRss === null ? 'not installed' : `${sshguardRss} MB`}`)
+  const bouncerRss = await crowdsecBouncerRssMb()
+  progress(`  crowdsec-firewall-bouncer RSS (nftables mode, after two polls): ${bouncerRss === null ? 'not installed or not root' : `${bouncerRss} MB`}`)
 
   progress('applying: 10,000 received bans through the nftables batch action, in a namespace')
   const nft = nftApplySeconds(10_000)
@@ -133,6 +135,7 @@ async function run () {
     // what FST runs beside (issue 25's anchors), on the same machine in the same run
     anchor_fail2ban_server_rss_mb: f2b?.serverRssMb ?? null,
     anchor_sshguard_rss_mb: sshguardRss,
+    anchor_crowdsec_bouncer_rss_mb: bouncerRss,
     package_deb_mb: packages?.deb_mb ?? null,
     package_deb_installed_mb: packages?.deb_installed_mb ?? null,
     package_geoip_deb_mb: packages?.geoip_deb_mb ?? null,
