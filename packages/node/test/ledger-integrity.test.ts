@@ -63,7 +63,8 @@ describe('the ledger file check', () => {
   afterAll(() => { rmSync(root, { recursive: true, force: true }) })
 
   it('passes a sound ledger and counts its entries', () => {
-    expect(checkLmdbHeader(join(sound, 'data.mdb'))).toMatchObject({ state: 'sound', pageSize: 4096, entries: BigInt(ENTRIES) })
+    // LMDB's own count takes in the record shapes the store keeps under a key of their own (store-options.ts)
+    expect(checkLmdbHeader(join(sound, 'data.mdb'))).toMatchObject({ state: 'sound', pageSize: 4096, entries: BigInt(ENTRIES + 1) })
     expect(checkStore(sound)).toMatchObject({ state: 'sound', entries: ENTRIES })
     expect(checkStore(join(root, 'none'))).toMatchObject({ state: 'absent' })
     expect(checkStore(copy(f => writeFileSync(f, '')))).toMatchObject({ state: 'empty' })

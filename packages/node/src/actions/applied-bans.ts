@@ -14,7 +14,7 @@ export class AppliedBans {
 
   /** Opens the store; closed again when its entries cannot be read (ledger/open-store.ts). */
   static async load (path: string): Promise<AppliedBans> {
-    const db = open<LedgerEntry, string>({ path, ...storeOptions(SMALL_STORE_MAP_BYTES) })
+    const db = open<LedgerEntry, string>({ path, ...storeOptions(SMALL_STORE_MAP_BYTES, true) })
     try {
       // read every entry now: a damaged file shows at the start (and is handled as the ledger's is), not at a
       // job. Read and dropped: keeping them for the reconcile would hold every applied ban decoded at once

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process'
 import { statSync } from 'node:fs'
+import { RECORD_SHAPES } from './store-options.js'
 
 /**
  * Reads every entry of an LMDB environment in a child process, the way the node's start-up does. LMDB keeps
@@ -29,7 +30,8 @@ const BASE_TIMEOUT_MS = 30_000
 const BYTES_PER_MS = 4096
 
 // read-only; every key by the cursor, every value's bytes by a lookup of its key (copied out like the node's
-// own read, into one reused buffer and without decoding: half the time of a getRange of values); one JSON line
+// own read, into one reused buffer and without decoding: half the time of a getRange of values); one JSON line.
+// The record shapes a store may keep (store-options.ts) sit under a symbol, outside the keys' default range
 const PROBE_SOURCE = `
 const [url, path] = process.argv.slice(1)
 const { open } = await import(url)
@@ -38,7 +40,9 @@ try {
   const expected = db.getStats().entryCount
   let count = 0
   for (const key of db.getKeys()) if (db.getBinaryFast(key) !== undefined) count++
-  process.stdout.write(JSON.stringify({ count, expected }))
+  const entries = count
+  if (db.getBinaryFast(Symbol.for(${JSON.stringify(RECORD_SHAPES.description)})) !== undefined) count++
+  process.stdout.write(JSON.stringify({ count, expected, entries }))
 } catch (err) {
   process.stdout.write(JSON.stringify({ error: String(err?.message).split('\\n')[0], code: err?.code ?? null }))
 }
@@ -59,7 +63,7 @@ export function probeLmdb (dir: string, timeoutMs?: number): ProbeResult {
   if ((child.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT') return { state: 'damaged', reason: 'check_timeout', detail: `reading it took longer than ${Math.round(bound / 1000)} s` }
   if (child.error !== undefined) return { state: 'inconclusive', detail: child.error.message }
   if (child.signal !== null) return { state: 'damaged', reason: 'crashed', detail: `reading it crashed LMDB (${child.signal}${lastLine(child.stderr)})` }
-  let answer: { count?: number, expected?: number, error?: string, code?: number | null }
+  let answer: { count?: number, expected?: number, entries?: number, error?: string, code?: number | null }
   try {
     answer = JSON.parse(child.stdout) as typeof answer
   } catch {
@@ -70,7 +74,7 @@ export function probeLmdb (dir: string, timeoutMs?: number): ProbeResult {
     return name === undefined ? { state: 'inconclusive', detail: answer.error } : { state: 'damaged', reason: 'corrupted', detail: `reading it failed: ${answer.error}` }
   }
   if (answer.count !== answer.expected) return { state: 'damaged', reason: 'entries_missing', detail: `${answer.count} entries readable of the ${answer.expected} its meta page counts` }
-  return { state: 'sound', entries: answer.count ?? 0, ms: Math.round(performance.now() - started) }
+  return { state: 'sound', entries: answer.entries ?? 0, ms: Math.round(performance.now() - started) }
 }
 
 function lastLine (text: string): string {

@@ -8,6 +8,7 @@ import { ExpiryIndex } from './expiry-index.js'
 import { LEDGER_MAP_BYTES, storeOptions } from './store-options.js'
 import type { LedgerRefusal, LedgerRules } from './rules.js'
 import { EntryCompactor } from './compact-entry.js'
+import { fromRecord, type LedgerRecord, type StoredEntry, toRecord } from './record.js'
 import { before, RemovalBound } from './removal-bound.js'
 import { resolve } from './standing.js'
 
@@ -25,11 +26,11 @@ export interface Change {
   written: Promise<unknown>
 }
 
-/** An entry as the store keeps it: with its origin's proof (protocol v2), absent only for a v1 ledger's entries. */
-export type StoredEntry = LedgerEntry & { proof?: EntryProof }
+export type { StoredEntry } from './record.js'
 
 export type { LedgerRefusal, LedgerRules } from './rules.js'
 
+type Store = RootDatabase<LedgerRecord | LedgerRecord[], string>
 type DecidedChange = Omit<Change, 'written'> & { source: LedgerEntry }
 type Decision = { key: string, change: DecidedChange | null, rivals?: StoredEntry[] } | { refused: LedgerRefusal } | null
 
@@ -81,25 +82,26 @@ export class Ledger {
   private readonly removals = new RemovalBound()
   private rules: LedgerRules = { self: '', maxActivePerOrigin: Infinity, maxRemovalsPerOrigin: Infinity, maxEntries: Infinity, mayEnd: () => true }
 
-  private constructor (private readonly db: RootDatabase<StoredEntry, string>) {
+  private constructor (private readonly db: Store) {
     for (const { key, value } of db.getRange()) {
       if (typeof key !== 'string') continue
       if (key.startsWith(RIVALS)) {
-        this.setRivals(key.slice(RIVALS.length), value as unknown as StoredEntry[])
+        this.setRivals(key.slice(RIVALS.length), (value as LedgerRecord[]).map(fromRecord))
         continue
       }
-      this.remember(key, value)
-      if (value.proof === undefined) this.unproven.add(key)
+      const entry = value as LedgerRecord
+      this.remember(key, entry)
+      if (entry.proof === undefined) this.unproven.add(key)
     }
   }
 
   static open (path: string): Ledger {
-    return new Ledger(open<StoredEntry, string>({ path, ...storeOptions(LEDGER_MAP_BYTES) }))
+    return new Ledger(open<LedgerRecord | LedgerRecord[], string>({ path, ...storeOptions(LEDGER_MAP_BYTES, true) }))
   }
 
   /** `open` for the node's start: a store whose entries cannot be read is closed before the error goes on (ledger/open-store.ts). */
   static async load (path: string): Promise<Ledger> {
-    const db = open<StoredEntry, string>({ path, ...storeOptions(LEDGER_MAP_BYTES) })
+    const db = open<LedgerRecord | LedgerRecord[], string>({ path, ...storeOptions(LEDGER_MAP_BYTES, true) })
     try {
       return new Ledger(db)
     } catch (err) {
@@ -140,7 +142,7 @@ export class Ledger {
 
   private writeRivals (key: string, next: readonly StoredEntry[]): Promise<unknown> {
     this.setRivals(key, next)
-    return next.length === 0 ? this.db.remove(RIVALS + key) : this.db.put(RIVALS + key, next as unknown as StoredEntry)
+    return next.length === 0 ? this.db.remove(RIVALS + key) : this.db.put(RIVALS + key, next.map(toRecord))
   }
 
   /** Standing bans behind a key's held entry (`fst list --all` and tests). */
@@ -150,13 +152,16 @@ export class Ledger {
 
   /** The stored version of a key, with its proof (catch-up serves this, never the in-memory copy). */
   stored (key: string): StoredEntry | undefined {
-    return this.writing.get(key) ?? this.db.get(key)
+    const written = this.writing.get(key)
+    if (written !== undefined) return written
+    const record = this.db.get(key) as LedgerRecord | undefined
+    return record === undefined ? undefined : fromRecord(record)
   }
 
   /** Puts a version; until LMDB committed it, `stored` answers from here (a pull right after a ban finds it). */
   private put (key: string, entry: StoredEntry): Promise<unknown> {
     this.writing.set(key, entry)
-    return this.db.put(key, entry).finally(() => { if (this.writing.get(key) === entry) this.writing.delete(key) })
+    return this.db.put(key, toRecord(entry)).finally(() => { if (this.writing.get(key) === entry) this.writing.delete(key) })
   }
 
   private track (key: string, entry: LedgerEntry): void {
@@ -292,7 +297,7 @@ export class Ledger {
     else {
       for (const [k, e] of writes) if (!k.startsWith(RIVALS)) this.writing.set(k, e as StoredEntry)
       resolveWritten(this.db.batch(() => {
-        for (const [k, e] of writes) void (e === null ? this.db.remove(k) : this.db.put(k, e as StoredEntry))
+        for (const [k, e] of writes) void (e === null ? this.db.remove(k) : this.db.put(k, Array.isArray(e) ? e.map(toRecord) : toRecord(e)))
       }).then(() => this.db.flushed).finally(() => {
         for (const [k, e] of writes) if (this.writing.get(k) === e) this.writing.delete(k)
       }))
