@@ -13,7 +13,7 @@ import { feed } from './load.js'
 import { childPids, round } from './stats.js'
 
 const bans = Number(process.argv[2] ?? 0)
-/** Rest after the last ban: timers, the memory reducer (a wave's heap is given back after a quiet spell). */
+/** Rest after the last script ran: timers, the memory reducer (a wave's heap is given back after a quiet spell). */
 const REST_MS = 40_000
 
 interface Mapping { name: string, rssKb: number, anonKb: number }
@@ -69,6 +69,10 @@ try {
   if (bans > 0) {
     await feed(mesh.socket(0), bans, 5000)
     await pWaitFor(async () => (await mesh.status(1)).ledger.entries >= bans, { interval: 200, timeout: 300_000 })
+    // and its scripts have run: a receiver still working through 100,000 queued events is not at rest
+    const held = performance.now()
+    await pWaitFor(async () => (await mesh.status(1)).queue === 0, { interval: 500, timeout: 600_000 })
+    process.stderr.write(`receiver held ${bans} bans; its scripts finished ${round((performance.now() - held) / 1000)} s later\n`)
   }
   await new Promise(resolve => setTimeout(resolve, REST_MS))
   const node = mesh.nodes[1]!
