@@ -62,7 +62,7 @@ describe('ledger records', () => {
     await again.close()
   })
 
-  it('reads records written with base64 proofs (before 0.2.0) as they were', async () => {
+  it('reads records written with base64 proofs (before 0.2.0) as they were, beside new ones', async () => {
     const path = join(dir, 'old')
     const entries = signed(2000).slice(0, 3)
     // as 0.1.0 opened it: no shared structures, the proof as given
@@ -74,6 +74,15 @@ describe('ledger records', () => {
     const ledger = Ledger.open(path)
     for (const e of entries) expect(ledger.stored(ledgerKey(e))).toEqual(e)
     expect(ledger.unproven.size).toBe(0)
+    // new records beside the old ones (an upgraded node), read in turns and after a restart
+    const next = signed(2000).slice(3, 6).map(e => ({ ...e, name: 'nginx' }))
+    const [change] = ledger.applyMany(next, now)
+    await change!.written
+    for (const e of [...entries, ...next, ...entries]) expect(ledger.stored(ledgerKey(e))).toEqual(e)
     await ledger.close()
+    const again = Ledger.open(path)
+    expect(again.size).toBe(6)
+    for (const e of [...next, ...entries, ...next]) expect(again.stored(ledgerKey(e))).toEqual(e)
+    await again.close()
   })
 })
