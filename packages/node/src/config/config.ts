@@ -1,5 +1,5 @@
 import { MAX_DURATION_S, NAME_PATTERN, parseAddress } from '@fst/protocol'
-import { z } from 'zod'
+import * as z from 'zod'
 import { configPathFrom, DEFAULT_CONTROL_SOCKET, DEFAULT_SPOOL, merge, readConfigDocument, resolveConfigPath } from './file.js'
 import { ConfigError } from '../errors.js'
 import { crowdsecSchema, defaultCrowdsecConfig } from './crowdsec.js'

@@ -1,5 +1,5 @@
 import { NAME_PATTERN, PROTOCOL_PATTERN, validatePort } from '@fst/protocol'
-import { z } from 'zod'
+import * as z from 'zod'
 
 const name = z.string().regex(NAME_PATTERN)
 const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'sha256 must be 64 lowercase hex digits (sha256sum of the key)')
