@@ -252,6 +252,8 @@ export class FstNode {
       await integration.start()
     }
     log.info({ peerId: this.peerId, listen: this.host.getMultiaddrs().map(String), peers: this.membership.others().length }, 'node started')
+    // the start is a wave of its own (modules, config, the ledger read): its garbage goes back once it is quiet
+    this.memory.noteWave()
   }
 
   /** An entry refused by a bound or the unban authority: counted, and logged at most a few times per 10 s. */

@@ -30,6 +30,16 @@ describe('MemoryReducer', () => {
     expect(gc).toHaveBeenCalledTimes(1)
   })
 
+  it('takes a start for a wave: one collection once the node is quiet', () => {
+    const gc = vi.fn()
+    const reducer = new MemoryReducer({ minChanges: 1000, quietMs: 2000, gc })
+    reducer.noteWave()
+    vi.advanceTimersByTime(1999)
+    expect(gc).not.toHaveBeenCalled()
+    vi.advanceTimersByTime(1)
+    expect(gc).toHaveBeenCalledTimes(1)
+  })
+
   it('does not collect after stop()', () => {
     const gc = vi.fn()
     const reducer = new MemoryReducer({ minChanges: 1, quietMs: 2000, gc })

@@ -35,6 +35,11 @@ export class MemoryReducer {
     if (this.changes >= this.init.minChanges && this.timer === null) this.arm(this.init.quietMs)
   }
 
+  /** Counts as a whole wave (the node's start): collects once the node has been quiet. */
+  noteWave (): void {
+    this.noteChanges(this.init.minChanges)
+  }
+
   private arm (ms: number): void {
     this.timer = setTimeout(() => this.check(), ms)
     this.timer.unref()
