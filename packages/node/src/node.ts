@@ -64,7 +64,7 @@ export class FstNode {
   ledger!: Ledger
   held!: HeldReports
   private readonly mesh: MeshPeer
-  private readonly memory = new MemoryReducer({ minChanges: WAVE_CHANGES, quietMs: WAVE_QUIET_MS })
+  private readonly memory = new MemoryReducer({ minChanges: WAVE_CHANGES, quietMs: WAVE_QUIET_MS, busy: () => this.runner?.pending > 0 })
   private runner!: ActionRunner
   private applied?: AppliedBans
   private batcher!: Batcher

@@ -40,6 +40,21 @@ describe('MemoryReducer', () => {
     expect(gc).toHaveBeenCalledTimes(1)
   })
 
+  it('waits while the wave\'s scripts still run, then collects once', () => {
+    const gc = vi.fn()
+    let pending = 5000
+    const reducer = new MemoryReducer({ minChanges: 1000, quietMs: 2000, gc, busy: () => pending > 0 })
+    reducer.noteChanges(5000)
+    vi.advanceTimersByTime(30_000)
+    expect(gc).not.toHaveBeenCalled()
+    pending = 0
+    // the first check after the queue emptied collects
+    vi.advanceTimersByTime(2000)
+    expect(gc).toHaveBeenCalledTimes(1)
+    vi.advanceTimersByTime(60_000)
+    expect(gc).toHaveBeenCalledTimes(1)
+  })
+
   it('does not collect after stop()', () => {
     const gc = vi.fn()
     const reducer = new MemoryReducer({ minChanges: 1, quietMs: 2000, gc })

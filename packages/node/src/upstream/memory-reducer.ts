@@ -6,6 +6,11 @@ export interface MemoryReducerInit {
   minChanges: number
   /** How long the node must be quiet after a wave before collecting. */
   quietMs: number
+  /**
+   * Whether the wave's work is still going on past the ledger (the runner working through its queued scripts,
+   * which takes minutes for 100,000 per-ban scripts): the collection waits for it, or that work's garbage stays.
+   */
+  busy?: () => boolean
   /** Runs a full garbage collection; V8's memory-reducing one by default (`fullCollection`). */
   gc?: () => void
 }
@@ -48,6 +53,7 @@ export class MemoryReducer {
   /** Collects if the node has been quiet long enough, else waits for the rest of the quiet time. */
   private check (): void {
     this.timer = null
+    if (this.init.busy?.() === true) this.lastChange = Date.now()
     const quietFor = Date.now() - this.lastChange
     if (quietFor < this.init.quietMs) {
       this.arm(this.init.quietMs - quietFor)
