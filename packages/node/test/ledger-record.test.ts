@@ -6,7 +6,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { open } from 'lmdb'
 import { afterAll, describe, expect, it } from 'vitest'
-import { storeOptions } from '../src/ledger/store-options.js'
+import { SMALL_STORE_MAP_BYTES, storeOptions } from '../src/ledger/store-options.js'
 import { Ledger } from '../src/ledger/store.js'
 import { Provenance } from '../src/trust/provenance.js'
 
@@ -27,7 +27,7 @@ function signed (n: number): SignedEntry[] {
 
 /** Bytes of the record LMDB holds for a key. */
 function recordBytes (dir: string, k: string): number {
-  const raw = open({ path: dir, encoding: 'binary', ...storeOptions(256 * 1024 ** 2) })
+  const raw = open({ path: dir, encoding: 'binary', ...storeOptions(SMALL_STORE_MAP_BYTES) })
   try {
     return (raw.getBinary(k) as Buffer).length
   } finally {

@@ -13,8 +13,9 @@ interface PackedProof extends Omit<EntryProof, 's' | 'p'> {
 export type LedgerRecord = LedgerEntry & { proof?: EntryProof | PackedProof }
 
 /**
- * The record of an entry: signature and path as bytes, ~85 of a record's ~430 bytes less. A string that would
- * not come back the same from its bytes (base64 that is not canonical) is kept as it is.
+ * The record of an entry: signature and path as bytes, ~85 bytes less (with the field names kept once per store,
+ * 497 → 347 bytes for an entry of a full batch). A string that would not come back the same from its bytes
+ * (base64 that is not canonical) is kept as it is.
  */
 export function toRecord (e: StoredEntry): LedgerRecord {
   if (e.proof === undefined) return e
