@@ -18,7 +18,7 @@ import { ARCHES, type Arch, archNamed } from './arch.js'
 import { type BuildInfo, buildDeb } from './deb.js'
 import { buildGeoip, takeGeoip } from './geoip.js'
 import { packageLayout, tarLayout } from './layout.js'
-import { buildPayload, launcher, shebangFlags } from './payload.js'
+import { buildPayload, launcher, shebangRuntime } from './payload.js'
 import { buildRpm } from './rpm.js'
 import { nodeRuntime, runtimeFor } from './runtime.js'
 import { buildTarball } from './tarball.js'
@@ -59,9 +59,8 @@ function buildInfo (payload: string): BuildInfo {
 /** `/usr/bin/fst` and `/usr/bin/fst-action` of the .deb and the RPM, into the package root `tree`. */
 function systemLaunchers (tree: string, payload: string): void {
   mkdirSync(join(tree, 'usr/bin'), { recursive: true })
-  const flags = shebangFlags(join(payload, 'app/bin/fst.js'))
-  writeFileSync(join(tree, 'usr/bin/fst'), launcher('/usr/lib/fst', 'fst.js', flags), { mode: 0o755 })
-  writeFileSync(join(tree, 'usr/bin/fst-action'), launcher('/usr/lib/fst', 'fst-action.cjs', []), { mode: 0o755 })
+  writeFileSync(join(tree, 'usr/bin/fst'), launcher('/usr/lib/fst', 'fst.js', shebangRuntime(join(payload, 'app/bin/fst.js'))), { mode: 0o755 })
+  writeFileSync(join(tree, 'usr/bin/fst-action'), launcher('/usr/lib/fst', 'fst-action.cjs'), { mode: 0o755 })
 }
 
 /** A hard-linked copy of the payload at `to` (the staged trees only read it). */

@@ -23,20 +23,29 @@ const DIST_RUN = new Set(['bundle', 'hook', 'public'])
  * A launcher script: `lib` is the payload directory, a path or a shell expression. Arguments pass through as
  * "$@", never re-read by the shell.
  */
-export function launcher (lib: string, bin: 'fst.js' | 'fst-action.cjs', nodeFlags: string[]): string {
-  const flags = nodeFlags.map(f => `${f} `).join('')
-  return `#!/bin/sh\n# FST on the Node runtime shipped with it (flags from the shebang of app/bin/${bin})\nlib=${lib}\nexec "$lib/node" ${flags}"$lib/app/bin/${bin}" "$@"\n`
+export function launcher (lib: string, bin: 'fst.js' | 'fst-action.cjs', runtime: ShebangRuntime = NO_RUNTIME_SETTINGS): string {
+  const flags = runtime.flags.map(f => `${f} `).join('')
+  const env = Object.entries(runtime.env).map(([name, value]) => `export ${name}=${value}\n`).join('')
+  return `#!/bin/sh\n# FST on the Node runtime shipped with it (environment and flags from the shebang of app/bin/${bin})\nlib=${lib}\n${env}exec "$lib/node" ${flags}"$lib/app/bin/${bin}" "$@"\n`
 }
 
 /** The payload's own launchers find it through their real path, so they work wherever it is unpacked. */
 const RELATIVE_LIB = '$(dirname -- "$(readlink -f -- "$0")")/..'
 
-/** Node flags a bin's `#!/usr/bin/env -S node …` shebang asks for: one place to set them. */
-export function shebangFlags (file: string): string[] {
+/** The environment and the Node flags of a bin's `#!/usr/bin/env -S NAME=value node --flag` line. */
+export interface ShebangRuntime { env: Record<string, string>, flags: string[] }
+
+const NO_RUNTIME_SETTINGS: ShebangRuntime = { env: {}, flags: [] }
+
+/** What a bin's shebang sets, so the launchers start the shipped node the same way: one place to set it. */
+export function shebangRuntime (file: string): ShebangRuntime {
   const first = readFileSync(file, 'utf8').split('\n', 1)[0]!
-  const m = /^#!\/usr\/bin\/env(?: -S)? node((?: --?[\w-]+(?:=[\w.-]+)?)*)$/.exec(first)
+  // names and values are plain words, so the launcher can write them unquoted
+  const m = /^#!\/usr\/bin\/env(?: -S)?((?: [A-Z_][A-Z0-9_]*=[\w.-]+)*) node((?: --?[\w-]+(?:=[\w.-]+)?)*)$/.exec(first)
   if (m === null) throw new Error(`${file}: unexpected shebang ${first}`)
-  return m[1]!.trim().split(' ').filter(Boolean)
+  const words = (text: string) => text.trim().split(' ').filter(Boolean)
+  const env = Object.fromEntries(words(m[1]!).map(w => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]))
+  return { env, flags: words(m[2]!) }
 }
 
 /**
@@ -58,8 +67,8 @@ export function buildPayload (root: string, dir: string, runtime: Runtime, arch:
   strip(join(dir, 'node'), arch)
   mkdirSync(join(dir, 'bin'))
   for (const [name, bin] of [['fst', 'fst.js'], ['fst-action', 'fst-action.cjs']] as const) {
-    const flags = bin === 'fst.js' ? shebangFlags(join(dir, 'app/bin', bin)) : []
-    writeFileSync(join(dir, 'bin', name), launcher(RELATIVE_LIB, bin, flags), { mode: 0o755 })
+    const runtime = bin === 'fst.js' ? shebangRuntime(join(dir, 'app/bin', bin)) : undefined
+    writeFileSync(join(dir, 'bin', name), launcher(RELATIVE_LIB, bin, runtime), { mode: 0o755 })
   }
 }
 

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Mesh } from '../utils/mesh.js'
 import { rssMb } from '../bench/stats.js'
@@ -26,6 +27,14 @@ describe('idle node memory', () => {
     mesh = await Mesh.create({ nodes: 2, actions: ['ban', 'unban'], config: () => ({ logLevel: 'warn' }) })
   })
   afterAll(async () => { await mesh?.stop() })
+
+  it('runs each node with the allocator settings and Node flags of the fst bin\'s shebang', () => {
+    for (const node of mesh.nodes) {
+      const pid = node.process!.pid!
+      expect(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')).toContain('MALLOC_ARENA_MAX=2')
+      expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')).toContain('--max-semi-space-size=4')
+    }
+  })
 
   it(`keeps each node of a connected 2-node mesh under ${IDLE_RSS_LIMIT_MB} MB RSS`, async () => {
     for (const node of mesh.nodes) {

@@ -235,6 +235,10 @@ describe('the Debian package and the tarball', () => {
     }
     await Promise.all([startNode(1), startNode(2)])
     await waitMeshed([() => status(1), () => status(2)], 100, 30_000)
+    // the launcher starts the shipped node as the bin's shebang asks (`ip netns exec` and sh exec in place)
+    const pid = nodes[1]!.pid!
+    expect(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')).toContain('MALLOC_ARENA_MAX=2')
+    expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(0, 2)).toEqual(['/usr/lib/fst/node', '--max-semi-space-size=4'])
 
     // no --config, no --socket: the hook finds /etc/fst/config.yml and its controlSocket
     const hook = await mesh.exec(1, '/usr/bin/fst-action', BAN, { env: ENV })
