@@ -142,6 +142,22 @@ describe('the spool: reports made while the node is down', () => {
     await pWaitFor(() => spooled().length === 0, { interval: 20, timeout: 10_000 })
   })
 
+  it('a hook still waiting when the node refuses its request as past the deadline queues the report: nothing lost', async () => {
+    // the node checks the deadline when it takes the request up (9 s), the hook gives up at 10 s: in between,
+    // the refusal reaches a hook that is still waiting. This node answers that refusal at once.
+    const late = createServer(socket => socket.once('data', () => socket.write(`${JSON.stringify({ ok: false, code: 'deadline_passed', error: 'the request waited past its deadline' })}\n`)))
+    const latePath = join(mesh.root, 'late.sock')
+    await new Promise<void>(resolve => late.listen(latePath, resolve))
+    try {
+      const out = await run(process.execPath, [FST_ACTION, '--config', mesh.nodes[0]!.configFile, '--socket', latePath, 'ban', 'sshd', 'tcp', '22', '198.19.3.1', '600'])
+      expect(out).toMatchObject({ code: 0, stdout: `${QUEUED}\n` })
+    } finally {
+      await new Promise(resolve => late.close(resolve))
+    }
+    // the queued copy reaches the real node 0 through its spool, and its peers run it
+    for (const peer of [1, 2]) await pWaitFor(() => mesh.runs(peer).some(r => r.split(' ').includes('198.19.3.1')), { interval: 20, timeout: 10_000 })
+  }, 60_000)
+
   it('a node that reads a hook request after the hook gave up and spooled it refuses it: no second ban after the unban', async () => {
     // a stalled node: it accepts and reads the request, then does not answer until the hook's 10 s are up
     let held = ''

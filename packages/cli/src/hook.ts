@@ -51,6 +51,9 @@ export async function hook (argv: readonly string[]): Promise<string> {
   try {
     // the node does not take the report up past the deadline: by then this hook has spooled it
     answer = await ask(await socketPath(opts), { ...request, deadline: time + HOOK_TIMEOUT_MS - DEADLINE_MARGIN_MS }, HOOK_TIMEOUT_MS)
+    // the node checks the deadline when it takes the request up, which can be before this hook's own
+    // timeout: it did not take the report, so the report is this hook's to queue
+    if (!answer.ok && answer.code === 'deadline_passed') throw new NodeUnavailableError('the node answered after the deadline', 'timeout')
   } catch (err) {
     if (!(err instanceof NodeUnavailableError)) throw err
     const { queueReport } = await import('./spool.js')

@@ -9,8 +9,9 @@ export const MAX_CONTROL_LINE = 64 * 1024
 export type ControlRequest =
   /**
    * `manual`: an operator's `fst ban`/`fst unban`, which may lift a ban of another origin; a hook's unban of one stays local.
-   * `deadline` (ms since the epoch): the node must not take up the report after it, because the client has
-   * given up waiting by then and queued the report in the spool (answered `deadline_passed`).
+   * `deadline` (ms since the epoch): the node must not take up the report after it, because the client gives
+   * up waiting soon after and queues the report in the spool; it answers `deadline_passed`, and a client that
+   * is still waiting queues the report then.
    */
   | { op: 'publish', action: string, name: string, protocol: string, port: string, ip: string, duration?: number, manual?: boolean, deadline?: number }
   | { op: 'status' }
