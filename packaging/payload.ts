@@ -44,7 +44,7 @@ export function shebangRuntime (file: string): ShebangRuntime {
   const m = /^#!\/usr\/bin\/env(?: -S)?((?: [A-Z_][A-Z0-9_]*=[\w.-]+)*) node((?: --?[\w-]+(?:=[\w.-]+)?)*)$/.exec(first)
   if (m === null) throw new Error(`${file}: unexpected shebang ${first}`)
   const words = (text: string) => text.trim().split(' ').filter(Boolean)
-  const env = Object.fromEntries(words(m[1]!).map(w => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]))
+  const env = Object.fromEntries(words(m[1]!).map(w => w.split('=')))
   return { env, flags: words(m[2]!) }
 }
 

@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync, statSync, truncateSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { createServer, type Socket } from 'node:net'
 import { join } from 'node:path'
 import pWaitFor from 'p-wait-for'
 import { ask } from '@fst/cli'
@@ -28,6 +28,19 @@ describe('the spool: reports made while the node is down', () => {
   const spoolDir = () => join(mesh.nodes[0]!.dir, 'spool')
   const spooled = () => readdirSync(spoolDir()).filter(n => n.endsWith('.json'))
   const hook = (args: string[]) => mesh.hook(0, args)
+  /** A hook ban with node 0's config (its spool) sent to `socket` instead of node 0's. */
+  const hookAt = (socket: string, ip: string) => run(process.execPath, [FST_ACTION, '--config', mesh.nodes[0]!.configFile, '--socket', socket, 'ban', 'sshd', 'tcp', '22', ip, '600'])
+  /** hookAt a stand-in for the node that serves each connection with `serve`, listening for that one call. */
+  const hookAtStandIn = async (name: string, serve: (socket: Socket) => void, ip: string) => {
+    const standIn = createServer(serve)
+    const path = join(mesh.root, `${name}.sock`)
+    await new Promise<void>(resolve => standIn.listen(path, resolve))
+    try {
+      return await hookAt(path, ip)
+    } finally {
+      await new Promise(resolve => standIn.close(resolve))
+    }
+  }
 
   beforeAll(async () => {
     metricsPort = await freePort()
@@ -123,18 +136,9 @@ describe('the spool: reports made while the node is down', () => {
   it('with the node running, a hook call takes the usual path, and a report spooled meanwhile (no socket, or a node closing the connection) is drained at once', async () => {
     expect(await hook(['ban', 'sshd', 'tcp', '22', '198.19.1.1', '600'])).toMatchObject({ code: 0, stdout: '' })
     // a hook that found no node (here: pointed at another socket) while this one runs: the watcher takes it
-    const late = await run(process.execPath, [FST_ACTION, '--config', mesh.nodes[0]!.configFile, '--socket', join(mesh.root, 'none.sock'), 'ban', 'sshd', 'tcp', '22', '198.19.1.2', '600'])
-    expect(late).toMatchObject({ code: 0, stdout: `${QUEUED}\n` })
+    expect(await hookAt(join(mesh.root, 'none.sock'), '198.19.1.2')).toMatchObject({ code: 0, stdout: `${QUEUED}\n` })
     // a node that is stopping accepts and closes before it answers: queued too
-    const closing = createServer(socket => socket.destroy())
-    const closingPath = join(mesh.root, 'closing.sock')
-    await new Promise<void>(resolve => closing.listen(closingPath, resolve))
-    try {
-      const cut = await run(process.execPath, [FST_ACTION, '--config', mesh.nodes[0]!.configFile, '--socket', closingPath, 'ban', 'sshd', 'tcp', '22', '198.19.1.3', '600'])
-      expect(cut).toMatchObject({ code: 0, stdout: `${QUEUED}\n` })
-    } finally {
-      await new Promise(resolve => closing.close(resolve))
-    }
+    expect(await hookAtStandIn('closing', socket => socket.destroy(), '198.19.1.3')).toMatchObject({ code: 0, stdout: `${QUEUED}\n` })
     for (const peer of [1, 2]) {
       const runs = await mesh.waitForRuns(peer, REPORTS + 3)
       expect(runs.filter(r => r.includes('198.19.1.'))).toHaveLength(3)
@@ -145,15 +149,9 @@ describe('the spool: reports made while the node is down', () => {
   it('a hook still waiting when the node refuses its request as past the deadline queues the report: nothing lost', async () => {
     // the node checks the deadline when it takes the request up (9 s), the hook gives up at 10 s: in between,
     // the refusal reaches a hook that is still waiting. This node answers that refusal at once.
-    const late = createServer(socket => socket.once('data', () => socket.write(`${JSON.stringify({ ok: false, code: 'deadline_passed', error: 'the request waited past its deadline' })}\n`)))
-    const latePath = join(mesh.root, 'late.sock')
-    await new Promise<void>(resolve => late.listen(latePath, resolve))
-    try {
-      const out = await run(process.execPath, [FST_ACTION, '--config', mesh.nodes[0]!.configFile, '--socket', latePath, 'ban', 'sshd', 'tcp', '22', '198.19.3.1', '600'])
-      expect(out).toMatchObject({ code: 0, stdout: `${QUEUED}\n` })
-    } finally {
-      await new Promise(resolve => late.close(resolve))
-    }
+    const refusal = `${JSON.stringify({ ok: false, code: 'deadline_passed', error: 'the request waited past its deadline' })}\n`
+    const out = await hookAtStandIn('late', socket => socket.once('data', () => socket.write(refusal)), '198.19.3.1')
+    expect(out).toMatchObject({ code: 0, stdout: `${QUEUED}\n` })
     // the queued copy reaches the real node 0 through its spool, and its peers run it
     for (const peer of [1, 2]) await pWaitFor(() => mesh.runs(peer).some(r => r.split(' ').includes('198.19.3.1')), { interval: 20, timeout: 10_000 })
   }, 60_000)
@@ -161,15 +159,8 @@ describe('the spool: reports made while the node is down', () => {
   it('a node that reads a hook request after the hook gave up and spooled it refuses it: no second ban after the unban', async () => {
     // a stalled node: it accepts and reads the request, then does not answer until the hook's 10 s are up
     let held = ''
-    const stalled = createServer(socket => { socket.on('data', d => { held += d.toString() }) })
-    const stalledPath = join(mesh.root, 'stalled.sock')
-    await new Promise<void>(resolve => stalled.listen(stalledPath, resolve))
-    try {
-      const out = await run(process.execPath, [FST_ACTION, '--config', mesh.nodes[0]!.configFile, '--socket', stalledPath, 'ban', 'sshd', 'tcp', '22', '198.19.2.1', '600'])
-      expect(out).toMatchObject({ code: 0, stdout: `${QUEUED}\n` })
-    } finally {
-      await new Promise(resolve => stalled.close(resolve))
-    }
+    const out = await hookAtStandIn('stalled', socket => { socket.on('data', d => { held += d.toString() }) }, '198.19.2.1')
+    expect(out).toMatchObject({ code: 0, stdout: `${QUEUED}\n` })
     // the spooled copy is the report: drained at once, it runs on the peers
     const runsFor = (peer: number) => mesh.runs(peer).filter(r => r.split(' ').includes('198.19.2.1')).map(r => r.split(' ')[0])
     await pWaitFor(() => runsFor(1).length > 0, { interval: 20, timeout: 10_000 })
