@@ -313,6 +313,7 @@ export class FstNode {
       spool: { depth: this.spool?.depth ?? 0 },
       messages: { published: this.published, accepted: this.receiver.accepted, suppressed: this.publisher.suppressed },
       catchup: { applied: this.receiver.caughtUp },
+      collections: this.memory.collections,
       metrics: this.metrics
     })
   }

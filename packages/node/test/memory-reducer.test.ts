@@ -15,8 +15,10 @@ describe('MemoryReducer', () => {
     expect(gc).not.toHaveBeenCalled()
     vi.advanceTimersByTime(2000)
     expect(gc).toHaveBeenCalledTimes(1)
+    expect(reducer.collections).toBe(1)
     vi.advanceTimersByTime(60_000)
     expect(gc).toHaveBeenCalledTimes(1)
+    expect(reducer.collections).toBe(1)
   })
 
   it('leaves small traffic alone and counts it toward the next wave', () => {

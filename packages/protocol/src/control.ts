@@ -62,8 +62,12 @@ export interface NodeStatus {
   queue: number
   /** Reports made while the node was down, waiting in the spool to be published. */
   spool?: { depth: number }
-  /** The node process's memory in MB: resident set; the JavaScript heap in use and allocated; memory outside the heap held by JavaScript objects (Buffers). */
-  memory?: { rssMb: number, heapUsedMb: number, heapTotalMb: number, externalMb: number }
+  /**
+   * The node process's memory in MB: resident set; the JavaScript heap in use and allocated; memory outside the heap
+   * held by JavaScript objects (Buffers); and how many memory-reducing collections ran since the start (one after the
+   * start and one after each wave of changes, once the node is quiet: a reading after one is a reading at rest).
+   */
+  memory?: { rssMb: number, heapUsedMb: number, heapTotalMb: number, externalMb: number, collections?: number }
   /** Mesh messages this node signed and sent, valid ones accepted from others, and hook calls that changed nothing. */
   messages: { published: number, accepted: number, suppressed: number }
   /** Entries catch-up brought that changed the ledger since the node started (gossip's are in `messages.accepted`). */

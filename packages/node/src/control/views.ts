@@ -60,15 +60,17 @@ export interface StatusInit {
   queue: number
   /** Reports waiting in the spool (spool/drainer.ts). */
   spool?: NodeStatus['spool']
+  /** Memory-reducing collections run since the start (upstream/memory-reducer.ts). */
+  collections: number
   messages: NodeStatus['messages']
   catchup: NonNullable<NodeStatus['catchup']>
   metrics: Pick<NodeMetrics, 'rejected' | 'refused' | 'held' | 'entriesRefused' | 'catchupEntries'>
 }
 
-function memoryMb (): NonNullable<NodeStatus['memory']> {
+function memoryMb (collections: number): NonNullable<NodeStatus['memory']> {
   const m = process.memoryUsage()
   const mb = (bytes: number) => Math.round(bytes / 1e5) / 10
-  return { rssMb: mb(m.rss), heapUsedMb: mb(m.heapUsed), heapTotalMb: mb(m.heapTotal), externalMb: mb(m.external) }
+  return { rssMb: mb(m.rss), heapUsedMb: mb(m.heapUsed), heapTotalMb: mb(m.heapTotal), externalMb: mb(m.external), collections }
 }
 
 /** `fst status`: connections, gossip view, ledger, queue, message counts and the defences' counters. */
@@ -85,7 +87,7 @@ export async function nodeStatus (init: StatusInit): Promise<NodeStatus> {
     ledger: init.ledger,
     queue: init.queue,
     ...(init.spool === undefined ? {} : { spool: init.spool }),
-    memory: memoryMb(),
+    memory: memoryMb(init.collections),
     messages: init.messages,
     catchup: init.catchup,
     defences: { rejected: await countsByLabel(metrics.rejected), refused: await countsByLabel(metrics.refused), held: await countsByLabel(metrics.held), entries: await entryRefusals(metrics) }

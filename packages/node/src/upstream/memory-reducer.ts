@@ -27,6 +27,7 @@ export class MemoryReducer {
   private changes = 0
   private lastChange = 0
   private timer: NodeJS.Timeout | null = null
+  private collected = 0
   private readonly gc: () => void
 
   constructor (private readonly init: MemoryReducerInit) {
@@ -61,6 +62,12 @@ export class MemoryReducer {
     }
     this.changes = 0
     this.gc()
+    this.collected++
+  }
+
+  /** Collections run so far (`fst status`: a reading after one is a reading at rest). */
+  get collections (): number {
+    return this.collected
   }
 
   stop (): void {
