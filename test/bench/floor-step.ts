@@ -62,9 +62,9 @@ async function host (withGossip: boolean): Promise<void> {
 
 const cleanups: Array<() => void> = []
 if (level.includes('lmdb')) cleanups.push(await lmdb())
-if (level === 'libp2p') await host(false)
-if (level.startsWith('gossipsub')) await host(true)
-if (!level.startsWith('gossipsub') && level !== 'libp2p') say('listening none')
+const gossip = level.startsWith('gossipsub')
+if (gossip || level === 'libp2p') await host(gossip)
+else say('listening none')
 say('ready')
 // at rest until the harness ends it
 setInterval(() => {}, 1 << 30)
