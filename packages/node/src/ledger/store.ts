@@ -263,13 +263,13 @@ export class Ledger {
    */
   applyMany (entries: readonly SignedEntry[], now = Date.now(), onRefused?: (reason: LedgerRefusal, entry: SignedEntry) => void): Change[] {
     const changes: Change[] = []
-    const writes: Array<[string, StoredEntry | StoredEntry[] | null]> = []
-    /** Where each entry's writes start in `writes`: its rivals and itself are one unit. */
-    const units: number[] = []
+    /** Per entry, its writes (its rivals and itself), which commit together. */
+    const units: Array<Array<[string, StoredEntry | StoredEntry[] | null]>> = []
     let resolveWritten!: (v: unknown) => void
     const written = new Promise(resolve => { resolveWritten = resolve })
     for (const incoming of entries) {
-      units.push(writes.length)
+      const unit: Array<[string, StoredEntry | StoredEntry[] | null]> = []
+      units.push(unit)
       const decided = this.decide(incoming, now)
       if (decided === null) {
         // a v1 ledger's entry gets the proof of the same version when a peer serves it
@@ -277,7 +277,7 @@ export class Ledger {
         if (this.unproven.has(key) && sameVersion(this.entries.get(key), incoming)) {
           this.unproven.delete(key)
           const { proof: _drop, ...plain } = incoming
-          writes.push([key, { ...plain, proof: incoming.proof }])
+          unit.push([key, { ...plain, proof: incoming.proof }])
         }
         continue
       }
@@ -287,7 +287,7 @@ export class Ledger {
       }
       if (decided.rivals !== undefined) {
         this.setRivals(decided.key, decided.rivals)
-        writes.push([RIVALS + decided.key, decided.rivals.length === 0 ? null : decided.rivals])
+        unit.push([RIVALS + decided.key, decided.rivals.length === 0 ? null : decided.rivals])
       }
       if (decided.change === null) continue
       const { entry, source } = decided.change
@@ -296,17 +296,15 @@ export class Ledger {
       const { proof: _drop, ...plain } = entry as StoredEntry
       this.remember(decided.key, plain)
       this.unproven.delete(decided.key)
-      writes.push([decided.key, { ...plain, proof }])
+      unit.push([decided.key, { ...plain, proof }])
       changes.push({ entry: decided.change.entry, wasActive: decided.change.wasActive, isActive: decided.change.isActive, written })
     }
+    const writes = units.flat()
     if (writes.length === 0) resolveWritten(undefined)
     else {
       for (const [k, e] of writes) if (!k.startsWith(RIVALS)) this.writing.set(k, e as StoredEntry)
-      const records = writes.map(([k, e]): Write<LedgerRecord | LedgerRecord[]> => [k, e === null ? null : Array.isArray(e) ? e.map(toRecord) : toRecord(e)])
-      const unitsWritten: Array<Promise<unknown>> = []
-      units.push(writes.length)
-      for (let i = 0; i + 1 < units.length; i++) if (units[i]! < units[i + 1]!) unitsWritten.push(this.writes.write(records.slice(units[i], units[i + 1])))
-      resolveWritten(Promise.all(unitsWritten).then(() => this.db.flushed).finally(() => {
+      const record = ([k, e]: [string, StoredEntry | StoredEntry[] | null]): Write<LedgerRecord | LedgerRecord[]> => [k, e === null ? null : Array.isArray(e) ? e.map(toRecord) : toRecord(e)]
+      resolveWritten(Promise.all(units.map(unit => this.writes.write(unit.map(record)))).then(() => this.db.flushed).finally(() => {
         for (const [k, e] of writes) if (this.writing.get(k) === e) this.writing.delete(k)
       }))
     }
