@@ -5,28 +5,23 @@
  * bans a second from 5 origins (records the size of a ledger record with its proof), each ended after 30-120 s
  * (a fifth unbanned after 5-25 s) by a removal, the oldest removals past 2,000 per origin deleted, one commit
  * per 20 ms. With `burst` N, every minute one transaction also rewrites N random entries (a catch-up page, or
- * the writes queued behind a stalled disk); with `paced` as a third argument that burst goes through the
- * ledger's pacer (packages/node/src/ledger/paced-writes.ts) instead of into one transaction. Prints the file size
- * and entries every 6 virtual minutes.
+ * the writes queued behind a stalled disk). Prints the file size and entries every 6 virtual minutes.
  */
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { open } from 'lmdb'
-import { PacedWrites } from '../../packages/node/src/ledger/paced-writes.js'
 import { LEDGER_MAP_BYTES, storeOptions } from '../../packages/node/src/ledger/store-options.js'
 
 const minutes = Number(process.argv[2] ?? 60)
 const burst = Number(process.argv[3] ?? 0)
-const paced = process.argv[4] === 'paced'
 const ORIGINS = 5
 const TICK_MS = 20
 const REMOVALS_PER_ORIGIN = 2000
 
 const dir = mkdtempSync(join(tmpdir(), 'fst-churn-'))
 const db = open<Record<string, unknown>, string>({ path: dir, ...storeOptions(LEDGER_MAP_BYTES, true) })
-const pacer = new PacedWrites(db, Number(process.env.PACE_LIMIT ?? 128))
 const keyOf = (n: number) => `ban|sshd|tcp|22|2001:2:0:e::${n.toString(16)}`
 const record = (n: number, origin: number, time: number, duration: number, action: string) => ({
   action, name: 'sshd', protocol: 'tcp', port: '22', ip: `2001:2:0:e::${n.toString(16)}`, time, duration,
@@ -58,9 +53,8 @@ try {
       for (let i = 0; i < burst; i++) {
         const key = keyOf(Math.floor(Math.random() * n))
         const value = db.get(key)
-        if (value !== undefined) void (paced ? pacer.write([[key, value]]) : db.put(key, value))
+        if (value !== undefined) void db.put(key, value)
       }
-      await pacer.idle()
     }
     await db.flushed
     if (t % 360_000 === 0) process.stdout.write(`| ${t / 60_000} | ${(statSync(join(dir, 'data.mdb')).size / 1e6).toFixed(2)} | ${(db.getStats() as { entryCount: number }).entryCount} |\n`)

@@ -6,7 +6,6 @@ import { open, type RootDatabase } from 'lmdb'
 import { DigestIndex } from './digest.js'
 import { ExpiryIndex } from './expiry-index.js'
 import { LEDGER_MAP_BYTES, storeOptions } from './store-options.js'
-import { PacedWrites, type Write } from './paced-writes.js'
 import type { LedgerRefusal, LedgerRules } from './rules.js'
 import { EntryCompactor } from './compact-entry.js'
 import { fromRecord, type LedgerRecord, type StoredEntry, toRecord } from './record.js'
@@ -82,11 +81,8 @@ export class Ledger {
   /** Each origin's removals, oldest first: bounded by `maxRemovalsPerOrigin`. */
   private readonly removals = new RemovalBound()
   private rules: LedgerRules = { self: '', maxActivePerOrigin: Infinity, maxRemovalsPerOrigin: Infinity, maxEntries: Infinity, mayEnd: () => true }
-  /** Every write goes through here, in order: no transaction holds a burst (ledger/paced-writes.ts). */
-  private readonly writes: PacedWrites<LedgerRecord | LedgerRecord[]>
 
   private constructor (private readonly db: Store) {
-    this.writes = new PacedWrites(db)
     for (const { key, value } of db.getRange()) {
       if (typeof key !== 'string') continue
       if (key.startsWith(RIVALS)) {
@@ -146,7 +142,7 @@ export class Ledger {
 
   private writeRivals (key: string, next: readonly StoredEntry[]): Promise<unknown> {
     this.setRivals(key, next)
-    return this.writes.write([[RIVALS + key, next.length === 0 ? null : next.map(toRecord)]])
+    return next.length === 0 ? this.db.remove(RIVALS + key) : this.db.put(RIVALS + key, next.map(toRecord))
   }
 
   /** Standing bans behind a key's held entry (`fst list --all` and tests). */
@@ -165,7 +161,7 @@ export class Ledger {
   /** Puts a version; until LMDB committed it, `stored` answers from here (a pull right after a ban finds it). */
   private put (key: string, entry: StoredEntry): Promise<unknown> {
     this.writing.set(key, entry)
-    return this.writes.write([[key, toRecord(entry)]]).finally(() => { if (this.writing.get(key) === entry) this.writing.delete(key) })
+    return this.db.put(key, toRecord(entry)).finally(() => { if (this.writing.get(key) === entry) this.writing.delete(key) })
   }
 
   private track (key: string, entry: LedgerEntry): void {
@@ -205,7 +201,7 @@ export class Ledger {
     this.expiring.delete(key)
     this.digest.delete(key)
     this.changeCount++
-    void this.writes.write([[key, null]])
+    void this.db.remove(key)
   }
 
   /** Memory now; the store once the proof is known (an own event's proof comes when its batch is signed). */
@@ -257,19 +253,15 @@ export class Ledger {
   }
 
   /**
-   * `apply` for many entries (a received batch, a catch-up page): the same decisions, written in units of one
-   * entry with its rivals (a page of thousands is not one transaction: paced-writes.ts), and every returned change
-   * shares one `written` promise, which resolves when all are durable.
+   * `apply` for many entries (a received batch, a catch-up page): the same decisions, one store transaction for all changes,
+   * so every returned change shares one `written` promise.
    */
   applyMany (entries: readonly SignedEntry[], now = Date.now(), onRefused?: (reason: LedgerRefusal, entry: SignedEntry) => void): Change[] {
     const changes: Change[] = []
-    /** Per entry, its writes (its rivals and itself), which commit together. */
-    const units: Array<Array<[string, StoredEntry | StoredEntry[] | null]>> = []
+    const writes: Array<[string, StoredEntry | StoredEntry[] | null]> = []
     let resolveWritten!: (v: unknown) => void
     const written = new Promise(resolve => { resolveWritten = resolve })
     for (const incoming of entries) {
-      const unit: Array<[string, StoredEntry | StoredEntry[] | null]> = []
-      units.push(unit)
       const decided = this.decide(incoming, now)
       if (decided === null) {
         // a v1 ledger's entry gets the proof of the same version when a peer serves it
@@ -277,7 +269,7 @@ export class Ledger {
         if (this.unproven.has(key) && sameVersion(this.entries.get(key), incoming)) {
           this.unproven.delete(key)
           const { proof: _drop, ...plain } = incoming
-          unit.push([key, { ...plain, proof: incoming.proof }])
+          writes.push([key, { ...plain, proof: incoming.proof }])
         }
         continue
       }
@@ -287,7 +279,7 @@ export class Ledger {
       }
       if (decided.rivals !== undefined) {
         this.setRivals(decided.key, decided.rivals)
-        unit.push([RIVALS + decided.key, decided.rivals.length === 0 ? null : decided.rivals])
+        writes.push([RIVALS + decided.key, decided.rivals.length === 0 ? null : decided.rivals])
       }
       if (decided.change === null) continue
       const { entry, source } = decided.change
@@ -296,15 +288,17 @@ export class Ledger {
       const { proof: _drop, ...plain } = entry as StoredEntry
       this.remember(decided.key, plain)
       this.unproven.delete(decided.key)
-      unit.push([decided.key, { ...plain, proof }])
+      writes.push([decided.key, { ...plain, proof }])
       changes.push({ entry: decided.change.entry, wasActive: decided.change.wasActive, isActive: decided.change.isActive, written })
     }
-    const writes = units.flat()
+    // one atomic batch: the puts are queued as instructions the write thread runs on its own; the
+    // `db.transaction(callback)` used before made the write thread wait for this thread to run the callback
     if (writes.length === 0) resolveWritten(undefined)
     else {
       for (const [k, e] of writes) if (!k.startsWith(RIVALS)) this.writing.set(k, e as StoredEntry)
-      const record = ([k, e]: [string, StoredEntry | StoredEntry[] | null]): Write<LedgerRecord | LedgerRecord[]> => [k, e === null ? null : Array.isArray(e) ? e.map(toRecord) : toRecord(e)]
-      resolveWritten(Promise.all(units.map(unit => this.writes.write(unit.map(record)))).then(() => this.db.flushed).finally(() => {
+      resolveWritten(this.db.batch(() => {
+        for (const [k, e] of writes) void (e === null ? this.db.remove(k) : this.db.put(k, Array.isArray(e) ? e.map(toRecord) : toRecord(e)))
+      }).then(() => this.db.flushed).finally(() => {
         for (const [k, e] of writes) if (this.writing.get(k) === e) this.writing.delete(k)
       }))
     }
@@ -451,13 +445,11 @@ export class Ledger {
       this.forget(key)
       dropped++
     }
-    await this.writes.idle()
     await this.db.flushed
     return dropped
   }
 
   async close (): Promise<void> {
-    await this.writes.idle()
     await this.db.flushed
     await this.db.close()
   }
