@@ -224,7 +224,7 @@ async function runSoak () {
   })
   const plot = join(outDir, 'benchmarks-soak.svg')
   writeSeriesPlot(plot, series, { title: `FST soak: RSS per node, ${minutes} min, 5 nodes, 50 bans/s, a kill a minute`, x: 'minutes', y: 'RSS (MB)' })
-  progress(`soak: lost ${result.lost}, duplicated ${result.duplicated}, ledger missing ${result.ledger.missing} wrong ${result.ledger.wrong}; witness RSS slope ${result.perNode[0]!.rssSlopeMbPerHour} MB/h; written to ${file} and ${plot}`)
+  progress(`soak: lost ${result.lost}, duplicated ${result.duplicated}, ledger missing ${result.ledger.missing} wrong ${result.ledger.wrong}; witness RSS slope ${result.perNode[0]!.rssSlopeMbPerHour} MB/h (by part: ${JSON.stringify(result.perNode[0]!.rssPartSlopesMbPerHour)}); written to ${file} and ${plot}`)
   const { samples: _samples, lives: _lives, ...summary } = result
   process.stdout.write(`${JSON.stringify(summary)}\n`)
 }

@@ -14,7 +14,7 @@ import { FST_ACTION, Mesh, type RunResult, runBin, writeNodeConfig } from '../ut
 import { benchIp } from './load.js'
 import { mulberry32 } from './sim-model.js'
 import { type AckedBan, deliveryVerdict, type LedgerState, ledgerVerdict, type Life, type Point, pooledSlope, type ScriptRun, slope } from './soak-verdict.js'
-import { childPids, progress, round, rssMb } from './stats.js'
+import { childPids, progress, round, rssMb, type RssParts, rssPartsMb } from './stats.js'
 
 export interface SoakOptions {
   minutes: number
@@ -59,6 +59,8 @@ interface Sample {
   node: number
   life: number
   rssMb: number | null
+  /** Where the RSS lies (/proc/PID/smaps): V8's pages beside heapTotal show what V8 pools. */
+  rssParts: RssParts | null
   heapUsedMb: number | null
   heapTotalMb: number | null
   fds: number | null
@@ -277,6 +279,7 @@ export async function soak (opts: SoakOptions) {
         node,
         life: c.life,
         rssMb: pid === undefined ? null : rssMb(pid),
+        rssParts: pid === undefined ? null : rssPartsMb(pid),
         heapUsedMb: s?.memory?.heapUsedMb ?? null,
         heapTotalMb: s?.memory?.heapTotalMb ?? null,
         fds: pid === undefined ? null : fdCount(pid),
@@ -488,6 +491,12 @@ function summarise (x: SummaryInput) {
     const rssSlope = node === WITNESS ? slope(points(late, s => s.rssMb)) : pooledSlope(byLife)
     const heapSlope = node === WITNESS ? slope(points(late, s => s.heapUsedMb)) : null
     const fdSlope = node === WITNESS ? slope(points(late, s => s.fds)) : null
+    const partSlopes = node !== WITNESS
+      ? null
+      : Object.fromEntries((['v8Pages', 'malloc', 'lmdb', 'otherAnon', 'code'] as const).map(part => {
+        const fit = slope(points(late, s => s.rssParts?.[part] ?? null))
+        return [part, fit === null ? null : round(fit, 2)]
+      }))
     const d = deliveryVerdict(x.bans, x.lives.filter(l => l.node === node), x.runs.filter(r => r.node === node), GRACE_MS)
     const fds = mine.map(s => s.fds).filter((f): f is number => f !== null)
     return {
@@ -502,6 +511,8 @@ function summarise (x: SummaryInput) {
       heapUsedStartMb: first?.heapUsedMb ?? null,
       heapUsedEndMb: last?.heapUsedMb ?? null,
       heapUsedSlopeMbPerHour: heapSlope === null ? null : round(heapSlope, 2),
+      rssPartsEndMb: last?.rssParts ?? null,
+      rssPartSlopesMbPerHour: partSlopes,
       fdsStart: first?.fds ?? null,
       fdsEnd: last?.fds ?? null,
       fdsMax: fds.length === 0 ? null : Math.max(...fds),

@@ -40,6 +40,48 @@ export function rssSplitMb (pid: number): { anon: number | null, file: number | 
   return { anon: RssAnon, file: RssFile }
 }
 
+export interface RssParts {
+  /** V8's heap pages: Node's V8 maps each 256 kB page on its own, anonymous (in use or pooled for reuse). */
+  v8Pages: number
+  /** glibc's main arena ([heap]) and its thread arenas (64 MB-aligned anonymous mappings of at most 64 MB). */
+  malloc: number
+  /** The LMDB stores' mapped files. */
+  lmdb: number
+  /** Every other anonymous mapping: large malloc blocks, ArrayBuffer stores, code, stacks. */
+  otherAnon: number
+  /** The node binary and shared libraries. */
+  code: number
+}
+
+/** Where a process's resident memory lies, from /proc/PID/smaps (MB); null when the process is gone. */
+export function rssPartsMb (pid: number): RssParts | null {
+  let smaps: string
+  try {
+    smaps = readFileSync(`/proc/${pid}/smaps`, 'utf8')
+  } catch {
+    return null
+  }
+  const kb: RssParts = { v8Pages: 0, malloc: 0, lmdb: 0, otherAnon: 0, code: 0 }
+  let part: keyof RssParts = 'code'
+  for (const line of smaps.split('\n')) {
+    const range = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$/.exec(line)
+    if (range !== null) {
+      const start = parseInt(range[1]!, 16)
+      const size = parseInt(range[2]!, 16) - start
+      const name = range[3]!
+      if (name === '[heap]') part = 'malloc'
+      else if (name.endsWith('.mdb')) part = 'lmdb'
+      else if (name !== '') part = 'code'
+      else if (size === 256 * 1024) part = 'v8Pages'
+      else if (start % 2 ** 26 === 0 && size <= 2 ** 26) part = 'malloc'
+      else part = 'otherAnon'
+    } else if (line.startsWith('Rss:')) {
+      kb[part] += parseInt(line.slice(4), 10)
+    }
+  }
+  return { v8Pages: round(kb.v8Pages / 1024), malloc: round(kb.malloc / 1024), lmdb: round(kb.lmdb / 1024), otherAnon: round(kb.otherAnon / 1024), code: round(kb.code / 1024) }
+}
+
 /** Resident set size of a process in MB, from /proc; null when the process is gone. */
 export function rssMb (pid: number): number | null {
   return statusMb(pid, ['VmRSS']).VmRSS

@@ -43,6 +43,8 @@ const DRAIN_MS = 10_000
 /** A wave of this many ledger changes, then this long without one, and the node gives the wave's heap back. */
 const WAVE_CHANGES = 10_000
 const WAVE_QUIET_MS = 2000
+/** Traffic that never pauses for WAVE_QUIET_MS still gets one such collection per this period. */
+const UPKEEP_MS = 5 * 60_000
 const REFUSAL_MESSAGES: Record<LedgerRefusal | 'pull_limit', string> = {
   unban_not_authorized: 'entry refused: it would end a ban of another origin early (unbanAuthority)',
   origin_limit: 'entry refused: the origin holds limits.maxActivePerOrigin bans',
@@ -64,7 +66,7 @@ export class FstNode {
   ledger!: Ledger
   held!: HeldReports
   private readonly mesh: MeshPeer
-  private readonly memory = new MemoryReducer({ minChanges: WAVE_CHANGES, quietMs: WAVE_QUIET_MS, busy: () => this.runner?.pending > 0 })
+  private readonly memory = new MemoryReducer({ minChanges: WAVE_CHANGES, quietMs: WAVE_QUIET_MS, upkeepMs: UPKEEP_MS, busy: () => this.runner?.pending > 0 })
   private runner!: ActionRunner
   private applied?: AppliedBans
   private batcher!: Batcher

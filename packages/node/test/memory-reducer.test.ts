@@ -1,5 +1,20 @@
+import { readFileSync } from 'node:fs'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { fullCollection, MemoryReducer } from '../src/upstream/memory-reducer.js'
+
+/** Resident MB of V8's heap pages: Node's V8 maps each 256 kB page on its own, anonymous. */
+function v8PagesMb (): number {
+  let kb = 0
+  let page = false
+  for (const line of readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
+    const range = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$/.exec(line)
+    if (range !== null) page = range[3] === '' && parseInt(range[2]!, 16) - parseInt(range[1]!, 16) === 256 * 1024
+    else if (page && line.startsWith('Rss:')) kb += parseInt(line.slice(4), 10)
+  }
+  return kb / 1024
+}
 
 describe('MemoryReducer', () => {
   beforeEach(() => { vi.useFakeTimers() })
@@ -57,10 +72,44 @@ describe('MemoryReducer', () => {
     expect(gc).toHaveBeenCalledTimes(1)
   })
 
+  it('collects once per upkeep period under traffic that is never quiet, and not while nothing changes', () => {
+    const gc = vi.fn()
+    const reducer = new MemoryReducer({ minChanges: 1000, quietMs: 2000, upkeepMs: 300_000, gc })
+    // 50 changes a second for 12 minutes: never 2 s without one
+    for (let s = 0; s < 720; s++) {
+      reducer.noteChanges(50)
+      vi.advanceTimersByTime(1000)
+    }
+    expect(gc).toHaveBeenCalledTimes(2)
+    // the traffic's end is a wave's end: its quiet collection, then none for an hour without changes
+    vi.advanceTimersByTime(3_600_000)
+    expect(gc).toHaveBeenCalledTimes(3)
+    reducer.noteChanges(1)
+    vi.advanceTimersByTime(299_999)
+    expect(gc).toHaveBeenCalledTimes(3)
+    vi.advanceTimersByTime(1)
+    expect(gc).toHaveBeenCalledTimes(4)
+    reducer.stop()
+  })
+
+  it('counts a quiet collection for the upkeep period: no second one right after', () => {
+    const gc = vi.fn()
+    const reducer = new MemoryReducer({ minChanges: 1000, quietMs: 2000, upkeepMs: 300_000, gc })
+    reducer.noteChanges(5000)
+    vi.advanceTimersByTime(2000)
+    expect(gc).toHaveBeenCalledTimes(1)
+    vi.advanceTimersByTime(298_000)
+    expect(gc).toHaveBeenCalledTimes(1)
+    reducer.stop()
+  })
+
   it('does not collect after stop()', () => {
     const gc = vi.fn()
     const reducer = new MemoryReducer({ minChanges: 1, quietMs: 2000, gc })
     reducer.noteChanges(5)
+    const upkept = new MemoryReducer({ minChanges: 1000, quietMs: 2000, upkeepMs: 10_000, gc })
+    upkept.noteChanges(5)
+    upkept.stop()
     reducer.stop()
     vi.advanceTimersByTime(5000)
     expect(gc).not.toHaveBeenCalled()
@@ -91,5 +140,22 @@ describe('MemoryReducer', () => {
     const { heapTotal, heapUsed } = process.memoryUsage()
     expect(kept.size).toBe(100_000)
     expect(heapTotal - heapUsed, `${(heapTotal / 2 ** 20).toFixed(1)} MB allocated for ${(heapUsed / 2 ** 20).toFixed(1)} MB used`).toBeLessThan(24 * 2 ** 20)
+  })
+
+  it('returns the pages V8 pools after a plain full collection (RSS, not only heapTotal)', () => {
+    vi.useRealTimers()
+    setFlagsFromString('--expose-gc')
+    const plainGc = runInNewContext('gc') as () => void
+    let garbage: object[] | null = Array.from({ length: 1_500_000 }, (_, i) => ({ i, s: `198.18.${i >> 8}.${i & 255}` }))
+    expect(garbage.length).toBe(1_500_000)
+    garbage = null
+    plainGc()
+    plainGc()
+    const pooled = v8PagesMb() - process.memoryUsage().heapTotal / 2 ** 20
+    fullCollection()
+    const after = v8PagesMb() - process.memoryUsage().heapTotal / 2 ** 20
+    // the plain collections free the objects and keep their pages resident outside heapTotal (V8's page pool)
+    expect(pooled, `${pooled.toFixed(1)} MB of pages beyond heapTotal after plain collections`).toBeGreaterThan(40)
+    expect(after, `${after.toFixed(1)} MB of pages beyond heapTotal after the memory-reducing one`).toBeLessThan(10)
   })
 })

@@ -11,6 +11,13 @@ export interface MemoryReducerInit {
    * which takes minutes for 100,000 per-ban scripts): the collection waits for it, or that work's garbage stays.
    */
   busy?: () => boolean
+  /**
+   * Traffic that never pauses still gets a collection this often (none while nothing changes). V8 keeps the pages
+   * a collection empties in a pool that only a memory-reducing collection returns, and its own reducer waits for
+   * a quiet that steady traffic never gives: a soak's witness held every new peak of its heap that way, +4.7 MB/h
+   * of RSS with the heap flat.
+   */
+  upkeepMs?: number
   /** Runs a full garbage collection; V8's memory-reducing one by default (`fullCollection`). */
   gc?: () => void
 }
@@ -27,6 +34,8 @@ export class MemoryReducer {
   private changes = 0
   private lastChange = 0
   private timer: NodeJS.Timeout | null = null
+  private upkeep: NodeJS.Timeout | null = null
+  private collectedAtUpkeep = 0
   private collected = 0
   private readonly gc: () => void
 
@@ -39,6 +48,7 @@ export class MemoryReducer {
     this.changes += count
     this.lastChange = Date.now()
     if (this.changes >= this.init.minChanges && this.timer === null) this.arm(this.init.quietMs)
+    if (this.upkeep === null && this.init.upkeepMs !== undefined) this.armUpkeep(this.init.upkeepMs)
   }
 
   /** Counts as a whole wave (the node's start): collects once the node has been quiet. */
@@ -51,6 +61,12 @@ export class MemoryReducer {
     this.timer.unref()
   }
 
+  private armUpkeep (ms: number): void {
+    this.collectedAtUpkeep = this.collected
+    this.upkeep = setTimeout(() => this.checkUpkeep(), ms)
+    this.upkeep.unref()
+  }
+
   /** Collects if the node has been quiet long enough, else waits for the rest of the quiet time. */
   private check (): void {
     this.timer = null
@@ -60,6 +76,18 @@ export class MemoryReducer {
       this.arm(this.init.quietMs - quietFor)
       return
     }
+    this.collect()
+  }
+
+  /** `upkeepMs` after a change: collects unless a quiet collection ran meanwhile; the next change arms the next. */
+  private checkUpkeep (): void {
+    this.upkeep = null
+    if (this.collected === this.collectedAtUpkeep) this.collect()
+  }
+
+  private collect (): void {
+    if (this.timer !== null) clearTimeout(this.timer)
+    this.timer = null
     this.changes = 0
     this.gc()
     this.collected++
@@ -72,7 +100,9 @@ export class MemoryReducer {
 
   stop (): void {
     if (this.timer !== null) clearTimeout(this.timer)
+    if (this.upkeep !== null) clearTimeout(this.upkeep)
     this.timer = null
+    this.upkeep = null
   }
 }
 
