@@ -97,6 +97,19 @@ function fileMb (file: string): number | null {
   }
 }
 
+/**
+ * Whether a process still runs: not gone, not a zombie waiting for init to reap it, not past releasing its
+ * memory on the way out (its cmdline reads empty then; a fork server's never is: it names itself).
+ */
+function stillRuns (pid: number): boolean {
+  try {
+    const state = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '')[0]
+    return state !== 'Z' && state !== 'X' && readFileSync(`/proc/${pid}/cmdline`).length > 0
+  } catch {
+    return false
+  }
+}
+
 function commandLine (pid: number): string {
   try {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ').slice(0, 120)
@@ -184,7 +197,7 @@ export async function soak (opts: SoakOptions) {
     // the fork server (and any script) must not outlive its node: it reads the node's pipe and ends at EOF
     if (helpers.length > 0) {
       await sleep(2000)
-      const alive = helpers.filter(h => existsSync(`/proc/${h}`))
+      const alive = helpers.filter(stillRuns)
       counts.orphans += alive.length
       for (const h of alive) {
         progress(`  node ${node}'s helper ${h} outlived it: ${commandLine(h)}`)
