@@ -1,20 +1,11 @@
-import { readFileSync } from 'node:fs'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { rssPartsMb } from '../../../test/bench/stats.js'
 import { fullCollection, MemoryReducer } from '../src/upstream/memory-reducer.js'
 
-/** Resident MB of V8's heap pages: Node's V8 maps each 256 kB page on its own, anonymous. */
-function v8PagesMb (): number {
-  let kb = 0
-  let page = false
-  for (const line of readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
-    const range = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$/.exec(line)
-    if (range !== null) page = range[3] === '' && parseInt(range[2]!, 16) - parseInt(range[1]!, 16) === 256 * 1024
-    else if (page && line.startsWith('Rss:')) kb += parseInt(line.slice(4), 10)
-  }
-  return kb / 1024
-}
+/** Resident MB of V8's heap pages (the soak's smaps reader). */
+const v8PagesMb = () => rssPartsMb(process.pid)!.v8Pages
 
 describe('MemoryReducer', () => {
   beforeEach(() => { vi.useFakeTimers() })
