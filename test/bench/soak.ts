@@ -14,7 +14,7 @@ import { FST_ACTION, Mesh, type RunResult, runBin, writeNodeConfig } from '../ut
 import { benchIp } from './load.js'
 import { mulberry32 } from './sim-model.js'
 import { type AckedBan, deliveryVerdict, type LedgerState, ledgerVerdict, type Life, type Point, pooledSlope, type ScriptRun, slope } from './soak-verdict.js'
-import { childPids, progress, round, rssMb, type RssParts, rssPartsMb } from './stats.js'
+import { childPids, progress, round, RSS_PARTS, rssMb, type RssParts, rssPartsMb } from './stats.js'
 
 export interface SoakOptions {
   minutes: number
@@ -506,7 +506,7 @@ function summarise (x: SummaryInput) {
     const fdSlope = node === WITNESS ? slope(points(late, s => s.fds)) : null
     const partSlopes = node !== WITNESS
       ? null
-      : Object.fromEntries((['v8Pages', 'malloc', 'lmdb', 'otherAnon', 'code'] as const).map(part => {
+      : Object.fromEntries(RSS_PARTS.map(part => {
         const fit = slope(points(late, s => s.rssParts?.[part] ?? null))
         return [part, fit === null ? null : round(fit, 2)]
       }))

@@ -49,9 +49,12 @@ export interface RssParts {
   lmdb: number
   /** Every other anonymous mapping: large malloc blocks, ArrayBuffer stores, code, stacks. */
   otherAnon: number
-  /** The node binary and shared libraries. */
+  /** Every named mapping that is not LMDB's: the node binary, shared libraries, the main thread's [stack]. */
   code: number
 }
+
+/** The parts, in the order the soak reports them. */
+export const RSS_PARTS: ReadonlyArray<keyof RssParts> = ['v8Pages', 'malloc', 'lmdb', 'otherAnon', 'code']
 
 /** Where a process's resident memory lies, from /proc/PID/smaps (MB); null when the process is gone. */
 export function rssPartsMb (pid: number): RssParts | null {
@@ -61,7 +64,8 @@ export function rssPartsMb (pid: number): RssParts | null {
   } catch {
     return null
   }
-  const kb: RssParts = { v8Pages: 0, malloc: 0, lmdb: 0, otherAnon: 0, code: 0 }
+  // summed in kB, returned in MB
+  const parts: RssParts = { v8Pages: 0, malloc: 0, lmdb: 0, otherAnon: 0, code: 0 }
   let part: keyof RssParts = 'code'
   for (const line of smaps.split('\n')) {
     const range = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$/.exec(line)
@@ -76,10 +80,11 @@ export function rssPartsMb (pid: number): RssParts | null {
       else if (start % 2 ** 26 === 0 && size <= 2 ** 26) part = 'malloc'
       else part = 'otherAnon'
     } else if (line.startsWith('Rss:')) {
-      kb[part] += parseInt(line.slice(4), 10)
+      parts[part] += parseInt(line.slice(4), 10)
     }
   }
-  return { v8Pages: round(kb.v8Pages / 1024), malloc: round(kb.malloc / 1024), lmdb: round(kb.lmdb / 1024), otherAnon: round(kb.otherAnon / 1024), code: round(kb.code / 1024) }
+  for (const p of RSS_PARTS) parts[p] = round(parts[p] / 1024)
+  return parts
 }
 
 /** Resident set size of a process in MB, from /proc; null when the process is gone. */
